@@ -1,0 +1,37 @@
+/* The slm command-line tool: one file per subcommand, each `int cmd_NAME(int argc, char **argv)`
+ * where argv[0] is the subcommand name. Returns the process exit code: 0 success, 1 runtime
+ * failure (bad model file, ...), 2 usage error. Only the CLI prints. */
+#ifndef SLM_CLI_H
+#define SLM_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "slm.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Print "slm: <what>: <message>" to stderr and return CLI_EXIT_FAIL. */
+int cli_fail(const char *what, const slm_error *err);
+/* Print "slm CMD: <message>" + "see 'slm CMD --help'" to stderr and return CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True if argv holds -h or --help. */
+bool cli_wants_help(int argc, char **argv);
+
+/* Subcommands. Declared weak so that the table in main.c names every planned command while
+ * each lives in its own file; a command whose file is not linked is simply not offered. */
+#define CLI_COMMAND(name) int cmd_##name(int argc, char **argv) __attribute__((weak))
+CLI_COMMAND(run);
+CLI_COMMAND(show);
+CLI_COMMAND(tokenize);
+CLI_COMMAND(detokenize);
+CLI_COMMAND(logits);
+CLI_COMMAND(bench);
+CLI_COMMAND(convert);
+CLI_COMMAND(quantize);
+CLI_COMMAND(template);
+#undef CLI_COMMAND
+
+#endif

@@ -1,0 +1,77 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+/* Order is the order of `slm --help`. */
+static const command k_commands[] = {
+    {"run", cmd_run, "generate text from a prompt, or chat in the terminal"},
+    {"show", cmd_show, "describe a model: architecture, sizes, tensor types, RAM estimate"},
+    {"tokenize", cmd_tokenize, "text on stdin -> token ids (JSON array)"},
+    {"detokenize", cmd_detokenize, "token ids (JSON array) on stdin -> text"},
+    {"logits", cmd_logits, "raw logits for given token ids (JSON; for testing)"},
+    {"bench", cmd_bench, "measure prompt and generation speed (llama-bench style)"},
+    {"convert", cmd_convert, "convert a Hugging Face folder to GGUF"},
+    {"quantize", cmd_quantize, "quantize a GGUF or Hugging Face model to another type"},
+    {"template", cmd_template, "render a chat template for messages given as JSON"},
+};
+#define N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
+
+int cli_fail(const char *what, const slm_error *err) {
+    fprintf(stderr, "slm: %s: %s\n", what, err && err->msg[0] ? err->msg : slm_status_name(err ? err->code : SLM_OK));
+    return CLI_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "slm %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nsee 'slm %s --help'\n", cmd);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}
+
+bool cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return true;
+    return false;
+}
+
+static void print_help(FILE *f) {
+    fprintf(f,
+            "slm %s - small language models on your own machine\n\n"
+            "usage: slm COMMAND [options]\n\ncommands:\n",
+            slm_version());
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (k_commands[i].fn) fprintf(f, "  %-12s %s\n", k_commands[i].name, k_commands[i].summary);
+    fprintf(f, "\nrun 'slm COMMAND --help' for the options of a command; 'slm --version' for the version.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+        print_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-v") || !strcmp(name, "version")) {
+        printf("slm %s\n", slm_version());
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (k_commands[i].fn && !strcmp(k_commands[i].name, name)) return k_commands[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "slm: unknown command '%s'\nrun 'slm --help' for the list of commands\n", name);
+    return CLI_EXIT_USAGE;
+}
