@@ -1,0 +1,227 @@
+/* Dispatch table selection and the two-phase matmul driver (see kernels.h). */
+#include "kernels/kernels.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/checked.h"
+#include "base/error.h"
+#include "kernels/kernels_internal.h"
+#include "quant/quant.h"
+
+/* ---- CPU features and tables ----------------------------------------------------------------- */
+
+static slm_kernels g_tables[SLM_ISA_COUNT];
+static bool g_have[SLM_ISA_COUNT];
+static const slm_kernels *g_active;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static bool cpu_has_avx2(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    /* __builtin_cpu_supports also checks that the OS saves YMM state. */
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return false;
+#endif
+}
+
+/* Preferred ISA from SLM_ISA, or -1 if unset / unusable. */
+static int env_isa(void) {
+    const char *s = getenv("SLM_ISA");
+    slm_isa isa;
+    if (!s || !*s || !slm_isa_from_name(s, &isa) || !g_have[isa]) return -1;
+    return (int)isa;
+}
+
+static void tables_init(void) {
+    kernels_fill_scalar(&g_tables[SLM_ISA_SCALAR]);
+    g_have[SLM_ISA_SCALAR] = true;
+#if defined(__x86_64__) || defined(__i386__)
+    if (cpu_has_avx2()) {
+        slm_kernels *t = &g_tables[SLM_ISA_AVX2];
+        kernels_fill_scalar(t);
+        t->isa = SLM_ISA_AVX2;
+        t->name = "avx2";
+        kernels_fill_avx2(t);
+        kernels_fill_avx2_kquants(t);
+        g_have[SLM_ISA_AVX2] = true;
+    }
+#endif
+    int best = 0;
+    for (int i = 0; i < SLM_ISA_COUNT; i++)
+        if (g_have[i]) best = i;
+    int forced = env_isa();
+    g_active = &g_tables[forced >= 0 ? forced : best];
+}
+
+const slm_kernels *slm_kernels_get(void) {
+    pthread_once(&g_once, tables_init);
+    return g_active;
+}
+
+const slm_kernels *slm_kernels_for_isa(slm_isa isa) {
+    pthread_once(&g_once, tables_init);
+    if ((int)isa < 0 || isa >= SLM_ISA_COUNT || !g_have[isa]) return NULL;
+    return &g_tables[isa];
+}
+
+static const char *const g_isa_names[SLM_ISA_COUNT] = {"scalar", "avx2", "avx512"};
+
+bool slm_isa_from_name(const char *name, slm_isa *out) {
+    for (int i = 0; i < SLM_ISA_COUNT; i++) {
+        if (name && strcmp(name, g_isa_names[i]) == 0) {
+            *out = (slm_isa)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *slm_isa_name(slm_isa isa) {
+    return ((int)isa >= 0 && isa < SLM_ISA_COUNT) ? g_isa_names[isa] : "unknown";
+}
+
+slm_status slm_kernels_init(slm_error *err) {
+    pthread_once(&g_once, tables_init);
+    const char *s = getenv("SLM_ISA");
+    if (!s || !*s) return SLM_OK;
+    slm_isa isa;
+    if (!slm_isa_from_name(s, &isa))
+        return slm_fail(err, SLM_E_INVALID_ARG, "SLM_ISA=%.32s: unknown instruction set (use scalar, avx2 or avx512)",
+                        s);
+    if (!g_have[isa])
+        return slm_fail(err, SLM_E_UNSUPPORTED, "SLM_ISA=%s: this CPU or build does not support it", s);
+    return SLM_OK;
+}
+
+/* ---- Shapes ----------------------------------------------------------------------------------- */
+
+size_t kernels_act_row_bytes(uint32_t act_type, int64_t k) {
+    const slm_dtype_info *di = slm_dtype_get(act_type);
+    if (!di || k <= 0 || k % di->blck_size) return 0;
+    uint64_t bytes, padded;
+    if (!ck_mul_u64((uint64_t)(k / di->blck_size), di->type_size, &bytes) || !ck_align_u64(bytes, 32, &padded) ||
+        padded > SIZE_MAX)
+        return 0;
+    return (size_t)padded;
+}
+
+/* Activation type of a weight type (the same in every table), or 0 with *ok false. */
+static bool act_type_of(uint32_t type, uint32_t *act) {
+    const slm_kernels *kt = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    if (type >= SLM_DT_COUNT || !kt->mm[type].gemm) return false;
+    *act = kt->mm[type].act_type;
+    return true;
+}
+
+bool slm_matmul_supported(uint32_t type, int64_t k) { return slm_matmul_act_row_bytes(type, k) != 0; }
+
+size_t slm_matmul_act_row_bytes(uint32_t type, int64_t k) {
+    uint32_t act;
+    if (!act_type_of(type, &act)) return 0;
+    /* The weight's own block must also divide k (e.g. F16 weights with k = 7 are fine, Q4_K
+     * weights need k % 256 == 0, which the Q8_K activation already demands). */
+    const slm_dtype_info *wi = slm_dtype_get(type);
+    if (!wi || k <= 0 || k % wi->blck_size) return 0;
+    return kernels_act_row_bytes(act, k);
+}
+
+size_t slm_matmul_act_size(uint32_t type, int64_t k, int64_t n_tok) {
+    size_t row = slm_matmul_act_row_bytes(type, k), total;
+    if (row == 0 || n_tok < 0 || !ck_mul_size(row, (size_t)n_tok, &total)) return 0;
+    return total;
+}
+
+slm_status slm_matmul_check(uint32_t type, int64_t k, size_t row_bytes, slm_error *err) {
+    const char *name = slm_dtype_name(type);
+    uint32_t act;
+    if (!act_type_of(type, &act))
+        return slm_fail(err, SLM_E_UNSUPPORTED, "matmul: weight type %s (%u) has no kernel", name ? name : "?", type);
+    if (slm_matmul_act_row_bytes(type, k) == 0)
+        return slm_fail(err, SLM_E_FORMAT, "matmul: row length %lld is not a positive multiple of %s's block",
+                        (long long)k, name);
+    uint64_t want;
+    if (!slm_dtype_row_size(type, (uint64_t)k, &want) || want != row_bytes)
+        return slm_fail(err, SLM_E_FORMAT, "matmul: %s rows of %lld elements are %llu bytes, not %zu", name,
+                        (long long)k, (unsigned long long)want, row_bytes);
+    return SLM_OK;
+}
+
+/* ---- Two-phase matmul ------------------------------------------------------------------------- */
+
+void slm_matmul_quantize_act(const slm_kernels *kt, uint32_t type, const float *x, int64_t ldx, int64_t n_tok,
+                             int64_t k, void *act, int ith, int nth) {
+    const slm_matmul_kernel *mk = &kt->mm[type];
+    size_t arb = slm_matmul_act_row_bytes(type, k);
+    if (n_tok != 1 || nth == 1) {
+        int64_t t0, t1;
+        slm_split_range(n_tok, ith, nth, 1, &t0, &t1);
+        if (t1 > t0) mk->quant_act(x + t0 * ldx, ldx, t1 - t0, k, (uint8_t *)act + (size_t)t0 * arb, arb);
+        return;
+    }
+    /* One row, several threads: blocks are independent, so split the row at block bounds. */
+    const slm_dtype_info *ai = slm_dtype_get(mk->act_type);
+    int64_t nb = k / ai->blck_size, b0, b1;
+    slm_split_range(nb, ith, nth, 1, &b0, &b1);
+    if (b1 > b0)
+        mk->quant_act(x + b0 * ai->blck_size, ldx, 1, (b1 - b0) * ai->blck_size,
+                      (uint8_t *)act + (size_t)b0 * ai->type_size, arb);
+}
+
+/* Cache blocking: a thread's rows are processed in chunks of ROW_CHUNK rows (their weights stay in
+ * L2) against chunks of TOK_CHUNK activation rows (also L2-resident), so that for prompt
+ * processing each weight byte comes from memory once per TOK_CHUNK tokens instead of once per
+ * token-tile of the kernel. */
+#define ROW_CHUNK 64
+#define TOK_CHUNK 64
+
+void slm_matmul_rows(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                     int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const slm_matmul_kernel *mk = &kt->mm[type];
+    size_t arb = slm_matmul_act_row_bytes(type, k);
+    if (n_tok <= TOK_CHUNK) {
+        mk->gemm(k, (const uint8_t *)w + (size_t)r0 * row_bytes, row_bytes, r1 - r0, act, arb, n_tok, y + r0, ldy);
+        return;
+    }
+    for (int64_t rc = r0; rc < r1; rc += ROW_CHUNK) {
+        int64_t nr = r1 - rc < ROW_CHUNK ? r1 - rc : ROW_CHUNK;
+        for (int64_t tc = 0; tc < n_tok; tc += TOK_CHUNK) {
+            int64_t nt = n_tok - tc < TOK_CHUNK ? n_tok - tc : TOK_CHUNK;
+            mk->gemm(k, (const uint8_t *)w + (size_t)rc * row_bytes, row_bytes, nr,
+                     (const uint8_t *)act + (size_t)tc * arb, arb, nt, y + tc * ldy + rc, ldy);
+        }
+    }
+}
+
+typedef struct matmul_task {
+    const slm_kernels *kt;
+    slm_threadpool *pool;
+    uint32_t type;
+    const void *w;
+    size_t row_bytes;
+    int64_t n_rows;
+    const float *x;
+    int64_t ldx, n_tok, k;
+    void *act;
+    float *y;
+    int64_t ldy;
+} matmul_task;
+
+static void matmul_task_run(void *arg, int ith, int nth) {
+    const matmul_task *m = arg;
+    slm_matmul_quantize_act(m->kt, m->type, m->x, m->ldx, m->n_tok, m->k, m->act, ith, nth);
+    slm_threadpool_barrier(m->pool);
+    int64_t r0, r1;
+    slm_split_range(m->n_rows, ith, nth, SLM_MATMUL_ROW_ALIGN, &r0, &r1);
+    if (r1 > r0) slm_matmul_rows(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
+}
+
+void slm_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
+                int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
+                int64_t ldy) {
+    if (n_rows <= 0 || n_tok <= 0) return;
+    matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy};
+    slm_threadpool_run(pool, matmul_task_run, &m);
+}

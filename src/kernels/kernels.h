@@ -1,0 +1,135 @@
+/* Compute kernels behind one dispatch table chosen once from CPU features.
+ *
+ * Matmul (the only heavy op), for weight W of N rows x K elements in a block type T, and n_tok
+ * activation rows X[t][0..K) in float32:
+ *
+ *     Y[t * ldy + r] = sum_i W[r][i] * X[t][i]          for r < N, t < n_tok
+ *
+ * Like llama.cpp it runs in two phases, each splittable over threads:
+ *   1. quantize X once into the weight type's activation format (act_type below): Q8_0 for
+ *      the 32-element types (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL), Q8_K for the K-quants and IQ4_XS,
+ *      float32 (a plain copy) for F32 / F16 / BF16 weights. (Unlike llama.cpp, Q4_1 / Q5_1 use
+ *      Q8_0 too: the min term takes the exact integer sum of the activation block instead of
+ *      Q8_1's fp16-rounded d * sum.)
+ *   2. integer (or float) dot products of weight rows with the activation rows, tiled over rows x
+ *      tokens so that each weight block is read once for several tokens.
+ * The activation quantizers give the same bytes as quantize_row_q8_{0,1,K}_ref (src/quant).
+ * Dot products differ from the scalar reference only by float summation order.
+ *
+ * Memory: all scratch is the caller's; kernels never allocate. Weight rows must be aligned to
+ * _Alignof their block struct (GGUF data is 32-byte aligned); the activation buffer to 32 bytes
+ * (slm_matmul_act_size already rounds each activation row to a multiple of 32 bytes).
+ * K must be a multiple of the activation block (32, or 256 for Q8_K types): slm_matmul_check
+ * validates shapes from untrusted files once at load time; the kernels themselves do not check.
+ */
+#ifndef SLM_KERNELS_KERNELS_H
+#define SLM_KERNELS_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/dtype.h"
+#include "base/fp16.h"
+#include "base/threadpool.h"
+#include "slm.h"
+
+typedef enum slm_isa {
+    SLM_ISA_SCALAR = 0, /* portable C reference; always available */
+    SLM_ISA_AVX2 = 1,   /* x86-64 AVX2 + FMA + F16C */
+    SLM_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/VNNI (not built yet: no test machine) */
+    SLM_ISA_COUNT
+} slm_isa;
+
+/* Quantize n_rows rows of k floats (row stride ldx floats) into consecutive activation rows of
+ * act_row_bytes bytes each. */
+typedef void (*slm_quant_act_fn)(const float *x, int64_t ldx, int64_t n_rows, int64_t k, void *act,
+                                 size_t act_row_bytes);
+
+/* Matmul tile: for r < n_rows, t < n_tok:
+ *     y[t * ldy + r] = dot(row r of w (rows w_row_bytes apart), activation row t)
+ * w and y point at the first row of the tile (the caller offsets both by r0). */
+typedef void (*slm_gemm_fn)(int64_t k, const void *w, size_t w_row_bytes, int64_t n_rows, const void *act,
+                            size_t act_row_bytes, int64_t n_tok, float *y, int64_t ldy);
+
+typedef struct slm_matmul_kernel {
+    uint32_t act_type;       /* slm_dtype of the activation rows: F32, Q8_0 or Q8_K */
+    slm_quant_act_fn quant_act;
+    slm_gemm_fn gemm;        /* NULL: weight type not supported by slm's matmul */
+} slm_matmul_kernel;
+
+typedef struct slm_kernels {
+    slm_isa isa;
+    const char *name;                   /* "scalar", "avx2", "avx512" */
+    slm_matmul_kernel mm[SLM_DT_COUNT]; /* indexed by the weight's slm_dtype */
+
+    /* Vector ops, n elements each, any n >= 0, no alignment needed. */
+    float (*dot_f32)(const float *a, const float *b, int64_t n);       /* sum a[i] * b[i] */
+    float (*dot_f16_f32)(const slm_f16 *a, const float *b, int64_t n); /* q . k on an f16 KV row */
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n);    /* y += a * x */
+    void (*axpy_f16)(float *y, float a, const slm_f16 *x, int64_t n);  /* y += a * x (f16 V row) */
+    void (*scale_f32)(float *y, float a, int64_t n);                   /* y *= a */
+    /* f32 <-> f16 rows (round to nearest even, bit-exact with base/fp16.h, except that a
+     * signalling NaN half may come out as a quiet NaN float). */
+    void (*f32_to_f16)(const float *x, slm_f16 *y, int64_t n);
+    void (*f16_to_f32)(const slm_f16 *x, float *y, int64_t n);
+    /* Q8_0 KV rows: n a multiple of 32; bytes as quantize_row_q8_0_ref / dequantize_row_q8_0. */
+    void (*q8_0_from_f32)(const float *x, void *y, int64_t n);
+    void (*q8_0_to_f32)(const void *x, float *y, int64_t n);
+} slm_kernels;
+
+/* ---- Selecting a table -------------------------------------------------------------------- */
+
+/* The table in use. The first call picks the best ISA the CPU supports, or the one named by the
+ * environment variable SLM_ISA (scalar|avx2|avx512) when set and usable; an unusable SLM_ISA is
+ * reported by slm_kernels_init, and slm_kernels_get then falls back to the best available table.
+ * Thread-safe; never NULL. */
+const slm_kernels *slm_kernels_get(void);
+
+/* Validate SLM_ISA once (call when creating a context): SLM_E_INVALID_ARG for an unknown name,
+ * SLM_E_UNSUPPORTED when the CPU (or this build) lacks that ISA. */
+slm_status slm_kernels_init(slm_error *err);
+
+/* Table of one ISA, or NULL if the CPU or this build lacks it (tests iterate over all of them). */
+const slm_kernels *slm_kernels_for_isa(slm_isa isa);
+
+/* Parse "scalar" / "avx2" / "avx512"; false if unknown. */
+bool slm_isa_from_name(const char *name, slm_isa *out);
+const char *slm_isa_name(slm_isa isa);
+
+/* ---- Matmul ------------------------------------------------------------------------------- */
+
+/* Can weights of this type be multiplied (with K elements per row)? false when the type has no
+ * kernel or K is not a positive multiple of the activation block. */
+bool slm_matmul_supported(uint32_t type, int64_t k);
+
+/* Check a weight's shape for slm_matmul from untrusted sizes: type supported, k > 0 a multiple of
+ * the activation block, row_bytes == the type's row size for k. Fills err on failure. */
+slm_status slm_matmul_check(uint32_t type, int64_t k, size_t row_bytes, slm_error *err);
+
+/* Bytes of one activation row for weight type and k (rounded up to a multiple of 32 bytes), 0 if
+ * unsupported. */
+size_t slm_matmul_act_row_bytes(uint32_t type, int64_t k);
+/* Bytes of scratch for n_tok activation rows (0 if unsupported or on overflow). */
+size_t slm_matmul_act_size(uint32_t type, int64_t k, int64_t n_tok);
+
+/* Phase 1, part ith of nth: quantize this thread's share of the n_tok rows of X (row stride ldx
+ * floats) into act (slm_matmul_act_size bytes). */
+void slm_matmul_quantize_act(const slm_kernels *kt, uint32_t type, const float *x, int64_t ldx, int64_t n_tok,
+                             int64_t k, void *act, int ith, int nth);
+
+/* Phase 2: rows [r0, r1) of W (w points at row 0, rows row_bytes apart) against all n_tok
+ * activation rows: Y[t * ldy + r] for r0 <= r < r1. Threads split rows; any r0/r1 is valid, but
+ * multiples of SLM_MATMUL_ROW_ALIGN keep every thread on whole tiles. */
+#define SLM_MATMUL_ROW_ALIGN 16
+void slm_matmul_rows(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                     int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1);
+
+/* Both phases on the pool (NULL pool: this thread only), one dispatch with a barrier between.
+ * act: caller's scratch of slm_matmul_act_size(type, k, n_tok) bytes, 32-byte aligned.
+ * Shapes must have passed slm_matmul_check. */
+void slm_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
+                int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
+                int64_t ldy);
+
+#endif

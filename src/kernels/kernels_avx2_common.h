@@ -1,0 +1,62 @@
+/* Small AVX2 helpers shared by the *_avx2.c kernel files (include only from those: they are the
+ * files compiled with -mavx2 -mfma -mf16c). */
+#ifndef SLM_KERNELS_AVX2_COMMON_H
+#define SLM_KERNELS_AVX2_COMMON_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "base/fp16.h"
+
+static inline float avx2_f16(slm_f16 h) { return _cvtsh_ss(h); }
+
+static inline float avx2_hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float avx2_hmax_ps(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* roundf() semantics (ties away from zero), exact for every float: truncate, then step one away
+ * from zero when the dropped fraction is >= 0.5 (the fraction is computed exactly). */
+static inline __m256 avx2_round_half_away(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    const __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+    return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), step));
+}
+
+/* Four vectors of 8 int32 (each in -128..127) -> 32 int8 in order. */
+static inline __m256i avx2_pack_i32x32_to_i8(const __m256i q[4]) {
+    const __m256i a = _mm256_packs_epi32(q[0], q[1]); /* lanes: q0lo q1lo | q0hi q1hi */
+    const __m256i b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i c = _mm256_packs_epi16(a, b);        /* q0lo q1lo q2lo q3lo | q0hi q1hi q2hi q3hi */
+    return _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* Sum of products of 32 unsigned bytes (u, each <= 128 or pairs not overflowing int16) with 32
+ * signed bytes, as 8 int32 partial sums. */
+static inline __m256i avx2_dot_u8_i8_i32(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+static inline __m256 avx2_sum_u8_i8_ps(__m256i u, __m256i s) { return _mm256_cvtepi32_ps(avx2_dot_u8_i8_i32(u, s)); }
+
+/* Same for two signed vectors: |w| times a with w's sign moved onto a. */
+static inline __m256i avx2_dot_i8_i8_i32(__m256i w, __m256i a) {
+    return avx2_dot_u8_i8_i32(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+}
+
+static inline __m256 avx2_sum_i8_i8_ps(__m256i w, __m256i a) { return _mm256_cvtepi32_ps(avx2_dot_i8_i8_i32(w, a)); }
+
+static inline __m256 avx2_sum_i8_pairs_ps(__m256i ones, __m256i a) { return avx2_sum_u8_i8_ps(ones, a); }
+
+#endif

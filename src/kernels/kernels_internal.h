@@ -1,0 +1,19 @@
+/* Internal to src/kernels: how the per-ISA files fill the dispatch table. */
+#ifndef SLM_KERNELS_INTERNAL_H
+#define SLM_KERNELS_INTERNAL_H
+
+#include "kernels/kernels.h"
+
+/* Fill every entry with the portable reference (kernels_scalar.c). */
+void kernels_fill_scalar(slm_kernels *kt);
+
+/* Overwrite the entries that have an AVX2 version (kernels_*_avx2.c); others keep the scalar
+ * reference. Only called when the CPU has AVX2 + FMA + F16C. */
+void kernels_fill_avx2(slm_kernels *kt);
+void kernels_fill_avx2_kquants(slm_kernels *kt);
+
+/* Bytes of one activation row of act_type (F32, Q8_0 or Q8_K) for k elements, rounded up to a
+ * multiple of 32 bytes; 0 if k does not fit the block size. */
+size_t kernels_act_row_bytes(uint32_t act_type, int64_t k);
+
+#endif

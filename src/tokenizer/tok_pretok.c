@@ -1,0 +1,226 @@
+/* Pre-tokenization: split a normalized text segment into words with PCRE2 regexes (the HF
+ * `Split` pre-tokenizer, the ByteLevel GPT-2 regex, and the per-family regex lists llama.cpp uses
+ * for GGUF `tokenizer.ggml.pre` names). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer/tok_internal.h"
+
+/* HF runs its regexes on Oniguruma (Rust `onig`), where \s is tab..CR, U+0085 and the Z
+ * categories. PCRE2's UCP \s lacks U+0085 (NEL), so every \s gets \x{85} added. */
+slm_status tok_regex_compile(const char *pat, size_t len, pcre2_code **out, slm_error *err) {
+    size_t cap = len * 4 + 16;
+    char *p = malloc(cap);
+    if (!p) return slm_fail(err, SLM_E_NOMEM, "regex: out of memory");
+    size_t o = 0;
+    int in_class = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = pat[i];
+        if (c == '\\' && i + 1 < len) {
+            char d = pat[i + 1];
+            if (d == 's') {
+                const char *r = in_class ? "\\s\\x{85}" : "[\\s\\x{85}]";
+                memcpy(p + o, r, strlen(r));
+                o += strlen(r);
+            } else if (d == 'S' && !in_class) {
+                memcpy(p + o, "[^\\s\\x{85}]", 11);
+                o += 11;
+            } else {
+                p[o++] = c;
+                p[o++] = d;
+            }
+            i++;
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = 1;
+            p[o++] = c;
+            /* A ']' or '^]' right after '[' is a literal. */
+            if (i + 1 < len && pat[i + 1] == '^') p[o++] = pat[++i];
+            if (i + 1 < len && pat[i + 1] == ']') p[o++] = pat[++i];
+            continue;
+        }
+        if (c == ']' && in_class) in_class = 0;
+        p[o++] = c;
+    }
+    int ecode;
+    PCRE2_SIZE eoff;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p, o, PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &ecode, &eoff, NULL);
+    free(p);
+    if (!re) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(ecode, msg, sizeof msg);
+        return slm_fail(err, SLM_E_UNSUPPORTED, "pre-tokenizer regex does not compile (%s at offset %zu)", (char *)msg,
+                        (size_t)eoff);
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* best effort: the interpreter is the fallback */
+    *out = re;
+    return SLM_OK;
+}
+
+slm_status tok_pretok_add_regex(slm_tokenizer *t, const char *pattern, size_t len, tok_split_kind behavior,
+                                bool invert, slm_error *err) {
+    if (t->n_pretok >= TOK_MAX_PRETOK) return slm_fail(err, SLM_E_UNSUPPORTED, "more than %d pre-tokenizer steps", TOK_MAX_PRETOK);
+    pcre2_code *re;
+    slm_status st = tok_regex_compile(pattern, len, &re, err);
+    if (st) return st;
+    t->pretok[t->n_pretok++] = (tok_pretok){re, behavior, invert};
+    return SLM_OK;
+}
+
+/* --- GGUF tokenizer.ggml.pre -------------------------------------------------------------- */
+
+#define RX_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+#define RX_LLAMA3                                                                                         \
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| " \
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define RX_QWEN2                                                                                          \
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "      \
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+typedef struct pre_family {
+    const char *names; /* '|'-separated tokenizer.ggml.pre values */
+    bool ignore_merges;
+    const char *rx[5];
+} pre_family;
+
+/* Regex lists as llama.cpp applies them (each regex splits the pieces of the previous one).
+ * "smaug-bpe" uses the Llama 3 pre-tokenizer; its ignore_merges is set like llama3's because
+ * llama.cpp's converter labels Llama 3 tokenizers without a BOS post-processor "smaug-bpe" and
+ * HF tokenizes those with ignore_merges. */
+static const pre_family k_families[] = {
+    {"llama3|llama-v3|llama-bpe|falcon3|smaug-bpe|dbrx|pixtral", true, {RX_LLAMA3}},
+    {"qwen2|deepseek-r1-qwen|stablelm2|megrez", false, {RX_QWEN2}},
+    {"gpt-2|default|mpt|olmo|jais|phi-2|jina-es|jina-de|gigachat|jina-v1-en|jina-v2-es|jina-v2-de|jina-v2-code|"
+     "roberta-bpe|gpt-neox|trillion",
+     false, {RX_GPT2}},
+    {"starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b", false, {"\\p{N}", RX_GPT2}},
+    {"falcon", false, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RX_GPT2, "[0-9][0-9][0-9]"}},
+    {"deepseek-coder", false, {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+", "\\p{N}"}},
+    {"bloom|poro-chat|gpt3-finnish", false, {" ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{0964}\\x{06D4}\\x{060C})]+"}},
+};
+
+static bool name_in_list(const char *list, const char *name, size_t len) {
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, '|');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == len && !memcmp(p, name, len)) return true;
+        if (!e) break;
+        p = e + 1;
+    }
+    return false;
+}
+
+slm_status tok_pretok_from_gguf_name(slm_tokenizer *t, const char *pre, size_t len, slm_error *err) {
+    for (size_t f = 0; f < sizeof k_families / sizeof k_families[0]; f++) {
+        if (!name_in_list(k_families[f].names, pre, len)) continue;
+        t->ignore_merges = k_families[f].ignore_merges;
+        for (int i = 0; i < 5 && k_families[f].rx[i]; i++) {
+            slm_status st = tok_pretok_add_regex(t, k_families[f].rx[i], strlen(k_families[f].rx[i]), TS_ISOLATED,
+                                                 false, err);
+            if (st) return st;
+        }
+        return SLM_OK;
+    }
+    return slm_fail(err, SLM_E_UNSUPPORTED, "unknown tokenizer.ggml.pre \"%.*s\"", (int)(len > 64 ? 64 : len), pre);
+}
+
+/* --- Splitting ---------------------------------------------------------------------------- */
+
+static slm_status spans_push(tok_spans *s, size_t off, size_t len, slm_error *err) {
+    if (len == 0) return SLM_OK;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        tok_span *v = realloc(s->v, cap * sizeof *v);
+        if (!v) return slm_fail(err, SLM_E_NOMEM, "pre-tokenizer: out of memory");
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = (tok_span){off, len};
+    return SLM_OK;
+}
+
+/* Split one piece [off, off+len) of text by step p, appending the resulting pieces to out. */
+static slm_status split_piece(const tok_pretok *p, const char *text, size_t off, size_t len, pcre2_match_data *md,
+                              tok_spans *out, slm_error *err) {
+    size_t pos = off, end = off + len;
+    size_t pending_off = off; /* start of the piece being built (MERGED_* glue) */
+    slm_status st = SLM_OK;
+    while (pos < end) {
+        int rc = pcre2_match(p->re, (PCRE2_SPTR)text, end, pos, PCRE2_NO_UTF_CHECK, md, NULL);
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) return slm_fail(err, SLM_E_RANGE, "pre-tokenizer regex failed (pcre2 error %d)", rc);
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        size_t ms = ov[0], me = ov[1];
+        if (me <= ms) {
+            /* Empty match: not a split point; step over one UTF-8 char. */
+            pos = ms + 1;
+            while (pos < end && ((uint8_t)text[pos] & 0xC0) == 0x80) pos++;
+            continue;
+        }
+        /* gap = [pending_off, ms), match = [ms, me) */
+        bool m_is_sep = !p->invert; /* with invert the gaps play the role of the matches */
+        if (m_is_sep) {
+            switch (p->behavior) {
+            case TS_ISOLATED:
+                if ((st = spans_push(out, pending_off, ms - pending_off, err))) return st;
+                if ((st = spans_push(out, ms, me - ms, err))) return st;
+                pending_off = me;
+                break;
+            case TS_REMOVED:
+                if ((st = spans_push(out, pending_off, ms - pending_off, err))) return st;
+                pending_off = me;
+                break;
+            case TS_MERGED_PREV:
+                if ((st = spans_push(out, pending_off, me - pending_off, err))) return st;
+                pending_off = me;
+                break;
+            case TS_MERGED_NEXT:
+                if ((st = spans_push(out, pending_off, ms - pending_off, err))) return st;
+                pending_off = ms;
+                break;
+            }
+        } else {
+            /* Inverted: the gap [pending_off, ms) is the separator, the match is content. */
+            switch (p->behavior) {
+            case TS_ISOLATED:
+                if ((st = spans_push(out, pending_off, ms - pending_off, err))) return st;
+                if ((st = spans_push(out, ms, me - ms, err))) return st;
+                pending_off = me;
+                break;
+            case TS_REMOVED:
+                if ((st = spans_push(out, ms, me - ms, err))) return st;
+                pending_off = me;
+                break;
+            case TS_MERGED_PREV: /* gap joins the previous content piece: emit at next match */
+            case TS_MERGED_NEXT:
+                if ((st = spans_push(out, pending_off, me - pending_off, err))) return st;
+                pending_off = me;
+                break;
+            }
+        }
+        pos = me;
+    }
+    if (p->invert && p->behavior == TS_REMOVED) return SLM_OK; /* trailing gap is a separator */
+    return spans_push(out, pending_off, end - pending_off, err);
+}
+
+slm_status tok_pretokenize(const slm_tokenizer *t, const char *text, size_t len, tok_spans *out, tok_spans *scratch,
+                           slm_error *err) {
+    out->n = 0;
+    slm_status st = spans_push(out, 0, len, err);
+    if (st || t->n_pretok == 0) return st;
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    if (!md) return slm_fail(err, SLM_E_NOMEM, "pre-tokenizer: out of memory");
+    for (int k = 0; k < t->n_pretok && !st; k++) {
+        scratch->n = 0;
+        for (size_t i = 0; i < out->n && !st; i++)
+            st = split_piece(&t->pretok[k], text, out->v[i].off, out->v[i].len, md, scratch, err);
+        tok_spans tmp = *out;
+        *out = *scratch;
+        *scratch = tmp;
+    }
+    pcre2_match_data_free(md);
+    return st;
+}

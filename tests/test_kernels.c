@@ -1,0 +1,496 @@
+/* Kernels: every ISA path this CPU supports against the scalar reference, and the scalar
+ * reference itself against a float64 dequantize-then-dot built on src/quant's dequantizers.
+ *
+ * Bounds. Activation quantization must be bit-exact. A dot product of K terms differs between
+ * paths only in float summation order (the integer block sums are exact) and in where the block
+ * scales are multiplied; each float operation adds a relative error <= 2^-24 of the running
+ * magnitude, and a path does at most ~K/32 + 8 additions per accumulator chain, so
+ *     |y_simd - y_ref| <= (K/32 + 16) * 2^-24 * M,   M = sum_i |w_i x_i|
+ * (with M taken over dequantized values, and for min-carrying types over both halves of
+ * w = d*sc*q - dmin*m, since that subtraction can cancel). The float64 check of the reference
+ * uses the same bound. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/threadpool.h"
+#include "kernels/kernels.h"
+#include "quant/quant.h"
+#include "testutil.h"
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd_u32(void) {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 16);
+}
+static float rnd_unif(void) { return (float)((rnd_u32() & 0xFFFFFF) / 16777216.0 * 2.0 - 1.0); }
+/* Roughly normal with occasional outliers (activations of real models have a few large values). */
+static float rnd_act(void) {
+    float v = rnd_unif() + rnd_unif() + rnd_unif();
+    if ((rnd_u32() & 63) == 0) v *= 20.0f;
+    return v;
+}
+
+static void *xmalloc(size_t n) {
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
+    if (!p) abort();
+    memset(p, 0, (n + 63) / 64 * 64);
+    return p;
+}
+
+static const uint32_t k_types[] = {SLM_DT_F32,  SLM_DT_F16,  SLM_DT_BF16,  SLM_DT_Q4_0, SLM_DT_Q4_1,
+                                   SLM_DT_Q5_0, SLM_DT_Q5_1, SLM_DT_Q8_0,  SLM_DT_IQ4_NL, SLM_DT_Q2_K,
+                                   SLM_DT_Q3_K, SLM_DT_Q4_K, SLM_DT_Q5_K,  SLM_DT_Q6_K, SLM_DT_IQ4_XS};
+#define N_TYPES (sizeof k_types / sizeof k_types[0])
+
+static bool has_min(uint32_t t) {
+    return t == SLM_DT_Q4_1 || t == SLM_DT_Q5_1 || t == SLM_DT_Q2_K || t == SLM_DT_Q4_K || t == SLM_DT_Q5_K;
+}
+
+/* Dequantized activation row (F32 copy, Q8_0 or Q8_K) of k values. */
+static void act_to_float(uint32_t act_type, const void *a, int64_t k, float *out) {
+    if (act_type == SLM_DT_F32) memcpy(out, a, (size_t)k * 4);
+    else slm_quant_to_float(act_type)(a, out, k);
+}
+
+/* The min part of a weight row for the min-carrying types: w = s - m where s is the scaled code
+ * and m >= 0 the min term; returns m_i for each element (0 for other types). Computed as the
+ * dequantization of the same row with every code zeroed, negated. */
+static void weight_min_part(uint32_t type, const void *row, int64_t k, float *out) {
+    const slm_dtype_info *di = slm_dtype_get(type);
+    size_t bytes = (size_t)(k / di->blck_size) * di->type_size;
+    uint8_t *tmp = xmalloc(bytes);
+    memcpy(tmp, row, bytes);
+    for (int64_t b = 0; b < k / di->blck_size; b++) {
+        uint8_t *blk = tmp + b * di->type_size;
+        switch (type) {
+        case SLM_DT_Q4_1: memset(blk + 4, 0, 16); break;
+        case SLM_DT_Q5_1: memset(blk + 4, 0, 20); break;
+        case SLM_DT_Q2_K: memset(blk + 16, 0, 64); break;
+        case SLM_DT_Q4_K: memset(blk + 16, 0, 128); break;
+        case SLM_DT_Q5_K: memset(blk + 16, 0, 160); break;
+        default: break;
+        }
+    }
+    if (has_min(type)) {
+        slm_quant_to_float(type)(tmp, out, k);
+        for (int64_t i = 0; i < k; i++) out[i] = -out[i];
+    } else {
+        memset(out, 0, (size_t)k * 4);
+    }
+    free(tmp);
+}
+
+/* ---- matmul ----------------------------------------------------------------------------------- */
+
+typedef struct case_data {
+    uint32_t type;
+    int64_t k, n_rows, n_tok, ldx, row_bytes;
+    uint8_t *w;   /* n_rows rows */
+    float *x;     /* n_tok rows of ldx */
+    float *wf, *wm; /* dequantized weights and their min parts, n_rows * k */
+} case_data;
+
+static void case_make(case_data *c, uint32_t type, int64_t k, int64_t n_rows, int64_t n_tok) {
+    c->type = type;
+    c->k = k;
+    c->n_rows = n_rows;
+    c->n_tok = n_tok;
+    c->ldx = k + 3;
+    uint64_t rb;
+    slm_dtype_row_size(type, (uint64_t)k, &rb);
+    c->row_bytes = (int64_t)rb;
+    c->w = xmalloc((size_t)rb * n_rows);
+    c->x = xmalloc(sizeof(float) * c->ldx * n_tok);
+    c->wf = xmalloc(sizeof(float) * k * n_rows);
+    c->wm = xmalloc(sizeof(float) * k * n_rows);
+    float *row = xmalloc(sizeof(float) * k);
+    for (int64_t r = 0; r < n_rows; r++) {
+        /* Row flavours: uniform, offset (exercises mins), sparse with outliers. */
+        int flavour = (int)(r % 3);
+        float scale = 0.01f + (float)(rnd_u32() % 100) / 50.0f;
+        for (int64_t i = 0; i < k; i++) {
+            float v = rnd_unif();
+            if (flavour == 1) v = v * 0.5f + 0.7f;
+            if (flavour == 2) v = (rnd_u32() % 7 == 0) ? v * 8.0f : v * 0.1f;
+            row[i] = v * scale;
+        }
+        slm_quant_from_float(type)(row, c->w + r * rb, k);
+        slm_quant_to_float(type)(c->w + r * rb, c->wf + r * k, k);
+        weight_min_part(type, c->w + r * rb, k, c->wm + r * k);
+    }
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < c->ldx; i++) c->x[t * c->ldx + i] = (i < k) ? rnd_act() : NAN; /* pad must be unread */
+    free(row);
+}
+
+static void case_free(case_data *c) {
+    free(c->w);
+    free(c->x);
+    free(c->wf);
+    free(c->wm);
+}
+
+/* Check every ISA on one case against the scalar reference, and the reference against float64. */
+static void check_case(const slm_kernels *isas[], int n_isa, const case_data *c) {
+    const slm_kernels *ref = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    const char *tn = slm_dtype_name(c->type);
+    size_t asz = slm_matmul_act_size(c->type, c->k, c->n_tok), arb = slm_matmul_act_row_bytes(c->type, c->k);
+    int64_t ldy = c->n_rows + 1, ny = c->n_tok * ldy;
+    uint8_t *act = xmalloc(asz), *act_ref = xmalloc(asz);
+    float *y = xmalloc(sizeof(float) * ny), *y_ref = xmalloc(sizeof(float) * ny);
+    double *tol = xmalloc(sizeof(double) * ny);
+    float *af = xmalloc(sizeof(float) * c->k);
+
+    slm_matmul_quantize_act(ref, c->type, c->x, c->ldx, c->n_tok, c->k, act_ref, 0, 1);
+    for (int64_t i = 0; i < ny; i++) y_ref[i] = -7.0f;
+    slm_matmul_rows(ref, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y_ref, ldy, 0, c->n_rows);
+    uint32_t at = ref->mm[c->type].act_type;
+    int bad = 0;
+    for (int64_t t = 0; t < c->n_tok; t++) {
+        act_to_float(at, act_ref + t * arb, c->k, af);
+        CHECK(y_ref[t * ldy + c->n_rows] == -7.0f, "reference %s: wrote past row end", tn);
+        for (int64_t r = 0; r < c->n_rows; r++) {
+            double exact = 0, mag = 0;
+            const float *wf = c->wf + r * c->k, *wm = c->wm + r * c->k;
+            for (int64_t i = 0; i < c->k; i++) {
+                exact += (double)wf[i] * af[i];
+                mag += (fabs((double)wf[i] + wm[i]) + fabs((double)wm[i])) * fabs((double)af[i]);
+            }
+            double tl = ((double)c->k / 32 + 16) * 0x1p-24 * mag + 1e-30;
+            tol[t * ldy + r] = tl;
+            if (!(fabs((double)y_ref[t * ldy + r] - exact) <= tl) && bad++ < 3)
+                CHECK(0, "reference %s k=%lld row %lld tok %lld: %.9g vs float64 %.9g (tol %.3g)", tn, (long long)c->k,
+                      (long long)r, (long long)t, y_ref[t * ldy + r], exact, tl);
+        }
+    }
+    tu_checks++;
+
+    const slm_dtype_info *ai = slm_dtype_get(at);
+    size_t used = (size_t)(c->k / ai->blck_size) * ai->type_size;
+    for (int i = 0; i < n_isa; i++) {
+        const slm_kernels *kt = isas[i];
+        if (kt == ref) continue;
+        /* Activation quantization: bit-exact, also when split over 3 threads. */
+        memset(act, 0xAB, asz);
+        for (int ith = 0; ith < 3; ith++) slm_matmul_quantize_act(kt, c->type, c->x, c->ldx, c->n_tok, c->k, act, ith, 3);
+        bool same = true;
+        for (int64_t t = 0; t < c->n_tok; t++) same = same && !memcmp(act + t * arb, act_ref + t * arb, used);
+        CHECK(same, "%s %s k=%lld n_tok=%lld: activation bytes differ from the reference", kt->name, tn,
+              (long long)c->k, (long long)c->n_tok);
+        /* Rows in two uneven parts, to exercise r0 > 0 and tails. */
+        int64_t cut = c->n_rows / 3;
+        for (int64_t j = 0; j < ny; j++) y[j] = -7.0f;
+        slm_matmul_rows(kt, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, 0, cut);
+        slm_matmul_rows(kt, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, cut, c->n_rows);
+        bad = 0;
+        for (int64_t t = 0; t < c->n_tok; t++) {
+            CHECK(y[t * ldy + c->n_rows] == -7.0f, "%s %s: wrote past row end", kt->name, tn);
+            for (int64_t r = 0; r < c->n_rows; r++) {
+                int64_t j = t * ldy + r;
+                if (!(fabs((double)y[j] - y_ref[j]) <= tol[j]) && bad++ < 3)
+                    CHECK(0, "%s %s k=%lld n_tok=%lld row %lld tok %lld: %.9g vs ref %.9g (tol %.3g)", kt->name, tn,
+                          (long long)c->k, (long long)c->n_tok, (long long)r, (long long)t, y[j], y_ref[j], tol[j]);
+            }
+        }
+        tu_checks++;
+    }
+    free(act);
+    free(act_ref);
+    free(y);
+    free(y_ref);
+    free(tol);
+    free(af);
+}
+
+static void test_matmul_paths(const slm_kernels *isas[], int n_isa) {
+    static const int64_t toks[] = {1, 2, 3, 7, 16, 33};
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        uint32_t type = k_types[ti];
+        const slm_dtype_info *di = slm_dtype_get(type);
+        int64_t ks[6] = {256, 512, 2304, 0, 0, 0};
+        if (di->blck_size == 32) {
+            ks[3] = 32;
+            ks[4] = 96;
+        } else if (di->blck_size == 1) {
+            ks[3] = 32;
+            ks[4] = 33;
+            ks[5] = 7;
+        }
+        for (int ki = 0; ki < 6 && ks[ki]; ki++) {
+            int64_t n_rows = ks[ki] >= 2304 ? 21 : 37;
+            case_data c;
+            case_make(&c, type, ks[ki], n_rows, 33);
+            for (size_t nt = 0; nt < sizeof toks / sizeof toks[0]; nt++) {
+                case_data v = c;
+                v.n_tok = toks[nt];
+                check_case(isas, n_isa, &v);
+            }
+            case_free(&c);
+        }
+    }
+}
+
+/* The pooled driver (both phases, barrier, row split, token chunking past 64) against the
+ * scalar reference, for one type of each family. */
+static void test_matmul_pool(const slm_kernels *kt) {
+    static const uint32_t types[] = {SLM_DT_Q4_0, SLM_DT_Q4_K, SLM_DT_F16, SLM_DT_Q6_K};
+    const slm_kernels *ref = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    slm_threadpool *pool = NULL;
+    slm_error err;
+    CHECK(slm_threadpool_new(3, &pool, &err) == SLM_OK, "pool: %s", err.msg);
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        case_data c;
+        case_make(&c, types[i], 512, 45, 70);
+        size_t asz = slm_matmul_act_size(c.type, c.k, c.n_tok);
+        uint8_t *act = xmalloc(asz), *act_ref = xmalloc(asz);
+        float *y = xmalloc(sizeof(float) * 70 * 45), *y_ref = xmalloc(sizeof(float) * 70 * 45);
+        slm_matmul(ref, NULL, c.type, c.w, c.row_bytes, c.n_rows, c.x, c.ldx, c.n_tok, c.k, act_ref, y_ref, 45);
+        for (int rep = 0; rep < 2; rep++) {
+            slm_threadpool *p = rep ? pool : NULL;
+            slm_matmul(kt, p, c.type, c.w, c.row_bytes, c.n_rows, c.x, c.ldx, c.n_tok, c.k, act, y, 45);
+            int bad = 0;
+            for (int64_t j = 0; j < 70 * 45; j++) {
+                double tol = 1e-4 * (fabs(y_ref[j]) + 1.0);
+                if (!(fabs((double)y[j] - y_ref[j]) <= tol)) bad++;
+            }
+            CHECK(bad == 0, "%s slm_matmul %s (pool %d): %d of %d outputs off", kt->name, slm_dtype_name(c.type), rep,
+                  bad, 70 * 45);
+        }
+        free(act);
+        free(act_ref);
+        free(y);
+        free(y_ref);
+        case_free(&c);
+    }
+    slm_threadpool_free(pool);
+}
+
+static void test_matmul_check(void) {
+    slm_error err;
+    CHECK(slm_matmul_check(SLM_DT_Q4_K, 512, 288, &err) == SLM_OK, "%s", err.msg);
+    CHECK(slm_matmul_check(SLM_DT_Q4_K, 96, 54, &err) == SLM_E_FORMAT, "Q4_K k=96 accepted");
+    CHECK(slm_matmul_check(SLM_DT_Q4_0, 64, 37, &err) == SLM_E_FORMAT, "wrong row bytes accepted");
+    CHECK(slm_matmul_check(SLM_DT_Q4_0, -32, 0, &err) == SLM_E_FORMAT, "negative k accepted");
+    CHECK(slm_matmul_check(SLM_DT_IQ2_XXS, 256, 66, &err) == SLM_E_UNSUPPORTED, "IQ2_XXS accepted");
+    CHECK(slm_matmul_check(999, 256, 66, &err) == SLM_E_UNSUPPORTED, "type 999 accepted");
+    CHECK(slm_matmul_act_size(SLM_DT_Q4_0, 64, INT64_MAX) == 0, "overflowing act size not 0");
+    CHECK(slm_matmul_act_row_bytes(SLM_DT_Q8_0, 64) == 96, "Q8_0 act row of 64 = %zu", slm_matmul_act_row_bytes(SLM_DT_Q8_0, 64));
+    CHECK(!slm_matmul_supported(SLM_DT_Q6_K, 32), "Q6_K k=32 supported");
+    CHECK(slm_matmul_supported(SLM_DT_F32, 5), "F32 k=5 unsupported");
+}
+
+/* ---- vector ops ------------------------------------------------------------------------------- */
+
+static void test_vector_ops(const slm_kernels *kt) {
+    const slm_kernels *ref = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    static const int64_t ns[] = {0, 1, 7, 8, 15, 16, 31, 33, 100, 1000};
+    float *a = xmalloc(4000), *b = xmalloc(4000), *y1 = xmalloc(4000), *y2 = xmalloc(4000);
+    slm_f16 *h = xmalloc(2000), *h2 = xmalloc(2000);
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+        int64_t n = ns[ni];
+        double mag = 0;
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = rnd_act();
+            b[i] = rnd_act();
+            h[i] = slm_f32_to_f16(b[i]);
+            mag += fabs((double)a[i] * b[i]);
+        }
+        double tol = ((double)n / 8 + 16) * 0x1p-24 * mag + 1e-30;
+        CHECK(fabs((double)kt->dot_f32(a, b, n) - ref->dot_f32(a, b, n)) <= tol, "%s dot_f32 n=%lld", kt->name,
+              (long long)n);
+        CHECK(fabs((double)kt->dot_f16_f32(h, a, n) - ref->dot_f16_f32(h, a, n)) <= tol * 1.01 + 1e-6 * mag,
+              "%s dot_f16_f32 n=%lld", kt->name, (long long)n);
+        memcpy(y1, b, (size_t)n * 4);
+        memcpy(y2, b, (size_t)n * 4);
+        kt->axpy_f32(y1, 0.37f, a, n);
+        ref->axpy_f32(y2, 0.37f, a, n);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) bad += !(fabsf(y1[i] - y2[i]) <= 1e-6f * (fabsf(b[i]) + fabsf(a[i])));
+        CHECK(!bad, "%s axpy_f32 n=%lld", kt->name, (long long)n);
+        memcpy(y1, b, (size_t)n * 4);
+        memcpy(y2, b, (size_t)n * 4);
+        kt->axpy_f16(y1, -1.5f, h, n);
+        ref->axpy_f16(y2, -1.5f, h, n);
+        bad = 0;
+        for (int64_t i = 0; i < n; i++) bad += !(fabsf(y1[i] - y2[i]) <= 1e-6f * (fabsf(b[i]) * 3 + 1e-3f));
+        CHECK(!bad, "%s axpy_f16 n=%lld", kt->name, (long long)n);
+        memcpy(y1, a, (size_t)n * 4);
+        kt->scale_f32(y1, 0.125f, n);
+        bad = 0;
+        for (int64_t i = 0; i < n; i++) bad += y1[i] != a[i] * 0.125f;
+        CHECK(!bad, "%s scale_f32 n=%lld", kt->name, (long long)n);
+    }
+    /* f16 conversions: bit-exact over every half value and awkward floats. */
+    static const float specials[] = {0.0f, -0.0f, 65504.0f, 65520.0f, 65519.99f, 1e-8f, 5.9604645e-8f, 2.9802322e-8f,
+                                     2.9802326e-8f, 6.1035156e-5f, 6.1035152e-5f, 1e10f, -1e10f, INFINITY, -INFINITY,
+                                     NAN, 1.0009765625f, 1.00048828125f, 1.00146484375f, -3.14159f};
+    int bad = 0;
+    for (int blk = 0; blk < 65536; blk += 500) {
+        int n = 500;
+        for (int i = 0; i < n; i++) h[i] = (slm_f16)(blk + i);
+        kt->f16_to_f32(h, y1, n);
+        ref->f16_to_f32(h, y2, n);
+        /* NaN halves stay NaN; F16C quiets signalling NaNs, so payloads are not compared. */
+        for (int i = 0; i < n; i++) bad += isnan(y2[i]) ? !isnan(y1[i]) : memcmp(&y1[i], &y2[i], 4) != 0;
+        for (int i = 0; i < n; i++) y1[i] = y2[i] * (1.0f + rnd_unif() * 1e-3f);
+        kt->f32_to_f16(y1, h, n);
+        ref->f32_to_f16(y1, h2, n);
+        bad += memcmp(h, h2, (size_t)n * 2) != 0;
+    }
+    int ns2 = (int)(sizeof specials / sizeof specials[0]);
+    kt->f32_to_f16(specials, h, ns2);
+    ref->f32_to_f16(specials, h2, ns2);
+    bad += memcmp(h, h2, (size_t)ns2 * 2) != 0;
+    CHECK(!bad, "%s f16 conversions differ from the reference", kt->name);
+    /* Q8_0 KV rows: bit-exact with the reference quantizer. */
+    for (int i = 0; i < 256; i++) a[i] = rnd_act() * (i < 32 ? 0.0f : 1.0f);
+    a[40] = 127.5f / 127.0f; /* exact .5 ties after scaling */
+    uint8_t q1[8 * 34], q2[8 * 34];
+    kt->q8_0_from_f32(a, q1, 256);
+    quantize_row_q8_0_ref(a, (block_q8_0 *)q2, 256);
+    CHECK(!memcmp(q1, q2, sizeof q1), "%s q8_0_from_f32 differs from quantize_row_q8_0_ref", kt->name);
+    kt->q8_0_to_f32(q1, y1, 256);
+    dequantize_row_q8_0((const block_q8_0 *)q2, y2, 256);
+    CHECK(!memcmp(y1, y2, 256 * 4), "%s q8_0_to_f32 differs", kt->name);
+    free(a);
+    free(b);
+    free(y1);
+    free(y2);
+    free(h);
+    free(h2);
+}
+
+/* Activation quantizers on edge rows: zeros, one value, ties, huge and tiny magnitudes. */
+static void test_act_edges(const slm_kernels *kt) {
+    const slm_kernels *ref = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    float x[4][512];
+    for (int i = 0; i < 512; i++) {
+        x[0][i] = 0.0f;
+        x[1][i] = (i == 300) ? -3.0f : 0.0f;
+        x[2][i] = (float)((i % 255) - 127) / 127.0f * 0.5f; /* many exact halves after scaling */
+        x[3][i] = (i % 2 ? 1e-30f : -1e30f) * (float)(i % 5);
+    }
+    static const uint32_t types[] = {SLM_DT_Q4_0, SLM_DT_Q4_K, SLM_DT_F32};
+    for (size_t ti = 0; ti < 3; ti++) {
+        size_t asz = slm_matmul_act_size(types[ti], 512, 4);
+        uint8_t *a1 = xmalloc(asz), *a2 = xmalloc(asz);
+        slm_matmul_quantize_act(kt, types[ti], &x[0][0], 512, 4, 512, a1, 0, 1);
+        slm_matmul_quantize_act(ref, types[ti], &x[0][0], 512, 4, 512, a2, 0, 1);
+        CHECK(!memcmp(a1, a2, asz), "%s: edge activations for %s differ", kt->name, slm_dtype_name(types[ti]));
+        free(a1);
+        free(a2);
+    }
+}
+
+/* ---- thread pool ------------------------------------------------------------------------------ */
+
+typedef struct pool_probe {
+    slm_threadpool *pool;
+    int hits[16];
+    int phase_ok;
+    int nth_seen;
+    _Atomic int counter;
+} pool_probe;
+
+static void probe_fn(void *arg, int ith, int nth) {
+    pool_probe *p = arg;
+    p->hits[ith]++;
+    p->nth_seen = nth;
+    atomic_fetch_add(&p->counter, 1);
+    slm_threadpool_barrier(p->pool);
+    /* After the barrier every thread's increment is visible. */
+    if (atomic_load(&p->counter) != nth) p->phase_ok = 0;
+    slm_threadpool_barrier(p->pool);
+    if (ith == 0) atomic_store(&p->counter, 0);
+    slm_threadpool_barrier(p->pool);
+}
+
+static void test_threadpool(void) {
+    slm_error err;
+    slm_threadpool *bad = (slm_threadpool *)1;
+    CHECK(slm_threadpool_new(0, &bad, &err) == SLM_E_INVALID_ARG && bad == NULL, "0 threads accepted");
+    CHECK(slm_threadpool_new(SLM_THREADPOOL_MAX + 1, &bad, &err) == SLM_E_INVALID_ARG, "too many accepted");
+    slm_threadpool_free(NULL);
+    for (int n = 1; n <= 4; n++) {
+        slm_threadpool *pool;
+        CHECK(slm_threadpool_new(n, &pool, &err) == SLM_OK, "new(%d): %s", n, err.msg);
+        CHECK(slm_threadpool_n_threads(pool) == n, "n_threads");
+        pool_probe p;
+        memset(&p, 0, sizeof p);
+        p.pool = pool;
+        p.phase_ok = 1;
+        int runs = 400;
+        for (int r = 0; r < runs; r++) slm_threadpool_run(pool, probe_fn, &p);
+        int ok = p.nth_seen == n && p.phase_ok;
+        for (int i = 0; i < n; i++) ok = ok && p.hits[i] == runs;
+        CHECK(ok, "pool of %d: every thread must run every time and barriers must hold", n);
+        slm_threadpool_free(pool);
+    }
+    /* NULL pool runs inline. */
+    pool_probe p;
+    memset(&p, 0, sizeof p);
+    p.phase_ok = 1;
+    slm_threadpool_run(NULL, probe_fn, &p);
+    CHECK(p.hits[0] == 1 && p.nth_seen == 1 && p.phase_ok, "NULL pool");
+    /* split_range covers [0, n) exactly, in order, with aligned cuts. */
+    int ok = 1;
+    for (int64_t n = 0; n < 100; n += 7)
+        for (int nth = 1; nth < 6; nth++)
+            for (int64_t al = 1; al <= 16; al *= 4) {
+                int64_t prev = 0;
+                for (int i = 0; i < nth; i++) {
+                    int64_t r0, r1;
+                    slm_split_range(n, i, nth, al, &r0, &r1);
+                    ok = ok && r0 == prev && r1 >= r0 && (r0 % al == 0 || r0 == n);
+                    prev = r1;
+                }
+                ok = ok && prev == n;
+            }
+    CHECK(ok, "slm_split_range");
+    CHECK(slm_cpu_count_physical() >= 1, "physical cores");
+}
+
+static void test_isa_env(void) {
+    slm_error err;
+    setenv("SLM_ISA", "bogus", 1);
+    CHECK(slm_kernels_init(&err) == SLM_E_INVALID_ARG, "SLM_ISA=bogus accepted");
+    setenv("SLM_ISA", "scalar", 1);
+    CHECK(slm_kernels_init(&err) == SLM_OK, "SLM_ISA=scalar: %s", err.msg);
+    for (int i = 0; i < SLM_ISA_COUNT; i++) {
+        setenv("SLM_ISA", slm_isa_name((slm_isa)i), 1);
+        slm_status st = slm_kernels_init(&err);
+        CHECK((st == SLM_OK) == (slm_kernels_for_isa((slm_isa)i) != NULL), "SLM_ISA=%s: status %d",
+              slm_isa_name((slm_isa)i), st);
+    }
+    unsetenv("SLM_ISA");
+    CHECK(slm_kernels_get() != NULL, "slm_kernels_get");
+}
+
+int main(void) {
+    const slm_kernels *isas[SLM_ISA_COUNT];
+    int n_isa = 0;
+    for (int i = 0; i < SLM_ISA_COUNT; i++) {
+        const slm_kernels *kt = slm_kernels_for_isa((slm_isa)i);
+        if (kt) isas[n_isa++] = kt;
+        else printf("test_kernels: ISA %s not available on this CPU/build: skipped\n", slm_isa_name((slm_isa)i));
+    }
+    printf("test_kernels: testing");
+    for (int i = 0; i < n_isa; i++) printf(" %s", isas[i]->name);
+    printf(" (active: %s)\n", slm_kernels_get()->name);
+    test_threadpool();
+    test_isa_env();
+    test_matmul_check();
+    for (int i = 0; i < n_isa; i++) {
+        test_vector_ops(isas[i]);
+        test_act_edges(isas[i]);
+        test_matmul_pool(isas[i]);
+    }
+    test_matmul_paths(isas, n_isa);
+    return tu_finish("test_kernels");
+}
