@@ -29,6 +29,8 @@ static const jinja_case k_jinja_cases[] = {
     {"{% macro fact(k) %}{% if k <= 1 %}1{% else %}{{ k * fact(k - 1) | int }}{% endif %}{% endmacro %}{{ fact(5) }}", "120", NULL, 0},
     {"{{ s | trim }}|{{ s | upper }}|{{ s | lower }}|{{ 'hello wORLD-x(y)' | title }}|{{ 'hELLO' | capitalize }}", "Hello World| HELLO WORLD | hello world |Hello World-X(Y)|Hello", NULL, 0},
     {"{{ d | tojson }}|{{ users[0] | tojson(indent=2) }}|{{ [] | tojson(indent=2) }}|{{ {'x': []} | tojson(indent=1) }}", "{\"b\": 1, \"a\": [1, 2]}|{\n  \"name\": \"bob\",\n  \"age\": 30,\n  \"admin\": true\n}|[]|{\n \"x\": []\n}", NULL, 0},
+    {"{{ d | tojson(separators=(',', ':')) }}|{{ {'z': 1, 'a': {'c': 2, 'b': 3}} | tojson(sort_keys=true) }}|{{ d | tojson(indent=2, separators=(',', ' = ')) }}", "{\"b\":1,\"a\":[1,2]}|{\"a\": {\"b\": 3, \"c\": 2}, \"z\": 1}|{\n  \"b\" = 1,\n  \"a\" = [\n    1,\n    2\n  ]\n}", NULL, 0},
+    {"{{ (1, 2) == [1, 2] }}{{ (1, 2) == (1, 2) }}{{ [1, 2] == [1, 2] }}{{ {'a': 1} == {'a': 1} }}{{ 1 == true }}", "FalseTrueTrueTrueTrue", NULL, 0},
     {"{{ ['\303\251', 'a\"b', 'c\\\\d', 'e\\nf', 1.5, none, true] | tojson }}", "[\"\303\251\", \"a\\\"b\", \"c\\\\d\", \"e\\nf\", 1.5, null, true]", NULL, 0},
     {"{{ undefined_var | default('dflt') }}|{{ '' | default('e', true) }}|{{ none | default('n') }}|{{ 0 | d(5, boolean=true) }}", "dflt|e|None|5", NULL, 0},
     {"{{ lst | join(', ') }}|{{ users | map(attribute='name') | join }}|{{ users | join('/', attribute='age') }}", "3, 1, 2|bobAlcy|30/25/41", NULL, 0},

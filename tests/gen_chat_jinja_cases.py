@@ -51,6 +51,8 @@ CASES = [
     # filters
     "{{ s | trim }}|{{ s | upper }}|{{ s | lower }}|{{ 'hello wORLD-x(y)' | title }}|{{ 'hELLO' | capitalize }}",
     "{{ d | tojson }}|{{ users[0] | tojson(indent=2) }}|{{ [] | tojson(indent=2) }}|{{ {'x': []} | tojson(indent=1) }}",
+    "{{ d | tojson(separators=(',', ':')) }}|{{ {'z': 1, 'a': {'c': 2, 'b': 3}} | tojson(sort_keys=true) }}|{{ d | tojson(indent=2, separators=(',', ' = ')) }}",
+    "{{ (1, 2) == [1, 2] }}{{ (1, 2) == (1, 2) }}{{ [1, 2] == [1, 2] }}{{ {'a': 1} == {'a': 1} }}{{ 1 == true }}",
     "{{ ['\u00e9', 'a\"b', 'c\\\\d', 'e\\nf', 1.5, none, true] | tojson }}",
     "{{ undefined_var | default('dflt') }}|{{ '' | default('e', true) }}|{{ none | default('n') }}|{{ 0 | d(5, boolean=true) }}",
     "{{ lst | join(', ') }}|{{ users | map(attribute='name') | join }}|{{ users | join('/', attribute='age') }}",

@@ -199,7 +199,7 @@ typedef struct bad_case {
 
 static const bad_case k_cases[] = {
     {C_MAGIC, SLM_E_FORMAT, "magic"},
-    {C_EMPTY, SLM_E_FORMAT, "magic"},
+    {C_EMPTY, SLM_E_FORMAT, "too small"},
     {C_V1, SLM_E_UNSUPPORTED, "version 1"},
     {C_V99, SLM_E_UNSUPPORTED, "version 99"},
     {C_BIG_ENDIAN, SLM_E_UNSUPPORTED, "big-endian"},

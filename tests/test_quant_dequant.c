@@ -148,12 +148,15 @@ static void check_file(const char *quant, gguf_file **keep) {
 
 int main(void) {
     gguf_file *files[N_QUANTS] = {0};
-    for (size_t i = 0; i < N_QUANTS; i++) check_file(k_quants[i], &files[i]);
-    const uint32_t want[] = {SLM_DT_F32,  SLM_DT_F16,  SLM_DT_Q8_0, SLM_DT_Q4_0, SLM_DT_Q4_1,   SLM_DT_Q5_0,  SLM_DT_Q5_1,
-                             SLM_DT_Q2_K, SLM_DT_Q3_K, SLM_DT_Q4_K, SLM_DT_Q5_K, SLM_DT_Q6_K, SLM_DT_IQ4_NL, SLM_DT_IQ4_XS};
+    for (size_t i = 0; i < N_QUANTS; i++)
+        check_file(k_quants[i], &files[i]);
+    const uint32_t want[] = {SLM_DT_F32,  SLM_DT_F16,  SLM_DT_Q8_0,   SLM_DT_Q4_0,  SLM_DT_Q4_1,
+                             SLM_DT_Q5_0, SLM_DT_Q5_1, SLM_DT_Q2_K,   SLM_DT_Q3_K,  SLM_DT_Q4_K,
+                             SLM_DT_Q5_K, SLM_DT_Q6_K, SLM_DT_IQ4_NL, SLM_DT_IQ4_XS};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         CHECK(g_types_seen[want[i]], "no fixture tensor of type %s was checked", slm_dtype_name(want[i]));
     }
-    for (size_t i = 0; i < N_QUANTS; i++) gguf_close(files[i]);
+    for (size_t i = 0; i < N_QUANTS; i++)
+        gguf_close(files[i]);
     return tu_finish("test_quant_dequant");
 }

@@ -1,13 +1,16 @@
-/* Byte-identity with ggml beyond the llama2 fixture: the inputs of tests/quant_golden.h (16 data
+/* Byte-identity with ggml beyond the llama2 fixture. The inputs of tests/quant_golden.h (16 data
  * sets: bell, uniform, outliers, all-zero and constant blocks, tiny, huge, blocks below ggml's
- * 1e-15 "all zero" threshold, sparse, integer ties, one-sided, spikes, random finite fp16 bit patterns,
- * mixed scales) quantized with every type slm can make, and random bytes dequantized with every
- * block type. The expected sha256 values below were produced by ggml itself (ggml_quantize_chunk
- * without importance matrix, quantize_row_q8_K_ref / quantize_row_q8_1_ref, type_traits to_float)
- * at ggml-org/ggml e041be1c~1 (the Feb-2025 ggml of the fixture GGUFs) with
- * tools/quant_golden_ggml.c; no slm quant code was involved in making them. (One liberty: ggml
- * leaves the bsums of an all-zero Q8_K super-block unwritten; the tool zeroes its buffer first,
- * and slm writes zeros.)
+ * 1e-15 "all zero" threshold, sparse, integer ties, one-sided, spikes, random finite fp16 bit
+ * patterns, mixed scales) are quantized with every type slm can make, and random bytes (NaN, inf
+ * and subnormal fp16 patterns included) are dequantized with every type ggml converts to float.
+ *
+ * The expected sha256 values below were produced by ggml itself (ggml_quantize_chunk without
+ * importance matrix, quantize_row_q8_K_ref / quantize_row_q8_1_ref, type_traits to_float) at
+ * ggml-org/ggml e041be1c~1 (the Feb-2025 ggml of the fixture GGUFs) with
+ * tools/quant/quant_golden_ggml.c; no slm quant code was involved in making them. One liberty:
+ * ggml leaves the bsums of an all-zero Q8_K super-block unwritten; the tool zeroes its buffer
+ * first, and slm writes zeros.
+ *
  * The llama2 fixture (test_quant_llamacpp) never reaches several of these paths (zero and
  * near-zero blocks, constant blocks, clamped codes), hence this test. */
 #include <stdalign.h>
@@ -286,6 +289,10 @@ static const golden k_quantize[] = {
 };
 
 static const golden k_dequantize[] = {
+    {1, 0, "048a08c2f5585f85032a0fb90b28d4eaa185d4c1da82a97f584a7759f781e70d"},
+    {1, 1, "e4a0e827d062f10a659c22c54221584676e061f28c6eeded60463c8124c3c223"},
+    {30, 0, "cf9c6f2d710d7a53d2be473c38e8c68cfd47ae1da084401c5bbaeee2c4c72537"},
+    {30, 1, "1b92a5e467662e6edaa94d2c42f6470be9a5e420c003908afb529f7a92cf385b"},
     {2, 0, "0abec34fb6fd26bdd26a8d3776c40a9f33847ca6fb3ed708d128223493d63d4d"},
     {2, 1, "ef21b757a3b4605ab0e4fe0b26b2af9cb2eab3b0d7143623c9d16c94d7661222"},
     {3, 0, "9c0b79c27a30f3a8b84c69d997f2f046835ee1f365282c2e15d40d32cc0cb2f8"},
@@ -342,8 +349,8 @@ int main(void) {
               g->which);
     }
     /* every quantizable type has all data sets */
-    const uint32_t types[] = {SLM_DT_F16,  SLM_DT_BF16, SLM_DT_Q4_0, SLM_DT_Q4_1, SLM_DT_Q5_0,   SLM_DT_Q5_1,
-                              SLM_DT_Q8_0, SLM_DT_Q8_1, SLM_DT_Q2_K, SLM_DT_Q3_K, SLM_DT_Q4_K,   SLM_DT_Q5_K,
+    const uint32_t types[] = {SLM_DT_F16,  SLM_DT_BF16, SLM_DT_Q4_0,   SLM_DT_Q4_1,  SLM_DT_Q5_0, SLM_DT_Q5_1,
+                              SLM_DT_Q8_0, SLM_DT_Q8_1, SLM_DT_Q2_K,   SLM_DT_Q3_K,  SLM_DT_Q4_K, SLM_DT_Q5_K,
                               SLM_DT_Q6_K, SLM_DT_Q8_K, SLM_DT_IQ4_NL, SLM_DT_IQ4_XS};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         CHECK(covered[types[i]] == GOLDEN_N_DIST, "%s: %d data sets", slm_dtype_name(types[i]), covered[types[i]]);

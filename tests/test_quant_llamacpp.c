@@ -14,7 +14,7 @@
 #include "quant/quant.h"
 #include "testutil.h"
 
-static const char *const k_files[] = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K",
+static const char *const k_files[] = {"Q8_0",   "Q4_0",   "Q4_1",   "Q5_0", "Q5_1",   "Q2_K",
                                       "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS"};
 #define N_FILES (sizeof k_files / sizeof k_files[0])
 
@@ -35,8 +35,7 @@ typedef struct seen_tensor {
 static int g_row_stride = 1;
 
 /* Compare one tensor; adds to *same / *total (blocks). */
-static void compare_tensor(const gguf_tensor_info *src, const gguf_tensor_info *dst, uint64_t *same,
-                           uint64_t *total) {
+static void compare_tensor(const gguf_tensor_info *src, const gguf_tensor_info *dst, uint64_t *same, uint64_t *total) {
     const slm_dtype_info *info = slm_dtype_get(dst->type);
     slm_from_float_fn quantize = slm_quant_from_float(dst->type);
     CHECK(info && quantize, "%s: no quantizer for type %u", dst->name, dst->type);
@@ -63,8 +62,9 @@ static void compare_tensor(const gguf_tensor_info *src, const gguf_tensor_info *
         }
         *total += blocks_per_row;
     }
-    if (first_bad_row != UINT64_MAX) fprintf(stderr, "  %s %s: first differing row %llu\n", dst->name, info->name,
-                                             (unsigned long long)first_bad_row);
+    if (first_bad_row != UINT64_MAX)
+        fprintf(stderr, "  %s %s: first differing row %llu\n", dst->name, info->name,
+                (unsigned long long)first_bad_row);
     free(row);
     free(q);
 }
@@ -108,7 +108,8 @@ int main(void) {
                 compare_tensor(src, dst, &same, &total);
                 counts[dst->type].unique_same += same;
                 counts[dst->type].unique_total += total;
-                if (n_seen < 64) seen[n_seen++] = (seen_tensor){dst->name, dst->type, dst->data, dst->nbytes, same, total};
+                if (n_seen < 64)
+                    seen[n_seen++] = (seen_tensor){dst->name, dst->type, dst->data, dst->nbytes, same, total};
             }
             counts[dst->type].same += same;
             counts[dst->type].total += total;
@@ -123,7 +124,8 @@ int main(void) {
                100.0 * (double)counts[t].same / (double)counts[t].total, (unsigned long long)counts[t].unique_same,
                (unsigned long long)counts[t].unique_total);
     }
-    for (size_t fi = 0; fi < N_FILES; fi++) gguf_close(files[fi]);
+    for (size_t fi = 0; fi < N_FILES; fi++)
+        gguf_close(files[fi]);
     gguf_close(f16);
     return tu_finish("test_quant_llamacpp");
 }

@@ -33,21 +33,27 @@
 
 typedef struct format_model {
     uint32_t type;
-    int group;      /* elements sharing one scale */
-    float steps;    /* symmetric: nmax (step = amax / steps); asymmetric: 2^b - 1 */
-    bool asym;      /* asymmetric (min stored) */
-    bool k_min;     /* K-quant: the range always includes 0 */
-    float levels;   /* levels of the quantized group scales (0: scales stored in fp16/f32) */
+    int group;    /* elements sharing one scale */
+    float steps;  /* symmetric: nmax (step = amax / steps); asymmetric: 2^b - 1 */
+    bool asym;    /* asymmetric (min stored) */
+    bool k_min;   /* K-quant: the range always includes 0 */
+    float levels; /* levels of the quantized group scales (0: scales stored in fp16/f32) */
     bool fp16_scale;
 } format_model;
 
 static const format_model k_models[] = {
-    {SLM_DT_Q4_0, 32, 8, false, false, 0, true},     {SLM_DT_Q4_1, 32, 15, true, false, 0, true},
-    {SLM_DT_Q5_0, 32, 16, false, false, 0, true},    {SLM_DT_Q5_1, 32, 31, true, false, 0, true},
-    {SLM_DT_Q8_0, 32, 127, false, false, 0, true},   {SLM_DT_Q8_1, 32, 127, false, false, 0, true},
-    {SLM_DT_Q2_K, 16, 3, true, true, 15, true},      {SLM_DT_Q3_K, 16, 4, false, false, 32, true},
-    {SLM_DT_Q4_K, 32, 15, true, true, 63, true},     {SLM_DT_Q5_K, 32, 31, true, true, 63, true},
-    {SLM_DT_Q6_K, 16, 32, false, false, 128, true},  {SLM_DT_Q8_K, 256, 127, false, false, 0, false},
+    {SLM_DT_Q4_0, 32, 8, false, false, 0, true},
+    {SLM_DT_Q4_1, 32, 15, true, false, 0, true},
+    {SLM_DT_Q5_0, 32, 16, false, false, 0, true},
+    {SLM_DT_Q5_1, 32, 31, true, false, 0, true},
+    {SLM_DT_Q8_0, 32, 127, false, false, 0, true},
+    {SLM_DT_Q8_1, 32, 127, false, false, 0, true},
+    {SLM_DT_Q2_K, 16, 3, true, true, 15, true},
+    {SLM_DT_Q3_K, 16, 4, false, false, 32, true},
+    {SLM_DT_Q4_K, 32, 15, true, true, 63, true},
+    {SLM_DT_Q5_K, 32, 31, true, true, 63, true},
+    {SLM_DT_Q6_K, 16, 32, false, false, 128, true},
+    {SLM_DT_Q8_K, 256, 127, false, false, 0, false},
     {SLM_DT_IQ4_NL, 32, 127.f / 16, false, false, 0, true},
     {SLM_DT_IQ4_XS, 32, 127.f / 16, false, false, 32, true},
 };
@@ -68,20 +74,35 @@ static float rng_normal(void) {
 }
 
 typedef enum { D_NORMAL, D_UNIFORM, D_OUTLIERS, D_ZERO_BLOCKS, D_CONST_BLOCKS, D_TINY, D_HUGE, D_COUNT } dist;
-static const char *const k_dist_names[D_COUNT] = {"normal", "uniform", "outliers", "zero-blocks",
-                                                  "const-blocks", "tiny", "huge"};
+static const char *const k_dist_names[D_COUNT] = {"normal",       "uniform", "outliers", "zero-blocks",
+                                                  "const-blocks", "tiny",    "huge"};
 
 static void fill(dist d, float *x, int n) {
     for (int i = 0; i < n; i++) {
         switch (d) {
-        case D_NORMAL: x[i] = rng_normal(); break;
-        case D_UNIFORM: x[i] = (float)(2 * rng_uniform() - 1); break;
-        case D_OUTLIERS: x[i] = rng_normal() * (rng_uniform() < 0.01 ? 20.f : 1.f); break;
-        case D_ZERO_BLOCKS: x[i] = (i / 32) % 3 == 1 ? 0.f : rng_normal(); break; /* also whole zero super-blocks below */
-        case D_CONST_BLOCKS: x[i] = (i / 32) % 2 ? 0.75f : -1.5f; break;
-        case D_TINY: x[i] = rng_normal() * 1e-3f; break;
-        case D_HUGE: x[i] = rng_normal() * 1e4f; break;
-        default: break;
+        case D_NORMAL:
+            x[i] = rng_normal();
+            break;
+        case D_UNIFORM:
+            x[i] = (float)(2 * rng_uniform() - 1);
+            break;
+        case D_OUTLIERS:
+            x[i] = rng_normal() * (rng_uniform() < 0.01 ? 20.f : 1.f);
+            break;
+        case D_ZERO_BLOCKS:
+            x[i] = (i / 32) % 3 == 1 ? 0.f : rng_normal();
+            break; /* also whole zero super-blocks below */
+        case D_CONST_BLOCKS:
+            x[i] = (i / 32) % 2 ? 0.75f : -1.5f;
+            break;
+        case D_TINY:
+            x[i] = rng_normal() * 1e-3f;
+            break;
+        case D_HUGE:
+            x[i] = rng_normal() * 1e4f;
+            break;
+        default:
+            break;
         }
     }
     if (d == D_ZERO_BLOCKS) memset(x + 2 * QK_K, 0, QK_K * sizeof(float));
@@ -138,7 +159,8 @@ static void check_type(const format_model *m, float *x, float *y, void *q) {
         }
         const double rms = sqrt(err2 / N_ELEMS), bound = allowed_rms(m, x, N_ELEMS);
         CHECK(finite, "%s %s: non-finite output", slm_dtype_name(m->type), k_dist_names[d]);
-        if (getenv("QUANT_VERBOSE")) printf("    %s %s ratio %.3f\n", slm_dtype_name(m->type), k_dist_names[d], rms / bound);
+        if (getenv("QUANT_VERBOSE"))
+            printf("    %s %s ratio %.3f\n", slm_dtype_name(m->type), k_dist_names[d], rms / bound);
         CHECK(rms <= bound, "%s %s: rms error %.4g > bound %.4g", slm_dtype_name(m->type), k_dist_names[d], rms, bound);
         if (d == D_NORMAL) {
             printf("  %-7s normal: relative rms error %.5f (bound %.5f)\n", slm_dtype_name(m->type),
@@ -146,7 +168,8 @@ static void check_type(const format_model *m, float *x, float *y, void *q) {
         }
         if (d == D_ZERO_BLOCKS) { /* zero blocks must come back as exact zeros */
             bool zeros = true;
-            for (int i = 2 * QK_K; i < 3 * QK_K; i++) zeros &= y[i] == 0;
+            for (int i = 2 * QK_K; i < 3 * QK_K; i++)
+                zeros &= y[i] == 0;
             CHECK(zeros, "%s: an all-zero super-block does not dequantize to zeros", slm_dtype_name(m->type));
         }
     }
@@ -158,16 +181,19 @@ static void check_float_types(float *x, float *y, void *q) {
     const double rel[2] = {0x1.0p-11, 0x1.0p-8};
     for (int t = 0; t < 2; t++) {
         g_rng = 99 + (uint64_t)t;
-        for (int i = 0; i < N_ELEMS; i++) x[i] = rng_normal() * powf(10.f, (float)(rng_uniform() * 8 - 4));
+        for (int i = 0; i < N_ELEMS; i++)
+            x[i] = rng_normal() * powf(10.f, (float)(rng_uniform() * 8 - 4));
         CHECK(slm_quantize(types[t], x, N_ELEMS, q, (uint64_t)N_ELEMS * 4, NULL) == SLM_OK, "quantize");
         CHECK(slm_dequantize(types[t], q, (uint64_t)N_ELEMS * 4, y, N_ELEMS, NULL) == SLM_OK, "dequantize");
         int bad = 0;
-        for (int i = 0; i < N_ELEMS; i++) bad += fabs((double)y[i] - x[i]) > rel[t] * fabs(x[i]) + 0x1.0p-25;
+        for (int i = 0; i < N_ELEMS; i++)
+            bad += fabs((double)y[i] - x[i]) > rel[t] * fabs(x[i]) + 0x1.0p-25;
         CHECK(bad == 0, "%s: %d elements beyond relative error %g", slm_dtype_name(types[t]), bad, rel[t]);
     }
     /* F32 is a copy */
     g_rng = 5;
-    for (int i = 0; i < N_ELEMS; i++) x[i] = rng_normal();
+    for (int i = 0; i < N_ELEMS; i++)
+        x[i] = rng_normal();
     CHECK(slm_quantize(SLM_DT_F32, x, N_ELEMS, q, (uint64_t)N_ELEMS * 4, NULL) == SLM_OK, "f32");
     CHECK(slm_dequantize(SLM_DT_F32, q, (uint64_t)N_ELEMS * 4, y, N_ELEMS, NULL) == SLM_OK, "f32");
     CHECK(!memcmp(x, y, N_ELEMS * sizeof(float)), "F32 round trip is not exact");
@@ -186,7 +212,8 @@ static void check_q8_K_extremes(float *x, float *y, void *q) {
         quantize_row_q8_K_ref(x, q, QK_K);
         dequantize_row_q8_K(q, y, QK_K);
         double worst = 0;
-        for (int i = 0; i < QK_K; i++) worst = fmax(worst, fabs((double)y[i] - x[i]));
+        for (int i = 0; i < QK_K; i++)
+            worst = fmax(worst, fabs((double)y[i] - x[i]));
         /* half a step (amax/127/2) plus float rounding of d and of d*q */
         CHECK(worst <= amax / 127 * 0.5 * 1.0001, "Q8_K at scale %g: max error %g", scales[s], worst);
         /* bsums are the exact group sums of the codes */
@@ -194,7 +221,8 @@ static void check_q8_K_extremes(float *x, float *y, void *q) {
         int ok = 1;
         for (int g = 0; g < QK_K / 16; g++) {
             int sum = 0;
-            for (int i = 0; i < 16; i++) sum += b->qs[16 * g + i];
+            for (int i = 0; i < 16; i++)
+                sum += b->qs[16 * g + i];
             ok &= sum == b->bsums[g];
         }
         CHECK(ok, "Q8_K bsums");
@@ -205,7 +233,8 @@ int main(void) {
     float *x = malloc(N_ELEMS * sizeof(float));
     float *y = malloc(N_ELEMS * sizeof(float));
     void *q = malloc(N_ELEMS * sizeof(float)); /* 4 bytes per element: more than any format needs */
-    for (size_t i = 0; i < sizeof k_models / sizeof k_models[0]; i++) check_type(&k_models[i], x, y, q);
+    for (size_t i = 0; i < sizeof k_models / sizeof k_models[0]; i++)
+        check_type(&k_models[i], x, y, q);
     check_float_types(x, y, q);
     check_q8_K_extremes(x, y, q);
     free(x);

@@ -26,8 +26,8 @@ static inline float slm_f16_to_f32(slm_f16 h) {
             do { man <<= 1; e++; } while (!(man & 0x400));
             u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
         }
-    } else if (exp == 31) {
-        u = sign | 0x7f800000u | (man << 13);
+    } else if (exp == 31) { /* inf, or NaN made quiet as F16C and ggml do */
+        u = sign | 0x7f800000u | (man << 13) | (man ? 0x00400000u : 0);
     } else {
         u = sign | ((exp + 112) << 23) | (man << 13);
     }

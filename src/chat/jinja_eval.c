@@ -585,7 +585,7 @@ slm_status jinja_parse(const char *src, size_t len, jinja_template **out, slm_er
     if (len > JINJA_MAX_SOURCE) return slm_fail(err, SLM_E_RANGE, "template too large (%zu bytes)", len);
     jinja_template *t = calloc(1, sizeof *t);
     if (!t) return slm_fail(err, SLM_E_NOMEM, "out of memory");
-    jarena_init(&t->arena, 64u * len + (1u << 20));
+    jarena_init(&t->arena, 160u * len + (4u << 20)); /* tokens + nodes are ~150 bytes per source byte at worst */
     jctx_err e = {0};
     if (setjmp(e.jb)) {
         fill_error(err, NULL, &e);

@@ -142,12 +142,20 @@ static jlist *map_items(jrender *r, int line, jv v, const jargs *args) {
 
 /* ---- filters -------------------------------------------------------------------------------- */
 static jv f_tojson(jrender *r, int line, jv v, const jargs *args) {
-    jv ind = jarg(args, 0, "indent", jv_none());
-    int indent = ind.k == JV_INT ? (int)(ind.u.i < 0 ? 0 : ind.u.i > 64 ? 64 : ind.u.i) : -1;
+    /* transformers' signature: tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False);
+     * ensure_ascii=True is not supported (templates do not ask for it) */
+    jv ind = jarg(args, -1, "indent", jv_none());
+    jjson_opts o = {.indent = ind.k == JV_INT ? (int)(ind.u.i < 0 ? 0 : ind.u.i > 64 ? 64 : ind.u.i) : -1};
+    jv seps = jarg(args, -1, "separators", jv_none());
+    if (seps.k == JV_LIST && seps.u.l->n == 2 && seps.u.l->v[0].k == JV_STR && seps.u.l->v[1].k == JV_STR) {
+        o.item_sep = seps.u.l->v[0].u.s->s;
+        o.key_sep = seps.u.l->v[1].u.s->s;
+    }
+    o.sort_keys = jv_truthy(jarg(args, -1, "sort_keys", jv_bool(false)));
     jbuf b;
     jbuf_init_arena(&b, A, A->limit);
     const char *bad = NULL;
-    if (!jv_write_json(&b, v, indent, 0, &bad)) {
+    if (!jv_write_json(&b, v, &o, 0, &bad)) {
         if (bad) jinja_throw(E, line, SLM_E_INVALID_ARG, "Object of type %s is not JSON serializable", bad);
         jinja_throw(E, line, SLM_E_NOMEM, "tojson output too large");
     }
@@ -235,13 +243,15 @@ static jv f_round(jrender *r, int line, jv v, const jargs *args) {
     int64_t prec = arg_int(r, line, jarg(args, 0, "precision", jv_int(0)), "precision");
     jv m = jarg(args, 1, "method", S(r, line, "common"));
     if (!jv_is_num(v)) jinja_throw(E, line, SLM_E_INVALID_ARG, "round needs a number, not %s", jv_type_name(v));
+    const char *method = m.k == JV_STR ? m.u.s->s : "common";
+    if (v.k != JV_FLOAT && !strcmp(method, "common") && prec >= 0) return v; /* Python's round(int) is the int */
     if (prec < -300) prec = -300;
     if (prec > 300) prec = 300;
     double x = jv_num(v), p = pow(10.0, (double)prec), y = x * p;
     const char *ms = m.k == JV_STR ? m.u.s->s : "common";
     if (!strcmp(ms, "floor")) y = floor(y);
     else if (!strcmp(ms, "ceil")) y = ceil(y);
-    else y = round(y); /* half away from zero, as jinja's "common" */
+    else y = nearbyint(y); /* Python's round(): half to even */
     return jv_float(y / p);
 }
 

@@ -203,9 +203,16 @@ bool jbuf_put(jbuf *b, const char *s, size_t n);
 bool jv_write_str(jbuf *out, jv v);
 /* repr(v). */
 bool jv_write_repr(jbuf *out, jv v);
-/* json.dumps(v, ensure_ascii=False, indent=indent (<0: None)); false on a non-serializable value
- * (its Python type name in *bad) or the buffer limit. */
-bool jv_write_json(jbuf *out, jv v, int indent, int depth, const char **bad);
+/* json.dumps(v, ensure_ascii=False, indent=indent (<0: None), separators, sort_keys) options. */
+typedef struct jjson_opts {
+    int indent;           /* < 0: None (one line) */
+    const char *item_sep; /* NULL: ", " without indent, "," with */
+    const char *key_sep;  /* NULL: ": " */
+    bool sort_keys;
+} jjson_opts;
+/* Appends JSON to out; false on a non-serializable value (its Python type name in *bad) or the
+ * buffer limit. */
+bool jv_write_json(jbuf *out, jv v, const jjson_opts *o, int depth, const char **bad);
 /* str(v) as a new arena string. */
 jv jv_to_str(jarena *a, jctx_err *e, int line, jv v);
 

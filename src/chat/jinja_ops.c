@@ -276,6 +276,17 @@ jv jstr_escape(jrender *r, int line, jv v) {
     return out;
 }
 
+/* First occurrence of needle in hay, or NULL. A plain loop rather than memmem: sanitizer
+ * interceptors re-check the whole haystack per memmem call, which makes replace/split loops
+ * quadratic under ASan. */
+static const char *find_sub(const char *hay, size_t n, const char *needle, size_t m) {
+    if (m == 0) return hay;
+    if (m > n) return NULL;
+    for (size_t i = 0; i + m <= n; i++)
+        if (hay[i] == needle[0] && !memcmp(hay + i, needle, m)) return hay + i;
+    return NULL;
+}
+
 /* ---- strings -------------------------------------------------------------------------------- */
 static bool py_space(int32_t c) {
     return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
@@ -386,9 +397,10 @@ jv jstr_replace(jrender *r, int line, jv sv, jv old, jv rep, int64_t count) {
         if (i <= n) ok = ok && jbuf_put(&b, s + i, n - i);
     } else {
         while (ok && i < n) {
-            const char *hit = (count < 0 || done < count) ? memmem(s + i, n - i, old.u.s->s, on) : NULL;
+            const char *hit = (count < 0 || done < count) ? find_sub(s + i, n - i, old.u.s->s, on) : NULL;
             if (!hit) break;
             size_t at = (size_t)(hit - s);
+            jr_step(r, line);
             ok = jbuf_put(&b, s + i, at - i) && jbuf_put(&b, rep.u.s->s, rep.u.s->len);
             i = at + on;
             done++;
@@ -409,9 +421,10 @@ jlist *jstr_split(jrender *r, int line, jv sv, jv sep, int64_t maxsplit) {
         if (sn == 0) jinja_throw(E, line, SLM_E_INVALID_ARG, "empty separator");
         int64_t done = 0;
         for (;;) {
-            const char *hit = (maxsplit < 0 || done < maxsplit) ? memmem(s + i, n - i, sep.u.s->s, sn) : NULL;
+            const char *hit = (maxsplit < 0 || done < maxsplit) ? find_sub(s + i, n - i, sep.u.s->s, sn) : NULL;
             if (!hit) break;
             size_t at = (size_t)(hit - s);
+            jr_step(r, line);
             jlist_push(A, E, line, l, jv_str_n(A, E, line, s + i, at - i));
             i = at + sn;
             done++;
@@ -543,7 +556,7 @@ static jv str_method(jrender *r, int line, jv self, const char *name, const jarg
         const char *s = self.u.s->s;
         size_t n = self.u.s->len, pn = a0.u.s->len;
         if (name[0] == 'f') {
-            const char *hit = pn ? memmem(s, n, a0.u.s->s, pn) : s;
+            const char *hit = pn ? find_sub(s, n, a0.u.s->s, pn) : s;
             if (!hit) return jv_int(-1);
             int64_t cp = 0;
             for (const char *p = s; p < hit; p++)
@@ -553,7 +566,7 @@ static jv str_method(jrender *r, int line, jv self, const char *name, const jarg
         if (!pn) return jv_int((int64_t)jstr_ncodepoints(self.u.s) + 1);
         int64_t c = 0;
         for (size_t i = 0; i + pn <= n;) {
-            const char *hit = memmem(s + i, n - i, a0.u.s->s, pn);
+            const char *hit = find_sub(s + i, n - i, a0.u.s->s, pn);
             if (!hit) break;
             c++;
             i = (size_t)(hit - s) + pn;

@@ -211,7 +211,7 @@ bool jv_equal(jv a, jv b) {
     case JV_UNDEF: case JV_NONE: return true;
     case JV_STR: return a.u.s->len == b.u.s->len && !memcmp(a.u.s->s, b.u.s->s, a.u.s->len);
     case JV_LIST:
-        if (a.u.l->n != b.u.l->n) return false;
+        if (a.u.l->n != b.u.l->n || a.u.l->tuple != b.u.l->tuple) return false; /* (1,) != [1] */
         for (size_t i = 0; i < a.u.l->n; i++)
             if (!jv_equal(a.u.l->v[i], b.u.l->v[i])) return false;
         return true;
@@ -438,8 +438,47 @@ static bool json_newline(jbuf *out, int indent, int depth) {
 
 #define JSON_MAX_DEPTH 200
 
-bool jv_write_json(jbuf *out, jv v, int indent, int depth, const char **bad) {
+/* Key order for sort_keys: insertion sort of indices by key (string keys compare bytewise). */
+static size_t *sorted_key_order(const jdict *d) {
+    size_t *idx = malloc((d->n ? d->n : 1) * sizeof *idx);
+    if (!idx) return NULL;
+    for (size_t i = 0; i < d->n; i++) {
+        size_t j = i;
+        while (j > 0) {
+            jv a = d->keys[idx[j - 1]], b = d->keys[i];
+            bool gt = a.k == JV_STR && b.k == JV_STR
+                          ? (memcmp(a.u.s->s, b.u.s->s, a.u.s->len < b.u.s->len ? a.u.s->len : b.u.s->len) > 0 ||
+                             (!memcmp(a.u.s->s, b.u.s->s, a.u.s->len < b.u.s->len ? a.u.s->len : b.u.s->len) &&
+                              a.u.s->len > b.u.s->len))
+                          : false;
+            if (!gt) break;
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+    return idx;
+}
+
+static bool write_json_key(jbuf *out, jv k, int depth, const char **bad) {
+    if (k.k == JV_STR) return write_json_str(out, k.u.s->s, k.u.s->len);
+    if (k.k == JV_INT || k.k == JV_FLOAT || k.k == JV_BOOL || k.k == JV_NONE) { /* json.dumps stringifies them */
+        jbuf kb;
+        jbuf_init(&kb, 64);
+        jjson_opts plain = {.indent = -1};
+        bool ok = jv_write_json(&kb, k, &plain, depth, bad) && write_json_str(out, kb.p ? kb.p : "", kb.len);
+        jbuf_free(&kb);
+        return ok;
+    }
+    *bad = jv_type_name(k);
+    return false;
+}
+
+bool jv_write_json(jbuf *out, jv v, const jjson_opts *o, int depth, const char **bad) {
     char tmp[64];
+    int indent = o->indent;
+    const char *isep = o->item_sep ? o->item_sep : indent >= 0 ? "," : ", ";
+    const char *ksep = o->key_sep ? o->key_sep : ": ";
     if (depth > JSON_MAX_DEPTH) { *bad = "nesting too deep"; return false; }
     switch (v.k) {
     case JV_NONE: return put_s(out, "null");
@@ -455,38 +494,28 @@ bool jv_write_json(jbuf *out, jv v, int indent, int depth, const char **bad) {
         if (v.u.l->n == 0) return put_s(out, "[]");
         if (!put_s(out, "[")) return false;
         for (size_t i = 0; i < v.u.l->n; i++) {
-            if (i && !put_s(out, indent >= 0 ? "," : ", ")) return false;
+            if (i && !put_s(out, isep)) return false;
             if (indent >= 0 && !json_newline(out, indent, depth + 1)) return false;
-            if (!jv_write_json(out, v.u.l->v[i], indent, depth + 1, bad)) return false;
+            if (!jv_write_json(out, v.u.l->v[i], o, depth + 1, bad)) return false;
         }
         if (indent >= 0 && !json_newline(out, indent, depth)) return false;
         return put_s(out, "]");
     }
     case JV_DICT: {
         if (v.u.d->n == 0) return put_s(out, "{}");
-        if (!put_s(out, "{")) return false;
-        for (size_t i = 0; i < v.u.d->n; i++) {
-            if (i && !put_s(out, indent >= 0 ? "," : ", ")) return false;
-            if (indent >= 0 && !json_newline(out, indent, depth + 1)) return false;
-            jv k = v.u.d->keys[i];
-            if (k.k == JV_STR) {
-                if (!write_json_str(out, k.u.s->s, k.u.s->len)) return false;
-            } else if (k.k == JV_INT || k.k == JV_FLOAT || k.k == JV_BOOL || k.k == JV_NONE) {
-                /* json.dumps turns scalar keys into strings */
-                jbuf kb;
-                jbuf_init(&kb, 64);
-                bool ok = jv_write_json(&kb, k, -1, depth + 1, bad);
-                ok = ok && write_json_str(out, kb.p ? kb.p : "", kb.len);
-                jbuf_free(&kb);
-                if (!ok) return false;
-            } else {
-                *bad = jv_type_name(k);
-                return false;
-            }
-            if (!put_s(out, ": ") || !jv_write_json(out, v.u.d->vals[i], indent, depth + 1, bad)) return false;
+        size_t *order = o->sort_keys ? sorted_key_order(v.u.d) : NULL;
+        if (o->sort_keys && !order) return false;
+        bool ok = put_s(out, "{");
+        for (size_t j = 0; ok && j < v.u.d->n; j++) {
+            size_t i = order ? order[j] : j;
+            if (j) ok = put_s(out, isep);
+            if (ok && indent >= 0) ok = json_newline(out, indent, depth + 1);
+            ok = ok && write_json_key(out, v.u.d->keys[i], depth + 1, bad) && put_s(out, ksep) &&
+                 jv_write_json(out, v.u.d->vals[i], o, depth + 1, bad);
         }
-        if (indent >= 0 && !json_newline(out, indent, depth)) return false;
-        return put_s(out, "}");
+        free(order);
+        if (ok && indent >= 0) ok = json_newline(out, indent, depth);
+        return ok && put_s(out, "}");
     }
     default: *bad = jv_type_name(v); return false;
     }

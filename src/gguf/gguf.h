@@ -7,6 +7,8 @@
  * (strings, array data, tensor data, tensor names) point into the mapping or into tables owned
  * by the gguf_file and stay valid until gguf_close.
  *
+ * Threads: a gguf_file is never modified after gguf_open returns; any number of threads may
+ * call the accessors concurrently.
  * Byte order: GGUF is little-endian; slm only runs on little-endian hosts.
  * Alignment: pointers into the mapping (gguf_str.ptr, gguf_arr.data) have NO alignment
  * guarantee; read numeric array elements with the gguf_arr_get_* helpers (or memcpy). Tensor

@@ -5,8 +5,9 @@
  *   n_t x:   string name, u32 n_dims, u64 ne[n_dims], u32 ggml type, u64 offset
  *   padding to `alignment` (from the file start), then the data section; tensor offsets are
  *   relative to its start and multiples of `alignment`.
- * Every allocation is bounded by the bytes actually present: a count is checked against the
- * minimum bytes each item needs before anything is allocated for it. */
+ * Every allocation is bounded by the bytes actually present: tables grow with the entries
+ * actually parsed, and an array's count is checked against the minimum bytes its elements need
+ * before its offset table is reserved. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 #include "base/dtype.h"
 #include "base/error.h"
 #include "gguf/gguf_internal.h"
+
+/* Values are copied out of the mapping with memcpy, which is only right on a little-endian host. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "GGUF reading assumes a little-endian host");
 
 /* Smallest possible serialized sizes, used to bound counts before allocating. */
 #define MIN_KV_BYTES 14     /* u64 key len + 1 key byte + u32 type + 1 value byte */
@@ -404,9 +408,12 @@ static slm_status read_alignment(gguf_file *f, slm_error *err) {
 
 static slm_status parse_header(gguf_file *f, reader *r, uint64_t *n_tensors, uint64_t *n_kv) {
     snprintf(r->ctx, sizeof r->ctx, "gguf: header");
-    if (f->size < 4 || memcmp(f->base, GGUF_MAGIC, 4) != 0) {
+    if (f->size < 4)
+        return slm_fail(r->err, SLM_E_FORMAT, "gguf: file of %llu bytes is too small for the GGUF magic",
+                        (unsigned long long)f->size);
+    if (memcmp(f->base, GGUF_MAGIC, 4) != 0) {
         char got[16];
-        printable_name(got, sizeof got, f->base ? f->base : (const uint8_t *)"", f->size < 4 ? f->size : 4);
+        printable_name(got, sizeof got, f->base, 4);
         return slm_fail(r->err, SLM_E_FORMAT, "gguf: bad magic '%s' (expected 'GGUF'): not a GGUF file", got);
     }
     r->pos = 4;

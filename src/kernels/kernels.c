@@ -2,6 +2,7 @@
 #include "kernels/kernels.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,10 @@
 #include "base/error.h"
 #include "kernels/kernels_internal.h"
 #include "quant/quant.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 /* ---- CPU features and tables ----------------------------------------------------------------- */
 
@@ -20,8 +25,11 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static bool cpu_has_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    /* __builtin_cpu_supports also checks that the OS saves YMM state. */
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    /* __builtin_cpu_supports also checks that the OS saves YMM state. clang 14 does not know
+     * "f16c" there, so that bit (CPUID.1:ECX[29]) is read directly. */
+    unsigned eax, ebx, ecx, edx;
+    bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29));
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
 #else
     return false;
 #endif

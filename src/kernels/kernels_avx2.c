@@ -59,41 +59,41 @@ static inline __m256i bits_to_bytes(const uint8_t *p) {
 }
 
 /* Codes of block b of a row: signed values for the symmetric types, unsigned 0..31 for the
- * min-carrying Q4_1 / Q5_1; *d and *m get the scales (m only for those two). */
-static inline __attribute__((always_inline)) __m256i b32_unpack(int kind, const uint8_t *row, int64_t b, float *d,
-                                                                float *m) {
+ * min-carrying Q4_1 / Q5_1; *d and *m get the scales broadcast to 8 lanes (m only for those two). */
+static inline __attribute__((always_inline)) __m256i b32_unpack(int kind, const uint8_t *row, int64_t b, __m256 *d,
+                                                                __m256 *m) {
     switch (kind) {
     case B32_Q4_0: {
         const block_q4_0 *x = (const block_q4_0 *)row + b;
-        *d = avx2_f16(x->d);
+        *d = avx2_f16_bcast(x->d);
         return _mm256_sub_epi8(nibbles_32(x->qs), _mm256_set1_epi8(8));
     }
     case B32_Q4_1: {
         const block_q4_1 *x = (const block_q4_1 *)row + b;
-        *d = avx2_f16(x->d);
-        *m = avx2_f16(x->m);
+        *d = avx2_f16_bcast(x->d);
+        *m = avx2_f16_bcast(x->m);
         return nibbles_32(x->qs);
     }
     case B32_Q5_0: {
         const block_q5_0 *x = (const block_q5_0 *)row + b;
-        *d = avx2_f16(x->d);
+        *d = avx2_f16_bcast(x->d);
         /* q - 16 = nibble | 0xF0 where the fifth bit is clear (as int8). */
         return _mm256_or_si256(nibbles_32(x->qs), _mm256_andnot_si256(bits_to_bytes(x->qh), _mm256_set1_epi8((char)0xF0)));
     }
     case B32_Q5_1: {
         const block_q5_1 *x = (const block_q5_1 *)row + b;
-        *d = avx2_f16(x->d);
-        *m = avx2_f16(x->m);
+        *d = avx2_f16_bcast(x->d);
+        *m = avx2_f16_bcast(x->m);
         return _mm256_or_si256(nibbles_32(x->qs), _mm256_and_si256(bits_to_bytes(x->qh), _mm256_set1_epi8(0x10)));
     }
     case B32_Q8_0: {
         const block_q8_0 *x = (const block_q8_0 *)row + b;
-        *d = avx2_f16(x->d);
+        *d = avx2_f16_bcast(x->d);
         return _mm256_loadu_si256((const __m256i *)x->qs);
     }
     default: { /* B32_IQ4_NL */
         const block_iq4_nl *x = (const block_iq4_nl *)row + b;
-        *d = avx2_f16(x->d);
+        *d = avx2_f16_bcast(x->d);
         const __m128i tab = _mm_loadu_si128((const __m128i *)kvalues_iq4nl);
         return _mm256_shuffle_epi8(_mm256_set_m128i(tab, tab), nibbles_32(x->qs));
     }
@@ -113,21 +113,21 @@ static inline __attribute__((always_inline)) void b32_tile(int kind, int R, int 
         for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i wq[4];
-        float dw[4], mw[4] = {0, 0, 0, 0};
+        __m256 dw[4], mw[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) wq[r] = b32_unpack(kind, w + (size_t)r * wrb, b, &dw[r], &mw[r]);
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
             const block_q8_0 *a = (const block_q8_0 *)(act + (size_t)t * arb) + b;
             const __m256i av = _mm256_loadu_si256((const __m256i *)a->qs);
-            const float da = avx2_f16(a->d);
+            const __m256 da = avx2_f16_bcast(a->d);
             __m256 asum = _mm256_setzero_ps();
             if (b32_has_min(kind)) asum = avx2_sum_i8_pairs_ps(_mm256_set1_epi8(1), av);
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 const __m256 p = b32_has_min(kind) ? avx2_sum_u8_i8_ps(wq[r], av) : avx2_sum_i8_i8_ps(wq[r], av);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da), p, acc[r][t]);
-                if (b32_has_min(kind)) acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(mw[r] * da), asum, acc[r][t]);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], da), p, acc[r][t]);
+                if (b32_has_min(kind)) acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(mw[r], da), asum, acc[r][t]);
             }
         }
     }

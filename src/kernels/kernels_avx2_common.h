@@ -10,6 +10,9 @@
 
 static inline float avx2_f16(slm_f16 h) { return _cvtsh_ss(h); }
 
+/* An fp16 scale broadcast to 8 float lanes (vpbroadcastw + vcvtph2ps, no scalar round trip). */
+static inline __m256 avx2_f16_bcast(slm_f16 h) { return _mm256_cvtph_ps(_mm_set1_epi16((short)h)); }
+
 static inline float avx2_hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

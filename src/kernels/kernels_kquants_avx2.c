@@ -1,17 +1,16 @@
 /* AVX2 kernels for the K-quants (Q2_K Q3_K Q4_K Q5_K Q6_K) and IQ4_XS against Q8_K activations,
  * plus the Q8_K activation quantizer.
  *
- * Each weight super-block (256 values) of a row is first unpacked into a small L1 buffer
- * (kq_unpacked): 256 codes in element order, the sub-block scales expanded to int16 vectors, and
- * the per-16 multipliers of the activation's bsums. The dot with one activation super-block is
- * then the same for every type: 8 x (maddubs, madd by scales) in int32, exact. Unpacking is paid
- * once per (row, super-block) and reused for every token of the tile.
+ * One weight row is processed against up to DT_TOK tokens at once: per super-block (256 values)
+ * the scales are decoded once, then each 32-value chunk of codes is decoded once into registers
+ * and used for every token (maddubs + madd by the int16 sub-block scales, exact in int32). One
+ * float fma per (super-block, token) applies d * d_act.
  *
- * The offset / min terms: codes are stored unsigned (q >= 0), so
+ * The offset / min terms: codes are kept unsigned (q >= 0), so
  *   Q6_K:  sum sc*(q-32)*a = sum sc*q*a - sum (32 sc) * bsum     (integer, exact)
  *   Q3_K:  sum sc*(q-4)*a  = sum sc*q*a - sum (4 sc) * bsum      (integer, exact)
  *   Q2_K / Q4_K / Q5_K: d * sum sc*q*a - dmin * sum mn * bsum   (two float terms, as ggml)
- *   IQ4_XS: signed codes (the non-linear table), no min term. */
+ *   IQ4_XS: signed codes (the non-linear table, sign trick for maddubs), no min term. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -62,223 +61,220 @@ static void quant_act_q8_K_avx2(const float *x, int64_t ldx, int64_t n, int64_t 
     for (int64_t t = 0; t < n; t++) quantize_q8_K_avx2(x + t * ldx, (block_q8_K *)((uint8_t *)act + (size_t)t * arb), k);
 }
 
-/* ---- Unpacked super-block ---------------------------------------------------------------- */
+/* ---- Helpers --------------------------------------------------------------------------------- */
 
 enum { KQ_Q2_K, KQ_Q3_K, KQ_Q4_K, KQ_Q5_K, KQ_Q6_K, KQ_IQ4_XS };
-enum { MIN_NONE, MIN_INT, MIN_FLOAT };
 
-typedef struct kq_unpacked {
-    __m256i q[8];   /* codes of elements 32c .. 32c+31 */
-    __m256i sc[8];  /* int16 scale per maddubs lane of chunk c (lanes 0-7: first 16, 8-15: next 16) */
-    __m256i mn;     /* int16 multiplier of bsums[s], s = 0..15 */
-    float d, dmin;
-} kq_unpacked;
+/* Tokens handled together per weight row: each decoded chunk of codes is used DT_TOK times. */
+#define DT_TOK 4
 
-static inline __m256i sc_pair(int lo, int hi) {
-    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+/* Shuffle mask broadcasting int16 element e_lo (low 128-bit lane) / e_hi (high lane), 0..7. */
+static inline __m256i bcast16_mask(int e_lo, int e_hi) {
+    const __m128i lo = _mm_set1_epi16((short)((2 * e_lo) | ((2 * e_lo + 1) << 8)));
+    const __m128i hi = _mm_set1_epi16((short)((2 * e_hi) | ((2 * e_hi + 1) << 8)));
+    return _mm256_set_m128i(hi, lo);
 }
 
-static inline void k4_scale_min(const uint8_t q[12], int j, int *sc, int *mn) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *mn = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
+/* Q4_K / Q5_K: the 8 6-bit scales and mins of a block as 8 int16 each. */
+static inline void q4K_scales_mins(const uint8_t s[12], __m128i *sc, __m128i *mn) {
+    uint32_t a[3];
+    memcpy(a, s, 12);
+    const uint32_t sc_lo = a[0] & 0x3f3f3f3fu, mn_lo = a[1] & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (a[2] & 0x0f0f0f0fu) | ((a[0] >> 6) & 0x03030303u) << 4;
+    const uint32_t mn_hi = ((a[2] >> 4) & 0x0f0f0f0fu) | ((a[1] >> 6) & 0x03030303u) << 4;
+    const __m128i v = _mm_set_epi32((int)mn_hi, (int)mn_lo, (int)sc_hi, (int)sc_lo);
+    *sc = _mm_cvtepu8_epi16(v);
+    *mn = _mm_cvtepu8_epi16(_mm_srli_si128(v, 8));
 }
 
-/* Byte mask: 0xFF where bit `bit` of the byte is set. */
-static inline __m256i bit_set(__m256i v, int bit) {
-    const __m256i m = _mm256_set1_epi8((char)(1 << bit));
-    return _mm256_cmpeq_epi8(_mm256_and_si256(v, m), m);
+/* Q3_K: the 16 signed 6-bit scales (stored +32) as 16 int8. */
+static inline __m128i q3K_scales(const uint8_t s[12]) {
+    uint32_t a[3];
+    memcpy(a, s, 12);
+    const uint32_t m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
+    const uint32_t s0 = (a[0] & m4) | ((a[2] >> 0) & m2) << 4;
+    const uint32_t s1 = (a[1] & m4) | ((a[2] >> 2) & m2) << 4;
+    const uint32_t s2 = ((a[0] >> 4) & m4) | ((a[2] >> 4) & m2) << 4;
+    const uint32_t s3 = ((a[1] >> 4) & m4) | ((a[2] >> 6) & m2) << 4;
+    return _mm_sub_epi8(_mm_set_epi32((int)s3, (int)s2, (int)s1, (int)s0), _mm_set1_epi8(32));
 }
 
-static inline __attribute__((always_inline)) void kq_unpack(int kind, const uint8_t *row, int64_t b,
-                                                            kq_unpacked *u) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
-    switch (kind) {
-    case KQ_Q4_K:
-    case KQ_Q5_K: {
-        const uint8_t *scales, *qs, *qh = NULL;
-        slm_f16 d, dmin;
-        if (kind == KQ_Q4_K) {
-            const block_q4_K *x = (const block_q4_K *)row + b;
-            scales = x->scales, qs = x->qs, d = x->d, dmin = x->dmin;
-        } else {
-            const block_q5_K *x = (const block_q5_K *)row + b;
-            scales = x->scales, qs = x->qs, qh = x->qh, d = x->d, dmin = x->dmin;
-        }
-        int16_t mn16[16];
-        for (int j = 0; j < 8; j++) {
-            int sc, mn;
-            k4_scale_min(scales, j, &sc, &mn);
-            u->sc[j] = _mm256_set1_epi16((short)sc);
-            mn16[2 * j] = mn16[2 * j + 1] = (int16_t)mn;
-        }
-        u->mn = _mm256_loadu_si256((const __m256i *)mn16);
-        const __m256i h = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-        for (int j = 0; j < 4; j++) {
-            const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-            u->q[2 * j] = _mm256_and_si256(raw, m4);
-            u->q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-            if (qh) {
-                const __m256i b16 = _mm256_set1_epi8(0x10);
-                u->q[2 * j] = _mm256_or_si256(u->q[2 * j], _mm256_and_si256(bit_set(h, 2 * j), b16));
-                u->q[2 * j + 1] = _mm256_or_si256(u->q[2 * j + 1], _mm256_and_si256(bit_set(h, 2 * j + 1), b16));
-            }
-        }
-        u->d = avx2_f16(d);
-        u->dmin = avx2_f16(dmin);
-        break;
-    }
-    case KQ_Q6_K: {
-        const block_q6_K *x = (const block_q6_K *)row + b;
-        for (int h = 0; h < 2; h++) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
-            const __m256i hb = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
-            const __m256i m30 = _mm256_set1_epi8(0x30);
-            u->q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
-            u->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
-            u->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30));
-            u->q[4 * h + 3] =
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
-        }
-        int16_t mn16[16];
-        for (int c = 0; c < 8; c++) u->sc[c] = sc_pair(x->scales[2 * c], x->scales[2 * c + 1]);
-        for (int s = 0; s < 16; s++) mn16[s] = (int16_t)(32 * x->scales[s]);
-        u->mn = _mm256_loadu_si256((const __m256i *)mn16);
-        u->d = avx2_f16(x->d);
-        break;
-    }
-    case KQ_Q3_K: {
-        const block_q3_K *x = (const block_q3_K *)row + b;
-        int sc[16];
-        int16_t mn16[16];
-        for (int s = 0; s < 16; s++) {
-            int lo = s < 8 ? (x->scales[s] & 0xF) : (x->scales[s - 8] >> 4);
-            int hi = (x->scales[8 + s % 4] >> (2 * (s / 4))) & 3;
-            sc[s] = (lo | hi << 4) - 32;
-            mn16[s] = (int16_t)(4 * sc[s]);
-        }
-        const __m256i hm = _mm256_loadu_si256((const __m256i *)x->hmask);
-        for (int h = 0; h < 2; h++) {
-            const __m256i qv = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
-            for (int j = 0; j < 4; j++) {
-                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * j), m2);
-                const __m256i hi = _mm256_and_si256(bit_set(hm, 4 * h + j), _mm256_set1_epi8(4));
-                u->q[4 * h + j] = _mm256_or_si256(lo, hi);
-            }
-        }
-        for (int c = 0; c < 8; c++) u->sc[c] = sc_pair(sc[2 * c], sc[2 * c + 1]);
-        u->mn = _mm256_loadu_si256((const __m256i *)mn16);
-        u->d = avx2_f16(x->d);
-        break;
-    }
-    case KQ_Q2_K: {
-        const block_q2_K *x = (const block_q2_K *)row + b;
-        for (int h = 0; h < 2; h++) {
-            const __m256i qv = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
-            for (int j = 0; j < 4; j++) u->q[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * j), m2);
-        }
-        int16_t mn16[16];
-        for (int c = 0; c < 8; c++) u->sc[c] = sc_pair(x->scales[2 * c] & 0xF, x->scales[2 * c + 1] & 0xF);
-        for (int s = 0; s < 16; s++) mn16[s] = (int16_t)(x->scales[s] >> 4);
-        u->mn = _mm256_loadu_si256((const __m256i *)mn16);
-        u->d = avx2_f16(x->d);
-        u->dmin = avx2_f16(x->dmin);
-        break;
-    }
-    default: { /* KQ_IQ4_XS */
-        const block_iq4_xs *x = (const block_iq4_xs *)row + b;
-        const __m128i tab = _mm_loadu_si128((const __m128i *)kvalues_iq4nl);
-        const __m256i tab2 = _mm256_set_m128i(tab, tab);
-        for (int j = 0; j < 8; j++) {
-            const __m128i raw = _mm_loadu_si128((const __m128i *)(x->qs + 16 * j));
-            const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
-            u->q[j] = _mm256_shuffle_epi8(tab2, nib);
-            int ls = ((x->scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | ((x->scales_h >> (2 * j)) & 3) << 4;
-            u->sc[j] = _mm256_set1_epi16((short)(ls - 32));
-        }
-        u->d = avx2_f16(x->d);
-        break;
-    }
-    }
+/* Bit `bit` (0..7) of every byte moved to bit `dst` (0..7), other bits cleared. 16-bit shifts
+ * are safe here: the wanted bit never crosses a byte boundary. */
+static inline __m256i bit_move(__m256i v, int bit, int dst) {
+    const __m256i m = _mm256_set1_epi8((char)(1 << dst));
+    if (bit <= dst) return _mm256_and_si256(_mm256_slli_epi16(v, dst - bit), m);
+    return _mm256_and_si256(_mm256_srli_epi16(v, bit - dst), m);
 }
 
-static inline int kq_min_mode(int kind) {
-    switch (kind) {
-    case KQ_Q2_K:
-    case KQ_Q4_K:
-    case KQ_Q5_K: return MIN_FLOAT;
-    case KQ_Q3_K:
-    case KQ_Q6_K: return MIN_INT;
-    default: return MIN_NONE;
-    }
-}
+/* ---- One weight row against T (<= DT_TOK) tokens --------------------------------------------- */
 
-/* acc += (this super-block's dot of u with activation block a) in 8 float lanes. */
-static inline __attribute__((always_inline)) __m256 kq_dot(int kind, const kq_unpacked *u, const block_q8_K *a,
-                                                           __m256 acc) {
-    __m256i isum = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (int c = 0; c < 8; c++) {
-        const __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * c));
-        __m256i p;
-        if (kind == KQ_IQ4_XS) p = _mm256_maddubs_epi16(_mm256_sign_epi8(u->q[c], u->q[c]), _mm256_sign_epi8(av, u->q[c]));
-        else p = _mm256_maddubs_epi16(u->q[c], av);
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, u->sc[c]));
-    }
-    const int mode = kq_min_mode(kind);
-    if (mode == MIN_INT) {
-        const __m256i bs = _mm256_loadu_si256((const __m256i *)a->bsums);
-        isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(bs, u->mn));
-    }
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(u->d * a->d), acc);
-    if (mode == MIN_FLOAT) {
-        const __m256i bs = _mm256_loadu_si256((const __m256i *)a->bsums);
-        const __m256 mins = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, u->mn));
-        acc = _mm256_fnmadd_ps(mins, _mm256_set1_ps(u->dmin * a->d), acc);
-    }
-    return acc;
-}
+static inline __attribute__((always_inline)) void kq_row(int kind, int T, int64_t nb, const uint8_t *row,
+                                                         const uint8_t *act, size_t arb, float *y, int64_t ldy) {
+    static const size_t bsz[] = {sizeof(block_q2_K), sizeof(block_q3_K), sizeof(block_q4_K),
+                                 sizeof(block_q5_K), sizeof(block_q6_K), sizeof(block_iq4_xs)};
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    __m256 acc[DT_TOK];
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
 
-/* Tokens per inner tile: the float accumulators of R rows x KQ_TOK tokens live on the stack. */
-#define KQ_TOK 16
-
-static inline __attribute__((always_inline)) void kq_tile(int kind, int R, int64_t nb, const uint8_t *w, size_t wrb,
-                                                          const uint8_t *act, size_t arb, int64_t nt, float *y,
-                                                          int64_t ldy) {
-    __m256 acc[4][KQ_TOK];
-    kq_unpacked u[4];
-    for (int r = 0; r < R; r++)
-        for (int64_t t = 0; t < nt; t++) acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = row + (size_t)b * bsz[kind];
+        /* Per-block prologue: scales as shuffle sources, the bsums multipliers, d / dmin. */
+        __m256i ss0 = _mm256_setzero_si256(), ss1 = _mm256_setzero_si256(), bsmul = _mm256_setzero_si256();
+        __m128i mn8 = _mm_setzero_si128();
+        __m256i qh = _mm256_setzero_si256();
+        float d, dmin = 0.0f;
+        switch (kind) {
+        case KQ_Q4_K:
+        case KQ_Q5_K: {
+            const block_q4_K *x = (const block_q4_K *)blk; /* d, dmin, scales: same offsets in Q5_K */
+            __m128i sc;
+            q4K_scales_mins(x->scales, &sc, &mn8);
+            ss0 = _mm256_set_m128i(sc, sc);
+            d = avx2_f16(x->d);
+            dmin = avx2_f16(x->dmin);
+            if (kind == KQ_Q5_K) qh = _mm256_loadu_si256((const __m256i *)((const block_q5_K *)blk)->qh);
+            break;
+        }
+        case KQ_Q6_K: {
+            const block_q6_K *x = (const block_q6_K *)blk;
+            const __m128i s8 = _mm_loadu_si128((const __m128i *)x->scales);
+            const __m128i lo = _mm_cvtepi8_epi16(s8), hi = _mm_cvtepi8_epi16(_mm_srli_si128(s8, 8));
+            ss0 = _mm256_set_m128i(lo, lo);
+            ss1 = _mm256_set_m128i(hi, hi);
+            bsmul = _mm256_slli_epi16(_mm256_set_m128i(hi, lo), 5); /* 32 * scale: the -32 offset */
+            d = avx2_f16(x->d);
+            break;
+        }
+        case KQ_Q3_K: {
+            const block_q3_K *x = (const block_q3_K *)blk;
+            const __m128i s8 = q3K_scales(x->scales);
+            const __m128i lo = _mm_cvtepi8_epi16(s8), hi = _mm_cvtepi8_epi16(_mm_srli_si128(s8, 8));
+            ss0 = _mm256_set_m128i(lo, lo);
+            ss1 = _mm256_set_m128i(hi, hi);
+            bsmul = _mm256_slli_epi16(_mm256_set_m128i(hi, lo), 2); /* 4 * scale: the -4 offset */
+            qh = _mm256_loadu_si256((const __m256i *)x->hmask);
+            d = avx2_f16(x->d);
+            break;
+        }
+        case KQ_Q2_K: {
+            const block_q2_K *x = (const block_q2_K *)blk;
+            const __m128i s8 = _mm_loadu_si128((const __m128i *)x->scales);
+            const __m128i sc = _mm_and_si128(s8, _mm_set1_epi8(0x0F));
+            const __m128i lo = _mm_cvtepu8_epi16(sc), hi = _mm_cvtepu8_epi16(_mm_srli_si128(sc, 8));
+            ss0 = _mm256_set_m128i(lo, lo);
+            ss1 = _mm256_set_m128i(hi, hi);
+            bsmul = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(0x0F))); /* mins */
+            d = avx2_f16(x->d);
+            dmin = avx2_f16(x->dmin);
+            break;
+        }
+        default: { /* KQ_IQ4_XS */
+            const block_iq4_xs *x = (const block_iq4_xs *)blk;
+            int16_t ls[8];
+            for (int j = 0; j < 8; j++)
+                ls[j] = (int16_t)((((x->scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | ((x->scales_h >> (2 * j)) & 3) << 4) - 32);
+            const __m128i sc = _mm_set_epi16(ls[7], ls[6], ls[5], ls[4], ls[3], ls[2], ls[1], ls[0]);
+            ss0 = _mm256_set_m128i(sc, sc);
+            d = avx2_f16(x->d);
+            break;
+        }
+        }
+
+        __m256i isum[DT_TOK];
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) kq_unpack(kind, w + (size_t)r * wrb, b, &u[r]);
-        for (int64_t t = 0; t < nt; t++) {
+        for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            /* Codes of elements 32c .. 32c+31, and the int16 scale of each maddubs lane. */
+            __m256i q, s;
+            const int h = c / 4, j = c % 4;
+            switch (kind) {
+            case KQ_Q4_K:
+            case KQ_Q5_K: {
+                const uint8_t *qs = kind == KQ_Q5_K ? ((const block_q5_K *)blk)->qs : ((const block_q4_K *)blk)->qs;
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * (c / 2)));
+                q = (c % 2) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
+                if (kind == KQ_Q5_K) q = _mm256_or_si256(q, bit_move(qh, c, 4));
+                s = _mm256_shuffle_epi8(ss0, bcast16_mask(c, c));
+                break;
+            }
+            case KQ_Q6_K: {
+                const block_q6_K *x = (const block_q6_K *)blk;
+                const __m256i l = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32 * (j % 2)));
+                const __m256i hb = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+                const __m256i lo = j < 2 ? _mm256_and_si256(l, m4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), m4);
+                q = _mm256_or_si256(lo, _mm256_and_si256(j == 0   ? _mm256_slli_epi16(hb, 4)
+                                                         : j == 1 ? _mm256_slli_epi16(hb, 2)
+                                                         : j == 2 ? hb
+                                                                  : _mm256_srli_epi16(hb, 2),
+                                                         _mm256_set1_epi8(0x30)));
+                s = _mm256_shuffle_epi8(h ? ss1 : ss0, bcast16_mask(2 * j, 2 * j + 1));
+                break;
+            }
+            case KQ_Q3_K:
+            case KQ_Q2_K: {
+                const uint8_t *qs = kind == KQ_Q3_K ? ((const block_q3_K *)blk)->qs : ((const block_q2_K *)blk)->qs;
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
+                q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * j), m3);
+                if (kind == KQ_Q3_K) q = _mm256_or_si256(q, bit_move(qh, 4 * h + j, 2));
+                s = _mm256_shuffle_epi8(h ? ss1 : ss0, bcast16_mask(2 * j, 2 * j + 1));
+                break;
+            }
+            default: { /* KQ_IQ4_XS: signed non-linear values */
+                const block_iq4_xs *x = (const block_iq4_xs *)blk;
+                const __m128i tab = _mm_loadu_si128((const __m128i *)kvalues_iq4nl);
+                const __m128i raw = _mm_loadu_si128((const __m128i *)(x->qs + 16 * c));
+                const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
+                q = _mm256_shuffle_epi8(_mm256_set_m128i(tab, tab), nib);
+                s = _mm256_shuffle_epi8(ss0, bcast16_mask(c, c));
+                break;
+            }
+            }
+            const __m256i qa = kind == KQ_IQ4_XS ? _mm256_sign_epi8(q, q) : q;
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                const block_q8_K *a = (const block_q8_K *)(act + (size_t)t * arb) + b;
+                __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * c));
+                if (kind == KQ_IQ4_XS) av = _mm256_sign_epi8(av, q);
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(qa, av), s));
+            }
+        }
+
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)t * arb) + b;
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) acc[r][t] = kq_dot(kind, &u[r], a, acc[r][t]);
+            __m256i tot = isum[t];
+            if (kind == KQ_Q6_K || kind == KQ_Q3_K)
+                tot = _mm256_sub_epi32(tot, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), bsmul));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(d * a->d), acc[t]);
+            if (kind == KQ_Q4_K || kind == KQ_Q5_K) {
+                const __m128i bs0 = _mm_loadu_si128((const __m128i *)a->bsums);
+                const __m128i bs1 = _mm_loadu_si128((const __m128i *)(a->bsums + 8));
+                const __m128i pm = _mm_madd_epi16(mn8, _mm_hadd_epi16(bs0, bs1)); /* mins x pair sums */
+                acc[t] = _mm256_fnmadd_ps(_mm256_zextps128_ps256(_mm_cvtepi32_ps(pm)), _mm256_set1_ps(dmin * a->d),
+                                          acc[t]);
+            } else if (kind == KQ_Q2_K) {
+                const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), bsmul);
+                acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(pm), _mm256_set1_ps(dmin * a->d), acc[t]);
+            }
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int64_t t = 0; t < nt; t++) y[t * ldy + r] = avx2_hsum_ps(acc[r][t]);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) y[t * ldy] = avx2_hsum_ps(acc[t]);
 }
 
-static inline __attribute__((always_inline)) void kq_gemm(int kind, int64_t k, const void *vw, size_t wrb,
-                                                          int64_t nr, const void *vact, size_t arb, int64_t nt,
-                                                          float *y, int64_t ldy) {
-    const uint8_t *w = vw, *act = vact;
-    const int64_t nb = k / QK_K;
-    for (int64_t t = 0; t < nt; t += KQ_TOK) {
-        const int64_t n = nt - t < KQ_TOK ? nt - t : KQ_TOK;
-        int64_t r = 0;
-        for (; r + 4 <= nr; r += 4)
-            kq_tile(kind, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, n, y + t * ldy + r, ldy);
-        for (; r < nr; r++)
-            kq_tile(kind, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, n, y + t * ldy + r, ldy);
+static inline __attribute__((always_inline)) void kq_gemm(int kind, int64_t k, const void *w, size_t wrb, int64_t nr,
+                                                          const void *vact, size_t arb, int64_t nt, float *y,
+                                                          int64_t ldy) {
+    const uint8_t *act = vact;
+    for (int64_t r = 0; r < nr; r++) {
+        const uint8_t *x = (const uint8_t *)w + (size_t)r * wrb;
+        int64_t t = 0;
+        for (; t + DT_TOK <= nt; t += DT_TOK)
+            kq_row(kind, DT_TOK, k / QK_K, x, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+        for (; t < nt; t++) kq_row(kind, 1, k / QK_K, x, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
     }
 }
 

@@ -8,6 +8,7 @@
 #include "base/dtype.h"
 #include "base/error.h"
 #include "base/threadpool.h"
+#include "kernels/kernels.h"
 #include "model/arch.h"
 #include "model/context.h"
 #include "model/forward.h"
@@ -36,6 +37,34 @@ typedef struct attn_task {
     float scale;
 } attn_task;
 
+/* fwd_attn_step for f32 / f16 cache rows read in place with the SIMD vector ops (production
+ * path): same online softmax, no conversion of the rows into scratch. */
+static void attn_step_kernels(const slm_kernels *kt, const kv_cache *kv, int32_t layer, int32_t cell, int64_t off,
+                              const float *q, int64_t group, int64_t hd, float scale, float softcap, float *acc,
+                              float *mx, float *sum) {
+    const bool f16 = kv->type == SLM_KV_F16;
+    const void *krow = kv_cache_row_k(kv, layer, cell), *vrow = kv_cache_row_v(kv, layer, cell);
+    for (int64_t h = 0; h < group; h++) {
+        float s = f16 ? kt->dot_f16_f32((const slm_f16 *)krow + off, q + h * hd, hd)
+                      : kt->dot_f32((const float *)krow + off, q + h * hd, hd);
+        s *= scale;
+        if (softcap > 0) s = softcap * tanhf(s / softcap);
+        float *ah = acc + h * hd;
+        if (s > mx[h]) {
+            const float r = expf(mx[h] - s);
+            kt->scale_f32(ah, r, hd);
+            sum[h] *= r;
+            mx[h] = s;
+        }
+        const float p = expf(s - mx[h]);
+        if (f16)
+            kt->axpy_f16(ah, p, (const slm_f16 *)vrow + off, hd);
+        else
+            kt->axpy_f32(ah, p, (const float *)vrow + off, hd);
+        sum[h] += p;
+    }
+}
+
 /* One work item = (token t, kv head g): stream over the cells token t may see (same sequence,
  * position <= its own, inside the window on sliding layers) with an online softmax for all the
  * query heads of the group. GQA: query head h uses kv head h / (n_head / n_head_kv), so the group
@@ -49,6 +78,7 @@ static void attn_items(void *arg, int ith, int nth) {
     const int64_t ld_qkv = n_q + 2 * n_kv, group = hp->n_head / hp->n_head_kv;
     float *k = c->per_thread + (size_t)ith * c->per_thread_floats + c->per_thread_attn_off;
     float *v = k + hd, *acc = v + hd, *mx = acc + group * hd, *sum = mx + group;
+    const slm_kernels *kt = c->kt;
     int64_t i0, i1;
     slm_split_range((int64_t)c->n_ub * hp->n_head_kv, ith, nth, 1, &i0, &i1);
     for (int64_t item = i0; item < i1; item++) {
@@ -60,11 +90,60 @@ static void attn_items(void *arg, int ith, int nth) {
         for (int32_t j = 0; j < kv->used_end; j++) {
             if (kv->cell_seq[j] != seq || kv->cell_pos[j] > pos) continue;
             if (a->swa && pos - kv->cell_pos[j] >= hp->sliding_window) continue;
+            if (kt && kv->type != SLM_KV_Q8_0) {
+                attn_step_kernels(kt, kv, a->layer, j, g * hd, q, group, hd, a->scale, hp->attn_logit_softcap, acc,
+                                  mx, sum);
+                continue;
+            }
             kv_cache_load_k(kv, a->layer, j, g * hd, hd, k);
             kv_cache_load_v(kv, a->layer, j, g * hd, hd, v);
             fwd_attn_step(q, group, hd, k, v, a->scale, hp->attn_logit_softcap, acc, mx, sum);
         }
         fwd_attn_end(group, hd, acc, sum, c->att + t * n_q + g * group * hd, hd);
+    }
+}
+
+/* ---- per-token work, split over threads by token ------------------------------------------ */
+
+typedef struct qk_task {
+    struct slm_context *ctx;
+    int32_t layer;
+    const float *wqn, *wkn; /* q/k norm weights or NULL */
+    const float *inv_freq;
+} qk_task;
+
+/* q/k norm + RoPE of every head of a token, then its K and V rows into its cache cell. */
+static void qk_tokens(void *arg, int ith, int nth) {
+    const qk_task *a = arg;
+    struct slm_context *c = a->ctx;
+    const slm_hparams *hp = &c->model->hp;
+    const int64_t hd = hp->head_dim, n_q = hp->n_head * hd, n_kv = hp->n_head_kv * hd, ld_qkv = n_q + 2 * n_kv;
+    int64_t t0, t1;
+    slm_split_range(c->n_ub, ith, nth, 1, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        float *q = c->qkv + t * ld_qkv, *k = q + n_q;
+        for (int64_t h = 0; h < hp->n_head; h++) {
+            if (a->wqn) fwd_rmsnorm(q + h * hd, q + h * hd, a->wqn, hd, hp->rms_eps, hp->norm_plus_one);
+            fwd_rope_apply(q + h * hd, hp->n_rot, hp->rope_neox, a->inv_freq, c->ub_pos[t], c->rope_mscale);
+        }
+        for (int64_t h = 0; h < hp->n_head_kv; h++) {
+            if (a->wkn) fwd_rmsnorm(k + h * hd, k + h * hd, a->wkn, hd, hp->rms_eps, hp->norm_plus_one);
+            fwd_rope_apply(k + h * hd, hp->n_rot, hp->rope_neox, a->inv_freq, c->ub_pos[t], c->rope_mscale);
+        }
+        kv_cache_store(&c->kv, a->layer, c->ub_cell[t], k, k + n_kv);
+    }
+}
+
+/* ffn[t, :F] = act(gate) * up for the tokens of this thread. */
+static void act_tokens(void *arg, int ith, int nth) {
+    struct slm_context *c = arg;
+    const slm_hparams *hp = &c->model->hp;
+    const int64_t F = hp->n_ff;
+    int64_t t0, t1;
+    slm_split_range(c->n_ub, ith, nth, 1, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+        float *g = c->ffn + t * 2 * F, *u = g + F;
+        for (int64_t i = 0; i < F; i++) g[i] = (hp->gelu_mlp ? fwd_gelu_tanh(g[i]) : fwd_silu(g[i])) * u[i];
     }
 }
 
@@ -102,19 +181,8 @@ static void block_attention(struct slm_context *c, int32_t il, float *vbuf) {
         wqn = vec_f32(&L->q_norm, vbuf);
         wkn = vec_f32(&L->k_norm, vbuf + hd);
     }
-    const float *inv_freq = swa && c->inv_freq_local ? c->inv_freq_local : c->inv_freq;
-    for (int64_t t = 0; t < U; t++) {
-        float *q = c->qkv + t * ld_qkv, *k = q + n_q;
-        for (int64_t h = 0; h < hp->n_head; h++) {
-            if (wqn) fwd_rmsnorm(q + h * hd, q + h * hd, wqn, hd, hp->rms_eps, hp->norm_plus_one);
-            fwd_rope_apply(q + h * hd, hp->n_rot, hp->rope_neox, inv_freq, c->ub_pos[t], c->rope_mscale);
-        }
-        for (int64_t h = 0; h < hp->n_head_kv; h++) {
-            if (wkn) fwd_rmsnorm(k + h * hd, k + h * hd, wkn, hd, hp->rms_eps, hp->norm_plus_one);
-            fwd_rope_apply(k + h * hd, hp->n_rot, hp->rope_neox, inv_freq, c->ub_pos[t], c->rope_mscale);
-        }
-        kv_cache_store(&c->kv, il, c->ub_cell[t], k, k + n_kv);
-    }
+    qk_task qt = {c, il, wqn, wkn, swa && c->inv_freq_local ? c->inv_freq_local : c->inv_freq};
+    ctx_parallel(c, qk_tokens, &qt);
 
     /* att[U, Q] = softmax(q k^T * scale + mask) v over the cache */
     attn_task at = {c, il, swa, hp->attn_scale > 0 ? hp->attn_scale : (float)(1.0 / sqrt((double)hd))};
@@ -146,10 +214,7 @@ static void block_mlp(struct slm_context *c, int32_t il, float *vbuf) {
         fwd_matmul(c, &L->w_gate, c->xn, E, U, c->ffn, 2 * F);
         fwd_matmul(c, &L->w_up, c->xn, E, U, c->ffn + F, 2 * F);
     }
-    for (int64_t t = 0; t < U; t++) {
-        float *g = c->ffn + t * 2 * F, *u = g + F;
-        for (int64_t i = 0; i < F; i++) g[i] = (hp->gelu_mlp ? fwd_gelu_tanh(g[i]) : fwd_silu(g[i])) * u[i];
-    }
+    ctx_parallel(c, act_tokens, c);
 
     /* x += [post_norm](ffn @ w_down^T) */
     fwd_matmul(c, &L->w_down, c->ffn, 2 * F, U, c->proj, E);

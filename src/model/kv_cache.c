@@ -126,6 +126,14 @@ void kv_cache_load_v(const kv_cache *kv, int32_t layer, int32_t cell, int64_t of
     load_row(kv, row_ptr(kv->v, kv, layer, cell), off, n, out);
 }
 
+const void *kv_cache_row_k(const kv_cache *kv, int32_t layer, int32_t cell) {
+    return row_ptr(kv->k, kv, layer, cell);
+}
+
+const void *kv_cache_row_v(const kv_cache *kv, int32_t layer, int32_t cell) {
+    return row_ptr(kv->v, kv, layer, cell);
+}
+
 static void recompute_used_end(kv_cache *kv) {
     int32_t e = kv->used_end;
     while (e > 0 && kv->cell_seq[e - 1] < 0) e--;

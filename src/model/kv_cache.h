@@ -36,7 +36,12 @@ void kv_cache_store(kv_cache *kv, int32_t layer, int32_t cell, const float *k, c
 void kv_cache_load_k(const kv_cache *kv, int32_t layer, int32_t cell, int64_t off, int64_t n, float *out);
 void kv_cache_load_v(const kv_cache *kv, int32_t layer, int32_t cell, int64_t off, int64_t n, float *out);
 
-/* Cell bookkeeping. find_cell returns the cell already holding (seq, pos), else a free one
+/* The stored K (or V) row of a cell: row_bytes bytes in the cache's type (f32, f16, or q8_0
+ * blocks), for kernels that read it in place. */
+const void *kv_cache_row_k(const kv_cache *kv, int32_t layer, int32_t cell);
+const void *kv_cache_row_v(const kv_cache *kv, int32_t layer, int32_t cell);
+
+/* Cell bookkeeping. claim returns the cell already holding (seq, pos), else a free one
  * (marking it used), else -1 when full. */
 int32_t kv_cache_claim(kv_cache *kv, int32_t seq, int32_t pos);
 void kv_cache_release(kv_cache *kv, int32_t cell);

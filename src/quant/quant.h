@@ -237,14 +237,12 @@ slm_from_float_fn slm_quant_from_float(uint32_t type);
  * a multiple of the block size, src or dst NULL (with n > 0) or src misaligned for the block
  * struct (SLM_E_INVALID_ARG); src_bytes smaller than the n elements need (SLM_E_FORMAT).
  * Extra bytes beyond the n elements are ignored. */
-slm_status slm_dequantize(uint32_t type, const void *src, uint64_t src_bytes, float *dst, int64_t n,
-                          slm_error *err);
+slm_status slm_dequantize(uint32_t type, const void *src, uint64_t src_bytes, float *dst, int64_t n, slm_error *err);
 
 /* Checked quantization of n floats into dst (dst_bytes writable). Same argument checks as
  * slm_dequantize (dst too small is SLM_E_INVALID_ARG here: the caller sized it); additionally
  * any NaN or infinite input is rejected with SLM_E_RANGE naming the first bad index, before
  * anything is written. */
-slm_status slm_quantize(uint32_t type, const float *src, int64_t n, void *dst, uint64_t dst_bytes,
-                        slm_error *err);
+slm_status slm_quantize(uint32_t type, const float *src, int64_t n, void *dst, uint64_t dst_bytes, slm_error *err);
 
 #endif

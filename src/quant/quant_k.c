@@ -118,7 +118,8 @@ static float make_q3_quants(int n, int nmax, const float *x, int8_t *L) {
         }
         if (!n_changed) break;
     }
-    for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
+    for (int i = 0; i < n; i++)
+        L[i] = (int8_t)(L[i] + nmax);
     return sumlx / suml2;
 }
 
@@ -208,14 +209,16 @@ void quantize_row_q2_K_ref(const float *x, block_q2_K *y, int64_t k) {
     for (int64_t i = 0; i < nb; i++, x += QK_K) {
         float max_scale = 0, max_min = 0; /* both >= 0: the min is subtracted */
         for (int j = 0; j < QK_K / 16; j++) {
-            for (int l = 0; l < 16; l++) weights[l] = fabsf(x[16 * j + l]);
+            for (int l = 0; l < 16; l++)
+                weights[l] = fabsf(x[16 * j + l]);
             scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
             if (scales[j] > max_scale) max_scale = scales[j];
             if (mins[j] > max_min) max_min = mins[j];
         }
         if (max_scale > 0) {
             float iscale = q4scale / max_scale;
-            for (int j = 0; j < QK_K / 16; j++) y[i].scales[j] = (uint8_t)quant_nearest_int(iscale * scales[j]);
+            for (int j = 0; j < QK_K / 16; j++)
+                y[i].scales[j] = (uint8_t)quant_nearest_int(iscale * scales[j]);
             y[i].d = slm_f32_to_f16(max_scale / q4scale);
         } else {
             memset(y[i].scales, 0, sizeof y[i].scales);
@@ -255,7 +258,8 @@ void dequantize_row_q2_K(const block_q2_K *x, float *y, int64_t k) {
                 for (int half = 0; half < 2; half++) { /* sub-blocks of 16: q[0..15], q[16..31] */
                     const uint8_t sc = x[i].scales[is++];
                     const float dl = d * (sc & 0xF), ml = min * (sc >> 4);
-                    for (int l = 0; l < 16; l++) *y++ = dl * ((q[16 * half + l] >> shift) & 3) - ml;
+                    for (int l = 0; l < 16; l++)
+                        *y++ = dl * ((q[16 * half + l] >> shift) & 3) - ml;
                 }
             }
         }
@@ -354,10 +358,13 @@ static void quantize_k_scales_mins(const float *x, int nmax, float rmin, int nst
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 32; j++) {
         float sum_x2 = 0;
-        for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
+        for (int l = 0; l < 32; l++)
+            sum_x2 += x[32 * j + l] * x[32 * j + l];
         float av_x = sqrtf(sum_x2 / 32);
-        for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
-        scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
+        for (int l = 0; l < 32; l++)
+            weights[l] = av_x + fabsf(x[32 * j + l]);
+        scales[j] =
+            make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -400,7 +407,8 @@ void quantize_row_q4_K_ref(const float *x, block_q4_K *y, int64_t k) {
         quantize_k_scales_mins(x, 15, -1.f, 20, y[i].scales, &y[i].d, &y[i].dmin, L);
         /* per 64 elements: first 32 in low nibbles, next 32 in high nibbles */
         for (int j = 0; j < QK_K; j += 64) {
-            for (int l = 0; l < 32; l++) y[i].qs[j / 2 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+            for (int l = 0; l < 32; l++)
+                y[i].qs[j / 2 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
         }
     }
 }
@@ -417,8 +425,10 @@ void dequantize_row_q4_K(const block_q4_K *x, float *y, int64_t k) {
             const float d1 = d * sc, m1 = min * m;
             quant_get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
             const float d2 = d * sc, m2 = min * m;
-            for (int l = 0; l < 32; l++) *y++ = d1 * (q[l] & 0xF) - m1;
-            for (int l = 0; l < 32; l++) *y++ = d2 * (q[l] >> 4) - m2;
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * (q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; l++)
+                *y++ = d2 * (q[l] >> 4) - m2;
         }
     }
 }
@@ -453,8 +463,10 @@ void dequantize_row_q5_K(const block_q5_K *x, float *y, int64_t k) {
             const float d1 = d * sc, m1 = min * m;
             quant_get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
             const float d2 = d * sc, m2 = min * m;
-            for (int l = 0; l < 32; l++) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
-            for (int l = 0; l < 32; l++) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+            for (int l = 0; l < 32; l++)
+                *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; l++)
+                *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
         }
     }
 }
@@ -546,10 +558,12 @@ void quantize_row_q8_K_ref(const float *x, block_q8_K *y, int64_t k) {
         }
         /* -127 (not -128) keeps codes symmetric, which the IQ2/IQ3 dot products rely on */
         const float iscale = -127.f / max;
-        for (int j = 0; j < QK_K; j++) y[i].qs[j] = (int8_t)quant_min_int(127, quant_nearest_int(iscale * x[j]));
+        for (int j = 0; j < QK_K; j++)
+            y[i].qs[j] = (int8_t)quant_min_int(127, quant_nearest_int(iscale * x[j]));
         for (int g = 0; g < QK_K / 16; g++) {
             int sum = 0;
-            for (int ii = 0; ii < 16; ii++) sum += y[i].qs[16 * g + ii];
+            for (int ii = 0; ii < 16; ii++)
+                sum += y[i].qs[16 * g + ii];
             y[i].bsums[g] = (int16_t)sum;
         }
         y[i].d = 1 / iscale;
@@ -559,6 +573,7 @@ void quantize_row_q8_K_ref(const float *x, block_q8_K *y, int64_t k) {
 void dequantize_row_q8_K(const block_q8_K *x, float *y, int64_t k) {
     const int64_t nb = k / QK_K;
     for (int64_t i = 0; i < nb; i++) {
-        for (int j = 0; j < QK_K; j++) *y++ = x[i].d * x[i].qs[j];
+        for (int j = 0; j < QK_K; j++)
+            *y++ = x[i].d * x[i].qs[j];
     }
 }

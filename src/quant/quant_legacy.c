@@ -89,7 +89,8 @@ static void pack_q5(const uint8_t q[32], uint8_t qs[16], uint8_t qh_out[4]) {
         qh |= (uint32_t)((q[j] & 0x10u) >> 4) << j;
         qh |= (uint32_t)((q[j + 16] & 0x10u) >> 4) << (j + 16);
     }
-    for (int b = 0; b < 4; b++) qh_out[b] = (uint8_t)(qh >> (8 * b)); /* little-endian u32 */
+    for (int b = 0; b < 4; b++)
+        qh_out[b] = (uint8_t)(qh >> (8 * b)); /* little-endian u32 */
 }
 
 static uint32_t load_qh(const uint8_t qh[4]) {
@@ -110,7 +111,8 @@ void quantize_row_q5_0_ref(const float *x, block_q5_0 *y, int64_t k) {
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = slm_f32_to_f16(d);
         uint8_t q[QK5_0];
-        for (int j = 0; j < QK5_0; j++) q[j] = (uint8_t)quant_min_int(31, quant_trunc_i8(x[j] * id + 16.5f));
+        for (int j = 0; j < QK5_0; j++)
+            q[j] = (uint8_t)quant_min_int(31, quant_trunc_i8(x[j] * id + 16.5f));
         pack_q5(q, y[i].qs, y[i].qh);
     }
 }
@@ -142,7 +144,8 @@ void quantize_row_q5_1_ref(const float *x, block_q5_1 *y, int64_t k) {
         y[i].d = slm_f32_to_f16(d);
         y[i].m = slm_f32_to_f16(min);
         uint8_t q[QK5_1];
-        for (int j = 0; j < QK5_1; j++) q[j] = quant_trunc_u8((x[j] - min) * id + 0.5f); /* no clamp, as ggml */
+        for (int j = 0; j < QK5_1; j++)
+            q[j] = quant_trunc_u8((x[j] - min) * id + 0.5f); /* no clamp, as ggml */
         pack_q5(q, y[i].qs, y[i].qh);
     }
 }
@@ -171,11 +174,13 @@ void quantize_row_q8_0_ref(const float *x, block_q8_0 *y, int64_t k) {
     const int64_t nb = k / QK8_0;
     for (int64_t i = 0; i < nb; i++, x += QK8_0) {
         float amax = 0.0f;
-        for (int j = 0; j < QK8_0; j++) amax = amax_step(amax, x[j]);
+        for (int j = 0; j < QK8_0; j++)
+            amax = amax_step(amax, x[j]);
         const float d = amax / ((1 << 7) - 1);
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = slm_f32_to_f16(d);
-        for (int j = 0; j < QK8_0; j++) y[i].qs[j] = quant_trunc_i8(roundf(x[j] * id));
+        for (int j = 0; j < QK8_0; j++)
+            y[i].qs[j] = quant_trunc_i8(roundf(x[j] * id));
     }
 }
 
@@ -183,7 +188,8 @@ void dequantize_row_q8_0(const block_q8_0 *x, float *y, int64_t k) {
     const int64_t nb = k / QK8_0;
     for (int64_t i = 0; i < nb; i++, y += QK8_0) {
         const float d = slm_f16_to_f32(x[i].d);
-        for (int j = 0; j < QK8_0; j++) y[j] = x[i].qs[j] * d;
+        for (int j = 0; j < QK8_0; j++)
+            y[j] = x[i].qs[j] * d;
     }
 }
 
@@ -191,7 +197,8 @@ void quantize_row_q8_1_ref(const float *x, block_q8_1 *y, int64_t k) {
     const int64_t nb = k / QK8_1;
     for (int64_t i = 0; i < nb; i++, x += QK8_1) {
         float amax = 0.0f;
-        for (int j = 0; j < QK8_1; j++) amax = amax_step(amax, x[j]);
+        for (int j = 0; j < QK8_1; j++)
+            amax = amax_step(amax, x[j]);
         const float d = amax / ((1 << 7) - 1);
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = slm_f32_to_f16(d);
@@ -209,6 +216,7 @@ void dequantize_row_q8_1(const block_q8_1 *x, float *y, int64_t k) {
     const int64_t nb = k / QK8_1;
     for (int64_t i = 0; i < nb; i++, y += QK8_1) {
         const float d = slm_f16_to_f32(x[i].d);
-        for (int j = 0; j < QK8_1; j++) y[j] = x[i].qs[j] * d;
+        for (int j = 0; j < QK8_1; j++)
+            y[j] = x[i].qs[j] * d;
     }
 }

@@ -133,7 +133,12 @@ static slm_status bpe_word(const slm_tokenizer *t, const char *w, size_t len, sl
             char stackbuf[256] = {0}, *m = len * 2 <= sizeof stackbuf ? stackbuf : calloc(len * 2, 1);
             if (!m) return oom(err);
             size_t o = 0;
-            for (size_t i = 0; i < len; i++) o += (size_t)tok_utf8_put(tok_byte_to_cp((uint8_t)w[i]), m + o);
+            for (size_t i = 0; i < len; i++) {
+                uint8_t c = (uint8_t)w[i];
+                m[o] = t->byte_chr[c][0];
+                m[o + 1] = t->byte_chr[c][1];
+                o += t->byte_chr_len[c];
+            }
             id = tok_lookup(t, m, o);
             if (m != stackbuf) free(m);
         } else {

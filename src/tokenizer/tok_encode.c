@@ -109,9 +109,78 @@ slm_status tok_normalize(const slm_tokenizer *t, const char *text, size_t len, c
 
 /* --- Segments ----------------------------------------------------------------------------- */
 
+/* Per-call cache of word -> ids (HF keeps one per model; per call keeps the tokenizer read-only
+ * and thread-safe). Only for long inputs, where words repeat; reset when full. */
+#define WC_SLOTS 65536
+#define WC_MAX_WORD 256
+typedef struct wc_slot {
+    uint64_t h; /* 0 = empty */
+    uint32_t woff, wlen, ioff, n;
+} wc_slot;
+
 typedef struct work {
     tok_spans words, scratch;
+    wc_slot *slots;
+    size_t used;
+    sbuf words_buf;
+    int32_t *ids;
+    size_t ids_n, ids_cap;
 } work;
+
+static uint64_t wc_hash(const char *s, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+    return (h ^ (h >> 32)) | 1;
+}
+
+static void wc_free(work *w) {
+    free(w->slots);
+    free(w->words_buf.p);
+    free(w->ids);
+}
+
+/* Encode one word through the cache. */
+static slm_status encode_word_cached(const slm_tokenizer *t, work *w, const char *word, size_t len, slm_tokens *out,
+                                     slm_error *err) {
+    if (!w->slots || len > WC_MAX_WORD) return tok_encode_word(t, word, len, out, err);
+    uint64_t h = wc_hash(word, len);
+    size_t i = (size_t)h & (WC_SLOTS - 1);
+    for (; w->slots[i].h; i = (i + 1) & (WC_SLOTS - 1)) {
+        const wc_slot *e = &w->slots[i];
+        if (e->h == h && e->wlen == len && !memcmp(w->words_buf.p + e->woff, word, len)) {
+            for (uint32_t k = 0; k < e->n; k++) {
+                slm_status st = slm_tokens_push(out, w->ids[e->ioff + k], err);
+                if (st) return st;
+            }
+            return SLM_OK;
+        }
+    }
+    size_t n0 = out->n;
+    slm_status st = tok_encode_word(t, word, len, out, err);
+    if (st) return st;
+    size_t n = out->n - n0;
+    if (w->used >= WC_SLOTS / 2) { /* full: start over */
+        memset(w->slots, 0, WC_SLOTS * sizeof *w->slots);
+        w->used = 0;
+        w->words_buf.n = 0;
+        w->ids_n = 0;
+        i = (size_t)h & (WC_SLOTS - 1);
+    }
+    if (w->ids_n + n > w->ids_cap) {
+        size_t cap = (w->ids_n + n) * 2 + 1024;
+        int32_t *p = realloc(w->ids, cap * sizeof *p);
+        if (!p) return SLM_OK; /* the cache is an optimisation only */
+        w->ids = p;
+        w->ids_cap = cap;
+    }
+    size_t woff = w->words_buf.n;
+    if (!sbuf_put(&w->words_buf, word, len)) return SLM_OK;
+    memcpy(w->ids + w->ids_n, out->ids + n0, n * sizeof *w->ids);
+    w->slots[i] = (wc_slot){h, (uint32_t)woff, (uint32_t)len, (uint32_t)w->ids_n, (uint32_t)n};
+    w->ids_n += n;
+    w->used++;
+    return SLM_OK;
+}
 
 /* Normalize, pre-tokenize and encode one text segment (no added tokens inside). */
 static slm_status encode_segment(const slm_tokenizer *t, const char *s, size_t n, work *w, slm_tokens *out,
@@ -131,8 +200,33 @@ static slm_status encode_segment(const slm_tokenizer *t, const char *s, size_t n
         nn++;
     }
     st = tok_pretokenize(t, norm, nn, &w->words, &w->scratch, err);
-    for (size_t i = 0; st == SLM_OK && i < w->words.n; i++)
-        st = tok_encode_word(t, norm + w->words.v[i].off, w->words.v[i].len, out, err);
+    if (!w->slots && (nn > 16384)) w->slots = calloc(WC_SLOTS, sizeof *w->slots); /* NULL: no cache */
+    for (size_t i = 0; st == SLM_OK && i < w->words.n; i++) {
+        const char *wd = norm + w->words.v[i].off;
+        size_t wl = w->words.v[i].len;
+        if (!t->space_split) {
+            st = encode_word_cached(t, w, wd, wl, out, err);
+            continue;
+        }
+        size_t start = 0;
+        uint32_t prev = 0x2581;
+        for (size_t k = 0; k < wl && st == SLM_OK;) {
+            uint32_t cp;
+            int l = tok_utf8_next((const uint8_t *)wd + k, wl - k, &cp);
+            if (l <= 0) l = 1, cp = 0xFFFD;
+            if (cp == 0x2581 && prev != 0x2581 && k > start) {
+                bool cut = true;
+                for (int q = 0; q < t->n_pre_space; q++) cut &= t->pre_space[q] != prev;
+                if (cut) {
+                    st = encode_word_cached(t, w, wd + start, k - start, out, err);
+                    start = k;
+                }
+            }
+            prev = cp;
+            k += (size_t)l;
+        }
+        if (st == SLM_OK) st = encode_word_cached(t, w, wd + start, wl - start, out, err);
+    }
     free(norm);
     return st;
 }
@@ -239,6 +333,7 @@ slm_status slm_tokenize(const slm_tokenizer *t, const char *text, size_t len, sl
     for (int k = 0; flags.add_special && k < t->n_pp_post && st == SLM_OK; k++) st = slm_tokens_push(out, t->pp_post[k], err);
     free(w.words.v);
     free(w.scratch.v);
+    wc_free(&w);
     if (st) out->n = n0;
     return st;
 }

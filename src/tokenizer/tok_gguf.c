@@ -137,6 +137,7 @@ static slm_status load_gguf(slm_tokenizer **out, const gguf_file *f, slm_error *
         if ((st = add_norm_lit(t, TN_REPLACE, " ", "\xe2\x96\x81", err))) return st;
     }
     tok_build_byte_ids(t);
+    tok_build_space_split(t);
     if ((st = tok_build_pieces(t, err))) return st;
 
     get_id(f, KEY("bos_token_id"), t->n_vocab, &t->bos);

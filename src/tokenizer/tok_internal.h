@@ -81,6 +81,15 @@ struct slm_tokenizer {
     bool bl_prefix_space; /* ByteLevel add_prefix_space */
     bool strip_lead_space;/* decoder removes one leading space of the whole output */
     int32_t byte_ids[256];/* initial symbol of each byte (byte-level char or <0xNN>), -1 if none */
+    char byte_chr[256][2];/* byte-level: UTF-8 of the printable char standing for each byte */
+    uint8_t byte_chr_len[256];
+
+    /* Words of '▁'-style vocabularies are long (often the whole text). They may be cut before a
+     * U+2581 that follows a char no token ever puts before U+2581 (none of pre_space[]): no
+     * token spans that point, so no merge crosses it and the result is identical. */
+    bool space_split;
+    uint32_t pre_space[16];
+    int n_pre_space;
 
     int n_norm;
     tok_norm norm[TOK_MAX_NORM];
@@ -124,6 +133,8 @@ uint32_t tok_byte_to_cp(uint8_t b);
 int tok_cp_to_byte(uint32_t cp);
 /* byte_ids[] from the vocabulary (byte-level chars or <0xNN>). */
 void tok_build_byte_ids(slm_tokenizer *tok);
+/* Decide space_split / pre_space[] from the vocabulary (non byte-level tokenizers). */
+void tok_build_space_split(slm_tokenizer *tok);
 /* Fill the end-of-turn list from eos and well-known names. */
 void tok_collect_eot(slm_tokenizer *tok);
 /* Encode one code point as UTF-8 into out (4 bytes room); returns its length. */

@@ -318,6 +318,7 @@ slm_status slm_tokenizer_load_json(const char *json_path, const char *config_pat
     if (!st) {
         load_decoder(t, cJSON_GetObjectItemCaseSensitive(root, "decoder"));
         tok_build_byte_ids(t);
+        tok_build_space_split(t);
         st = tok_build_pieces(t, err);
     }
     if (!st) {

@@ -332,6 +332,8 @@ void tok_build_byte_ids(slm_tokenizer *t) {
         int32_t id;
         if (t->byte_level) {
             int l = tok_utf8_put(tok_byte_to_cp((uint8_t)b), tmp);
+            memcpy(t->byte_chr[b], tmp, 2); /* every mapped char is below U+0800: 1 or 2 bytes */
+            t->byte_chr_len[b] = (uint8_t)l;
             id = tok_lookup(t, tmp, (size_t)l);
         } else {
             static const char hex[] = "0123456789ABCDEF";
@@ -343,6 +345,33 @@ void tok_build_byte_ids(slm_tokenizer *t) {
         }
         t->byte_ids[b] = id;
     }
+}
+
+void tok_build_space_split(slm_tokenizer *t) {
+    t->space_split = false;
+    t->n_pre_space = 0;
+    if (t->byte_level || tok_lookup(t, "\xe2\x96\x81", 3) < 0) return;
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        const uint8_t *s = (const uint8_t *)t->strs + t->tokens[id].text_off;
+        size_t n = t->tokens[id].text_len, i = 0;
+        uint32_t prev = 0x2581;
+        while (i < n) {
+            uint32_t cp;
+            int l = tok_utf8_next(s + i, n - i, &cp);
+            if (l <= 0) break;
+            if (cp == 0x2581 && prev != 0x2581) {
+                bool seen = false;
+                for (int k = 0; k < t->n_pre_space; k++) seen |= t->pre_space[k] == prev;
+                if (!seen) {
+                    if (t->n_pre_space == (int)(sizeof t->pre_space / sizeof t->pre_space[0])) return; /* give up */
+                    t->pre_space[t->n_pre_space++] = prev;
+                }
+            }
+            prev = cp;
+            i += (size_t)l;
+        }
+    }
+    t->space_split = true;
 }
 
 void tok_collect_eot(slm_tokenizer *t) {

@@ -4,8 +4,9 @@
  *
  * Build against ggml commit e041be1c~1 (ggml-org/ggml, 2025-03-04; same ggml-quants.c as llama.cpp
  * in Feb 2025), e.g.:
- *   cmake -S ggml -B ggml/build -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF && cmake --build ggml/build --target ggml-base
- *   cc -O2 -Iggml/include -Iinclude -Isrc tools/quant_golden_ggml.c src/base/sha256.c \
+ *   cmake -S ggml -B ggml/build -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF && cmake --build ggml/build --target
+ * ggml-base
+ *   cc -O2 -Iggml/include -Iinclude -Isrc tools/quant/quant_golden_ggml.c src/base/sha256.c \
  *      ggml/build/src/libggml-base.a -lstdc++ -lm -lpthread -o quant_golden_ggml
  *   ./quant_golden_ggml > table.txt
  * Quantization goes through ggml_quantize_chunk without importance matrix (what llama-quantize
@@ -25,10 +26,10 @@ int main(void) {
     /* ggml_init fills the fp16 lookup table the quantizers read back their scales with */
     struct ggml_init_params ip = {1 << 20, NULL, false};
     struct ggml_context *ctx = ggml_init(ip);
-    static const int types[] = {GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,   GGML_TYPE_Q5_0,
-                                GGML_TYPE_Q5_1, GGML_TYPE_Q8_0, GGML_TYPE_Q8_1, GGML_TYPE_Q2_K,   GGML_TYPE_Q3_K,
-                                GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_Q8_K,   GGML_TYPE_IQ4_NL,
-                                GGML_TYPE_IQ4_XS};
+    static const int types[] = {GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q4_0,   GGML_TYPE_Q4_1,
+                                GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0,   GGML_TYPE_Q8_1,
+                                GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K,   GGML_TYPE_Q5_K,
+                                GGML_TYPE_Q6_K, GGML_TYPE_Q8_K, GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS};
     static float x[GOLDEN_N], y[GOLDEN_N];
     static uint8_t q[GOLDEN_N * 4];
     char hex[65];
@@ -53,8 +54,7 @@ int main(void) {
     printf("/* dequantize random bytes: {type, rep, sha256 of the float32 output} */\n");
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         const struct ggml_type_traits *tr = ggml_get_type_traits(types[t]);
-        /* block types only: F16/BF16 are base/fp16.h's business, Q8_K/Q8_1 have no to_float */
-        if (!tr->to_float || tr->blck_size == 1) continue;
+        if (!tr->to_float) continue; /* Q8_K and Q8_1 have no to_float in ggml */
         for (int rep = 0; rep < 2; rep++) {
             golden_bytes(rep, q, ggml_row_size(types[t], GOLDEN_N));
             tr->to_float(q, y, GOLDEN_N);
