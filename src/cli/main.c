@@ -25,7 +25,10 @@ static const command k_commands[] = {
 #define N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
 
 int cli_fail(const char *what, const slm_error *err) {
-    fprintf(stderr, "slm: %s: %s\n", what, err && err->msg[0] ? err->msg : slm_status_name(err ? err->code : SLM_OK));
+    const char *msg = err && err->msg[0] ? err->msg : slm_status_name(err ? err->code : SLM_OK);
+    /* Library messages often name the file already; don't say it twice. */
+    if (what && *what && !strstr(msg, what)) fprintf(stderr, "slm: %s: %s\n", what, msg);
+    else fprintf(stderr, "slm: %s\n", msg);
     return CLI_EXIT_FAIL;
 }
 
