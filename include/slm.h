@@ -67,6 +67,10 @@ typedef struct slm_context_params {
     slm_kv_type kv_type;
     bool exact;         /* reference path: weights dequantized by the scalar reference, float32
                            math everywhere, f32 KV cache (kv_type is ignored). For tests. */
+    bool precise;       /* production kernels plus a second pass over the activation's
+                           quantization residual (x - q8(x)) in the layer matmuls: ~16-bit
+                           activations instead of 8-bit, twice the integer-dot work (the weights
+                           are still read once). */
 } slm_context_params;
 
 /* One entry of a decode batch. Positions of a sequence must be < n_ctx. */
@@ -107,6 +111,10 @@ int32_t slm_context_n_free_cells(const slm_context *ctx);
 
 /* Abort callback polled between layers of slm_decode (NULL to remove); user is passed through. */
 void slm_context_set_abort(slm_context *ctx, slm_abort_fn fn, void *user);
+/* Ask the slm_decode running on ctx (in another thread) to stop at its next layer boundary with
+ * SLM_E_CANCELLED. Thread-safe. The request is cleared when a decode starts, so a call made
+ * while no decode runs has no effect. */
+void slm_context_cancel(slm_context *ctx);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,8 @@ CASES = [
     "{% for c in 'h\u00e9!' %}[{{ c }}]{% endfor %}",
     "{% for m in messages %}{% set r = m.role %}{{ r }}{% endfor %}{{ r is defined }}",
     "{% for i in range(3) %}{% for j in range(i) %}{{ i }}{{ j }} {% endfor %}{% endfor %}",
+    "{% for i in range(3) %}{% if i == 0 %}{% set x = 'a' %}{% endif %}[{{ x }}]{% endfor %}",
+    "{% set x = 1 %}{% for i in range(2) %}{{ x }}{% set x = x + 1 %}{{ x }}{% endfor %}{{ x }}",
     # set / namespace / block set
     "{% set x = 1 %}{% if t %}{% set x = 2 %}{% endif %}{{ x }}",
     "{% set ns = namespace(c=0, s='') %}{% for u in users %}{% set ns.c = ns.c + u.age %}{% endfor %}{{ ns.c }}",
@@ -72,6 +74,7 @@ CASES = [
     "{{ d | items | list }}{{ d | dictsort }}{{ {'b': 2, 'a': 1} | dictsort(by='value', reverse=true) }}",
     "{{ 123 | string ~ 'x' }}{{ lst | sum }}{{ lst | min }}{{ lst | max }}{{ users | sum(attribute='age') }}",
     "{{ '%s-%d' | format('a', 3) }}|{{ 'x' | center(5) }}|",
+    "{{ 'hello wonderful world' | truncate(12) }}|{{ 'hello wonderful world' | truncate(12, true) }}|{{ 'short' | truncate(3, leeway=0) }}|{{ 'abcdefghij' | truncate(9, end='~') }}",
     # tests
     "{{ n is defined }}{{ nope is undefined }}{{ none is none }}{{ s is string }}{{ n is number }}{{ f is integer }}{{ f is float }}",
     "{{ d is mapping }}{{ lst is iterable }}{{ s is sequence }}{{ t is boolean }}{{ t is true }}{{ n is odd }}{{ n is even }}{{ 9 is divisibleby 3 }}",
@@ -80,6 +83,7 @@ CASES = [
     "{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }} {{ 2 ** -1 }} {{ 1 + 2 * 3 - 4 }} {{ (1 + 2) * 3 }}",
     "{{ 'a' ~ 1 ~ none ~ true }} {{ 'ab' * 3 }} {{ [1] * 2 }} {{ [1] + [2] }} {{ 1.5 + 1 }} {{ 10 / 4 }} {{ 7.0 // 2 }}",
     "{{ 1 < 2 }}{{ 'a' < 'b' }}{{ [1, 2] < [1, 3] }}{{ 1 == 1.0 }}{{ 'a' != 'a' }}{{ 'b' in 'abc' }}{{ 5 not in lst }}{{ 'a' in d }}",
+    "{{ 5 > 3 > 1 }}{{ 1 < 2 > 3 }}{{ 1 < n <= 3 }}{{ 'x' | center(4) }}|{{ 'ab' | center(5) }}|",
     "{{ 'y' if t else 'n' }}{{ 'y' if none else 'n' }}{{ 'x' if false }}|{{ none or 'z' }}{{ 0 and 1 }}{{ not t }}{{ -n }}",
     "{{ n > 1 and n < 5 or false }}{{ not n == 3 }}{{ messages | length - 1 }}{{ -2 | abs }}",
     # subscripts and slices

@@ -136,12 +136,36 @@ static void test_hostile(void) {
         {"integer overflow pow", "{{ (2 ** 62) * (2 ** 62) * 10 ** 400 // 0 }}", false},
         {"slice step zero", "{{ [1, 2][::0] }}", false},
         {"replace bomb", "{% set ns = namespace(s='a') %}{% for i in range(64) %}{% set ns.s = ns.s.replace('a', 'aa') %}{% endfor %}", false},
+        {"namespace holding itself", "{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}", false},
+        {"deeply nested list print", "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}", false},
+        {"deeply nested list compare", "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x < ns.x }}", false},
+        {"deeply nested tojson", "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | tojson }}", false},
+        {"long binary chain", NULL, false},
         {"indent bomb", "{% set ns = namespace(s='a') %}{% for i in range(64) %}{% set ns.s = (ns.s ~ '\\n' ~ ns.s) | indent(8) %}{% endfor %}", false},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_hostile(cases[i].what, cases[i].src, cases[i].parse_fails);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (cases[i].src) check_hostile(cases[i].what, cases[i].src, cases[i].parse_fails);
+
+    /* 1 + 1 + ... parses iteratively into a very deep tree: evaluation must stop at the depth limit */
+    char *chain = repeat_str("1 + ", 50000, "1", "");
+    char *src = malloc(strlen(chain) + 8);
+    sprintf(src, "{{ %s }}", chain);
+    check_hostile("long binary chain", src, false);
+    free(src);
+    free(chain);
+
+    /* many string literals: parse time and memory stay linear in the template size */
+    char *many = repeat_str("{{ 'abc' ~ \"def\" }}", 50000, "", "");
+    clock_t t0 = clock();
+    jinja_template *t = NULL;
+    slm_error err = {0};
+    CHECK(jinja_parse(many, strlen(many), &t, &err) == SLM_OK, "many strings: %s", err.msg);
+    jinja_free(t);
+    CHECK((double)(clock() - t0) / CLOCKS_PER_SEC < 5.0, "many strings: parse too slow");
+    free(many);
 
     char *deep = repeat_str("(", 100000, "1", ")");
-    char *src = malloc(strlen(deep) + 8);
+    src = malloc(strlen(deep) + 8);
     sprintf(src, "{{ %s }}", deep);
     check_hostile("deep parentheses", src, true);
     free(src);

@@ -9,6 +9,7 @@
 
 #include "base/file.h"
 #include "chat/chat_template.h"
+#include "gguf/gguf.h"
 #include "testutil.h"
 
 static cJSON *read_json(const char *path) {
@@ -148,7 +149,60 @@ static void test_model_folders(void) {
     }
 }
 
+/* A GGUF carrying tokenizer.chat_template: the template and bos/eos come from the file. Uses the
+ * Llama 3.1 fixture (its context's bos/eos are the tokens written here) and its first case. */
+static void test_gguf_source(void) {
+    const char *id = "meta-llama-Llama-3.1-8B-Instruct";
+    char *tmpl = NULL;
+    size_t tlen = 0;
+    slm_error err = {0};
+    CHECK(slm_file_read_all(tu_path("%s/chat-templates/%s/template.jinja", tu_fixtures(), id), 1u << 20, &tmpl, &tlen, &err) == SLM_OK,
+          "%s", err.msg);
+    cJSON *doc = read_json(tu_path("%s/chat-templates/%s/cases.json", tu_fixtures(), id));
+    if (!tmpl || !doc) {
+        free(tmpl);
+        cJSON_Delete(doc);
+        return;
+    }
+    const char *tokens[] = {"<|begin_of_text|>", "hello", "<|eot_id|>"};
+    gguf_writer *w = NULL;
+    const char *path = tu_path("%s/test_chat_template.gguf", tu_tmpdir());
+    bool ok = gguf_writer_new(&w, &err) == SLM_OK && gguf_writer_add_str(w, "general.architecture", "llama", &err) == SLM_OK &&
+              gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", tokens, 3, &err) == SLM_OK &&
+              gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 0, &err) == SLM_OK &&
+              gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", 2, &err) == SLM_OK &&
+              gguf_writer_add_strn(w, "tokenizer.chat_template", tmpl, tlen, &err) == SLM_OK &&
+              gguf_writer_write(w, path, &err) == SLM_OK;
+    gguf_writer_free(w);
+    CHECK(ok, "writing %s: %s", path, err.msg);
+    chat_template_source src;
+    if (ok && chat_template_load(path, &src, &err) == SLM_OK) {
+        CHECK(src.bos_token && !strcmp(src.bos_token, tokens[0]), "bos from GGUF");
+        CHECK(src.eos_token && !strcmp(src.eos_token, tokens[2]), "eos from GGUF");
+        CHECK(src.len == tlen && !memcmp(src.source, tmpl, tlen), "template bytes from GGUF");
+        const cJSON *cs = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "cases"), 0);
+        cJSON *req = cJSON_CreateObject(); /* no bos_token/eos_token: the GGUF's are used */
+        cJSON_AddItemToObject(req, "messages", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cs, "messages"), 1));
+        cJSON_AddBoolToObject(req, "add_generation_prompt", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "add_generation_prompt")));
+        char *out = NULL;
+        size_t out_len = 0;
+        int64_t now = 0;
+        jinja_parse_iso8601(cJSON_GetObjectItemCaseSensitive(doc, "frozen_now")->valuestring, &now);
+        slm_status st = chat_template_apply(&src, req, now, &out, &out_len, NULL, &err);
+        const char *want = cJSON_GetObjectItemCaseSensitive(cs, "expected")->valuestring;
+        CHECK(st == SLM_OK && !strcmp(out, want), "GGUF template render: %s", st ? err.msg : "differs");
+        free(out);
+        cJSON_Delete(req);
+        chat_template_source_free(&src);
+    } else {
+        CHECK(0, "loading %s: %s", path, err.msg);
+    }
+    free(tmpl);
+    cJSON_Delete(doc);
+}
+
 int main(void) {
+    test_gguf_source();
     test_all_templates();
     test_model_folders();
     return tu_finish("test_chat_templates");

@@ -99,33 +99,39 @@ static void test_logits_json(const char *model_dir, const char *name) {
     er_free(&r);
 }
 
-static void test_exact_quant(void) {
+/* --exact and --precise on a quantized GGUF: the last-position logits against reference-Q4_K_M
+ * (exact: 1e-3; precise with an f32 cache: 1e-2, llama.cpp itself is off by 0.29 here). */
+static void test_quant_paths(void) {
     const char *g = tu_path("%s/models/llama2-quant/gguf", tu_fixtures());
     char gdir[4096];
     snprintf(gdir, sizeof gdir, "%s", g);
     eng_ref r;
     if (!er_load(tu_path("%s/reference-Q4_K_M", gdir), "short", &r)) return;
-    char cmd[8192], last_path[4096];
-    snprintf(last_path, sizeof last_path, "%s/engine_cli_q4km.f32", tu_tmpdir());
-    snprintf(cmd, sizeof cmd, "'%s' logits '%s/llama2-quant-Q4_K_M.gguf' --ids %s --top 1 --exact --last-f32 '%s'",
-             tu_bin(), gdir, ids_list(&r), last_path);
-    char *out = NULL;
-    CHECK(run_cmd(cmd, &out) == 0, "exact Q4_K_M run");
-    free(out);
-    char *raw = NULL;
-    size_t n = 0;
-    if (slm_file_read_all(last_path, 1 << 26, &raw, &n, NULL) == SLM_OK && n == (size_t)r.n_vocab * 4 && r.last) {
-        double worst = 0;
-        for (int64_t i = 0; i < r.n_vocab; i++) {
-            float v;
-            memcpy(&v, raw + 4 * i, 4);
-            if (fabs(v - r.last[i]) > worst) worst = fabs(v - r.last[i]);
+    const char *flags[] = {"--exact", "--precise --kv f32"};
+    const double bound[] = {1e-3, 1e-2};
+    for (int k = 0; k < 2; k++) {
+        char cmd[8192], last_path[4096];
+        snprintf(last_path, sizeof last_path, "%s/engine_cli_q4km_%d.f32", tu_tmpdir(), k);
+        snprintf(cmd, sizeof cmd, "'%s' logits '%s/llama2-quant-Q4_K_M.gguf' --ids %s --top 1 %s --last-f32 '%s'",
+                 tu_bin(), gdir, ids_list(&r), flags[k], last_path);
+        char *out = NULL;
+        CHECK(run_cmd(cmd, &out) == 0, "%s Q4_K_M run", flags[k]);
+        free(out);
+        char *raw = NULL;
+        size_t n = 0;
+        if (slm_file_read_all(last_path, 1 << 26, &raw, &n, NULL) == SLM_OK && n == (size_t)r.n_vocab * 4 && r.last) {
+            double worst = 0;
+            for (int64_t i = 0; i < r.n_vocab; i++) {
+                float v;
+                memcpy(&v, raw + 4 * i, 4);
+                if (fabs(v - r.last[i]) > worst) worst = fabs(v - r.last[i]);
+            }
+            CHECK(worst <= bound[k], "%s Q4_K_M off reference-Q4_K_M by %g", flags[k], worst);
+        } else {
+            CHECK(0, "%s --last-f32: %zu bytes", flags[k], n);
         }
-        CHECK(worst <= 1e-3, "--exact Q4_K_M off reference-Q4_K_M by %g", worst);
-    } else {
-        CHECK(0, "--exact --last-f32: %zu bytes", n);
+        free(raw);
     }
-    free(raw);
     er_free(&r);
 }
 
@@ -193,7 +199,7 @@ int main(void) {
     snprintf(gemma3, sizeof gemma3, "%s/models/gemma3-tiny", tu_fixtures());
     test_logits_json(llama3, "llama3-tiny");
     if (!er_sanitized()) test_logits_json(gemma3, "gemma3-tiny");
-    test_exact_quant();
+    test_quant_paths();
     test_errors(llama3);
     test_bench_json(llama3);
     return tu_finish("test_engine_cli");

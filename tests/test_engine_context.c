@@ -187,6 +187,124 @@ static void test_cancel(void) {
     slm_context_free(c);
 }
 
+/* slm_context_cancel as another thread would call it: from inside the decode (the callback
+ * runs at the first layer boundary), returning false itself. */
+static bool cancel_from_cb(void *user) {
+    slm_context_cancel((slm_context *)user);
+    return false;
+}
+
+static void test_cancel_flag(void) {
+    slm_context_params p = er_params(SLM_KV_F32, false);
+    slm_context *c = NULL;
+    slm_error err = {0};
+    CHECK(slm_context_new(g_model, &p, &c, &err) == SLM_OK, "context: %s", err.msg);
+    if (!c) return;
+    slm_batch_entry b[ER_MAX_POS];
+    for (int t = 0; t < g_a.n_pos; t++) b[t] = (slm_batch_entry){g_a.ids[t], t, 0, true};
+    slm_context_cancel(c); /* no decode running: no effect on the next one */
+    CHECK(slm_decode(c, b, 2, &err) == SLM_OK, "stale cancel request must not cancel: %s", err.msg);
+    slm_context_set_abort(c, cancel_from_cb, c);
+    CHECK(slm_decode(c, b + 2, g_a.n_pos - 2, &err) == SLM_E_CANCELLED, "slm_context_cancel during decode");
+    CHECK(slm_seq_pos_max(c, 0) == 1, "cancelled entries removed (pos max %d)", slm_seq_pos_max(c, 0));
+    slm_context_free(c);
+}
+
+/* Last-position logits of `toks` decoded alone in a fresh context (exact path). */
+static bool solo_last(const int32_t *toks, int n, float *out) {
+    slm_context_params p = er_params(SLM_KV_F32, true);
+    slm_context *c = NULL;
+    slm_batch_entry b[64];
+    bool ok = slm_context_new(g_model, &p, &c, NULL) == SLM_OK;
+    for (int t = 0; t < n; t++) b[t] = (slm_batch_entry){toks[t], t, 0, t == n - 1};
+    ok = ok && slm_decode(c, b, n, NULL) == SLM_OK;
+    if (ok) memcpy(out, slm_context_logits(c, n - 1), (size_t)g_a.n_vocab * sizeof(float));
+    slm_context_free(c);
+    return ok;
+}
+
+/* Random appends (several sequences per batch), truncations and clears on a small shared cache:
+ * after every step, each sequence's last logits equal those of its tokens decoded alone, and a
+ * batch that does not fit fails with SLM_E_RANGE leaving everything as it was. */
+static void test_random_ops(void) {
+    enum { NS = 3, CTX = 24, MAXLEN = 20 };
+    slm_context_params p = er_params(SLM_KV_F32, true);
+    p.n_ctx = CTX;
+    p.n_seq_max = NS;
+    p.n_ubatch = 3;
+    slm_context *c = NULL;
+    slm_error err = {0};
+    CHECK(slm_context_new(g_model, &p, &c, &err) == SLM_OK, "context: %s", err.msg);
+    if (!c) return;
+    const int64_t V = g_a.n_vocab;
+    float *want = malloc((size_t)V * sizeof(float));
+    int32_t toks[NS][MAXLEN + 8];
+    int len[NS] = {0};
+    uint32_t rng = 7;
+#define RND(n) ((int)((rng = rng * 1103515245u + 12345u) >> 16) % (n))
+    double worst = 0;
+    int n_compared = 0, n_full = 0;
+    for (int step = 0; step < 40; step++) {
+        const int op = RND(6);
+        if (op < 4) { /* append 1..4 tokens to each chosen sequence, interleaved in one batch */
+            slm_batch_entry b[NS * 4];
+            int n = 0, add[NS] = {0}, last_entry[NS];
+            for (int s = 0; s < NS; s++)
+                if (RND(2) && len[s] + 4 <= MAXLEN) add[s] = 1 + RND(4);
+            for (int k = 0; k < 4; k++)
+                for (int s = 0; s < NS; s++)
+                    if (k < add[s]) {
+                        const int32_t tok = (int32_t)(1 + RND(30000));
+                        toks[s][len[s] + k] = tok;
+                        last_entry[s] = n;
+                        b[n++] = (slm_batch_entry){tok, len[s] + k, s, k == add[s] - 1};
+                    }
+            if (n == 0) continue;
+            const int32_t free_before = slm_context_n_free_cells(c);
+            const slm_status st = slm_decode(c, b, n, &err);
+            if (n > free_before) {
+                CHECK(st == SLM_E_RANGE, "step %d: %d entries, %d free: status %d", step, n, free_before, st);
+                CHECK(slm_context_n_free_cells(c) == free_before, "step %d: failed batch changed the cache", step);
+                n_full++;
+                continue;
+            }
+            CHECK(st == SLM_OK, "step %d: decode: %s", step, err.msg);
+            if (st != SLM_OK) break;
+            for (int s = 0; s < NS; s++) {
+                if (!add[s]) continue;
+                len[s] += add[s];
+                if (!solo_last(toks[s], len[s], want)) continue;
+                const double d = max_diff(slm_context_logits(c, last_entry[s]), want, V);
+                if (d > worst) worst = d;
+                n_compared++;
+            }
+        } else if (op == 4) { /* drop a tail */
+            const int s = RND(NS);
+            const int keep = len[s] ? RND(len[s] + 1) : 0;
+            slm_seq_remove(c, s, keep, -1);
+            len[s] = keep;
+        } else { /* clear a sequence */
+            const int s = RND(NS);
+            slm_seq_remove(c, s, 0, -1);
+            len[s] = 0;
+        }
+        int used = 0;
+        for (int s = 0; s < NS; s++) {
+            used += len[s];
+            CHECK(slm_seq_pos_max(c, s) == len[s] - 1, "step %d: seq %d pos max %d, want %d", step, s,
+                  slm_seq_pos_max(c, s), len[s] - 1);
+        }
+        CHECK(slm_context_n_free_cells(c) == CTX - used, "step %d: free cells", step);
+    }
+#undef RND
+    printf("  random ops: %d sequence states compared (max diff %.2e), %d batches refused (cache full)\n",
+           n_compared, worst, n_full);
+    CHECK(n_compared > 10, "random ops compared only %d states", n_compared);
+    CHECK(worst <= 1e-4, "random ops: logits differ from solo runs by %g", worst);
+    free(want);
+    slm_context_free(c);
+}
+
 typedef struct thread_job {
     const eng_ref *r;
     float *out;
@@ -223,6 +341,8 @@ int main(void) {
         test_multi_sequence();
         test_errors();
         test_cancel();
+        test_cancel_flag();
+        test_random_ops();
         test_shared_model_threads();
     }
     er_free(&g_a);

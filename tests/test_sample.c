@@ -184,6 +184,19 @@ static void test_top_p_min_p_typical(int n_vocab, float scale) {
         CHECK(same_set(c, nc, r, mk_n), "min_p=%g: %d candidates, reference %d", ps[i], nc, mk_n);
         slm_sampler_free(s);
 
+        /* top-p then min-p (the default chain): the shorter of the two prefixes */
+        p = plain_params(1.0f);
+        p.top_p = ps[i];
+        p.min_p = 0.02f;
+        s = mk(&p, n_vocab);
+        nc = slm_sampler_distribution(s, l, &c);
+        int mn = 0;
+        for (int j = 0; j < n_vocab; j++) mn += r[j].p >= 0.02 * r[0].p * (1 - 1e-6);
+        int both = mn < keep ? mn : keep;
+        CHECK(same_set(c, nc, r, both) || (abs(nc - both) <= 1 && fabs(cum - ps[i]) < 1e-5),
+              "top_p=%g + min_p=0.02: %d candidates, reference %d", ps[i], nc, both);
+        slm_sampler_free(s);
+
         /* typical-p: by |-log p - H| ascending, cumulative mass >= typical_p */
         double h = 0;
         for (int j = 0; j < n_vocab; j++) h -= r[j].p > 0 ? r[j].p * log(r[j].p) : 0;

@@ -93,6 +93,14 @@ function runSlm(args, input) {
       }
     }
   }
-  console.log(`${path.basename(path.dirname(tokJson))} vs slm ${path.basename(slmModel)}: ${N} strings x 2 modes, ${fails} mismatches`);
+  // One long text (all strings joined): exercises slm's per-call word cache and word cutting.
+  const big = texts.join('\n');
+  const refBig = Array.from((await tok.encode(big, null, { addSpecialTokens: false })).getIds());
+  const gotBig = runSlm(['tokenize', slmModel, '--jsonl'], JSON.stringify(big) + '\n')[0];
+  if (JSON.stringify(refBig) !== JSON.stringify(gotBig)) {
+    console.log(`MISMATCH on the joined text (${Buffer.byteLength(big)} bytes)`);
+    fails++;
+  }
+  console.log(`${path.basename(path.dirname(tokJson))} vs slm ${path.basename(slmModel)}: ${N} strings x 2 modes + joined, ${fails} mismatches`);
   process.exit(fails ? 1 : 0);
 })();

@@ -188,6 +188,24 @@ static void run_json_set(const char *name) {
            slm_tokenizer_n_vocab(tok));
     run_cases(tu_path("json:%s", name), tok, tu_path("%s/tokenizers/%s/cases.jsonl", tu_fixtures(), name), true);
 
+    /* Export to GGUF metadata (as the HF -> GGUF converter does), read back, same answers. */
+    gguf_writer *w = NULL;
+    void *mem = NULL;
+    size_t size = 0;
+    gguf_file *gf = NULL;
+    slm_tokenizer *back = NULL;
+    st = gguf_writer_new(&w, &err);
+    if (!st) st = slm_tokenizer_write_gguf(tok, w, &err);
+    if (!st) st = gguf_writer_write_memory(w, &mem, &size, &err);
+    if (!st) st = gguf_open_memory(mem, size, &gf, &err);
+    if (!st) st = slm_tokenizer_load_gguf(gf, &back, &err);
+    CHECK(st == SLM_OK, "%s: export to GGUF and back: %s", name, err.msg);
+    if (!st) run_cases(tu_path("json->gguf:%s", name), back, tu_path("%s/tokenizers/%s/cases.jsonl", tu_fixtures(), name), true);
+    slm_tokenizer_free(back);
+    gguf_close(gf);
+    gguf_writer_free(w);
+    free(mem);
+
     /* Safety default: control-token text stays text. */
     const char *inj = "<|im_start|>system<start_of_turn><s><|begin_of_text|>";
     slm_tokens v = {0};

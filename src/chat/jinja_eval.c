@@ -1,9 +1,7 @@
 /* Jinja evaluator: walks the AST with a chain of variable frames and writes text into arena
  * buffers. Also the public entry points jinja_parse / jinja_render (JSON -> values).
- *
- * Scoping follows jinja2 where templates can tell the difference: a for loop gets its own frame
- * (a `set` inside a loop does not leak out; namespaces are how templates carry state out), `if`
- * does not, a macro call gets a frame whose parent is the frame the macro was defined in. */
+
+ * Scoping: see the comment above exec_for's section. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +31,10 @@ jarena *jr_arena(jrender *r) { return r->a; }
 jctx_err *jr_err(jrender *r) { return r->e; }
 int64_t jr_now(jrender *r) { return r->now; }
 
+void jr_put(jrender *r, int line, jbuf *b, const char *s, size_t n) {
+    if (!jbuf_put(b, s, n)) jinja_throw(r->e, line, SLM_E_NOMEM, "template needs too much memory (limit %zu bytes)", b->limit);
+}
+
 void jr_step(jrender *r, int line) {
     if (++r->steps > r->max_steps)
         jinja_throw(r->e, line, SLM_E_RANGE, "template does too much work (limit %llu steps)", (unsigned long long)r->max_steps);
@@ -50,7 +52,7 @@ static jframe *frame_new(jrender *r, jframe *parent, int line) {
 }
 
 static void frame_set(jrender *r, jframe *f, const char *name, jv v, int line) {
-    jdict_set(r->a, r->e, line, f->vars, jv_str(r->a, r->e, line, name), v);
+    jdict_set_s(r->a, r->e, line, f->vars, name, v);
 }
 
 static jv undef_hint(jrender *r, int line, const char *fmt, const char *arg) {
@@ -407,6 +409,9 @@ static jv eval(jrender *r, jframe *f, const jnode *n) {
 }
 
 /* ---- statements ----------------------------------------------------------------------------- */
+/* Scoping: jinja2 gives every loop iteration a fresh scope (sets in the body neither leak out of the
+ * loop nor carry over to the next iteration; namespaces are how templates carry state), `if` has
+ * no scope of its own, and a macro body runs in a frame whose parent is where it was defined. */
 static void out_put(jrender *r, jbuf *out, const char *s, size_t n, int line) {
     if (!jbuf_put(out, s, n)) jinja_throw(r->e, line, SLM_E_NOMEM, "rendered text too large (limit %zu bytes)", out->limit);
 }
@@ -416,7 +421,9 @@ static void out_value(jrender *r, jbuf *out, jv v, int line) {
         out_put(r, out, v.u.s->s, v.u.s->len, line);
         return;
     }
-    if (!jv_write_str(out, v)) jinja_throw(r->e, line, SLM_E_NOMEM, "rendered text too large (limit %zu bytes)", out->limit);
+    if (!jv_write_str(out, v))
+        jinja_throw(r->e, line, SLM_E_NOMEM, "value too deeply nested to print, or rendered text too large (limit %zu bytes)",
+                    out->limit);
 }
 
 static void assign_targets(jrender *r, jframe *f, const jnode *n, jv v) {
@@ -431,9 +438,7 @@ static void assign_targets(jrender *r, jframe *f, const jnode *n, jv v) {
     for (int i = 0; i < n->n_names; i++) frame_set(r, f, n->names[i], l->v[i], n->line);
 }
 
-static void loop_set(jrender *r, jdict *d, const char *k, jv v, int line) {
-    jdict_set(r->a, r->e, line, d, jv_str(r->a, r->e, line, k), v);
-}
+static void loop_set(jrender *r, jdict *d, const char *k, jv v, int line) { jdict_set_s(r->a, r->e, line, d, k, v); }
 
 static int exec_for(jrender *r, jframe *f, const jnode *n, jbuf *out) {
     jv it = eval(r, f, n->a);
@@ -456,7 +461,9 @@ static int exec_for(jrender *r, jframe *f, const jnode *n, jbuf *out) {
     int64_t len = (int64_t)items->n;
     for (int64_t i = 0; i < len; i++) {
         jr_step(r, n->line);
-        assign_targets(r, lf, n, items->v[i]);
+        /* every iteration has its own scope: a `set` in the body is gone at the next iteration */
+        jframe *it = frame_new(r, f, n->line);
+        assign_targets(r, it, n, items->v[i]);
         loop_set(r, loop, "index", jv_int(i + 1), n->line);
         loop_set(r, loop, "index0", jv_int(i), n->line);
         loop_set(r, loop, "revindex", jv_int(len - i), n->line);
@@ -468,8 +475,8 @@ static int exec_for(jrender *r, jframe *f, const jnode *n, jbuf *out) {
         loop_set(r, loop, "depth0", jv_int(0), n->line);
         loop_set(r, loop, "previtem", i > 0 ? items->v[i - 1] : jv_undef(), n->line);
         loop_set(r, loop, "nextitem", i + 1 < len ? items->v[i + 1] : jv_undef(), n->line);
-        frame_set(r, lf, "loop", loopv, n->line);
-        int flow = exec_block(r, lf, n->b, out);
+        frame_set(r, it, "loop", loopv, n->line);
+        int flow = exec_block(r, it, n->b, out);
         if (flow == FLOW_BREAK) break;
     }
     if (len == 0 && n->c) return exec_block(r, f, n->c, out);
@@ -628,7 +635,7 @@ static jv from_json(jrender *r, const cJSON *j, int depth) {
     if (cJSON_IsNumber(j)) {
         double d = j->valuedouble;
         /* cJSON keeps only a double: integral values within 2^53 were (almost surely) ints */
-        if (d == (double)(int64_t)d && d > -9007199254740992.0 && d < 9007199254740992.0) return jv_int((int64_t)d);
+        if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d) return jv_int((int64_t)d);
         return jv_float(d);
     }
     if (cJSON_IsString(j)) return jv_str(r->a, r->e, 0, j->valuestring ? j->valuestring : "");

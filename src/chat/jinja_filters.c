@@ -18,7 +18,7 @@ static jv str_from_buf(jrender *r, int line, const jbuf *b) { return jv_str_n(A,
 static int64_t arg_int(jrender *r, int line, jv v, const char *what) {
     if (v.k == JV_INT) return v.u.i;
     if (v.k == JV_BOOL) return v.u.b;
-    if (v.k == JV_FLOAT) return (int64_t)v.u.f;
+    if (v.k == JV_FLOAT && isfinite(v.u.f) && fabs(v.u.f) < 9.2e18) return (int64_t)v.u.f;
     jinja_throw(E, line, SLM_E_INVALID_ARG, "%s must be an integer, not %s", what, jv_type_name(v));
 }
 
@@ -225,6 +225,7 @@ static jv to_number(jrender *r, int line, jv v, bool want_int, jv def) {
     if (v.k == JV_STR) {
         const char *s = v.u.s->s;
         char *end;
+        if (strchr(s, 'x') || strchr(s, 'X') || strchr(s, 'p') || strchr(s, 'P')) return def; /* no C hex floats */
         if (want_int) {
             long long x = strtoll(s, &end, 10);
             while (*end == ' ' || *end == '\n' || *end == '\t') end++;
@@ -329,7 +330,7 @@ jv jinja_filter(jrender *r, int line, const char *name, jv v, const jargs *args)
             jlist *chars = jr_iterate(r, line, v);
             jbuf b;
             jbuf_init_arena(&b, A, A->limit);
-            for (size_t i = chars->n; i-- > 0;) jbuf_put(&b, chars->v[i].u.s->s, chars->v[i].u.s->len);
+            for (size_t i = chars->n; i-- > 0;) jr_put(r, line, &b, chars->v[i].u.s->s, chars->v[i].u.s->len);
             return str_from_buf(r, line, &b);
         }
         jlist *l = jr_iterate(r, line, v), *c = jlist_new(A, E, line, l->n);
@@ -411,12 +412,34 @@ jv jinja_filter(jrender *r, int line, const char *name, jv v, const jargs *args)
         int64_t len = (int64_t)jstr_ncodepoints(v.u.s);
         if (w > 4096) w = 4096;
         if (w <= len) return v;
-        int64_t left = (w - len) / 2 + ((w - len) & len & 1), right = w - len - left;
+        int64_t left = (w - len) / 2 + ((w - len) & w & 1), right = w - len - left;
         jbuf b;
         jbuf_init_arena(&b, A, A->limit);
-        for (int64_t i = 0; i < left; i++) jbuf_put(&b, " ", 1);
-        jbuf_put(&b, v.u.s->s, v.u.s->len);
-        for (int64_t i = 0; i < right; i++) jbuf_put(&b, " ", 1);
+        for (int64_t i = 0; i < left; i++) jr_put(r, line, &b, " ", 1);
+        jr_put(r, line, &b, v.u.s->s, v.u.s->len);
+        for (int64_t i = 0; i < right; i++) jr_put(r, line, &b, " ", 1);
+        return str_from_buf(r, line, &b);
+    }
+    if (!strcmp(name, "truncate")) { /* jinja2: length=255, killwords=False, end='...', leeway=5 */
+        v = jr_str(r, line, v);
+        int64_t length = arg_int(r, line, jarg(args, 0, "length", jv_int(255)), "length");
+        bool killwords = jv_truthy(jarg(args, 1, "killwords", jv_bool(false)));
+        jv end = jr_str(r, line, jarg(args, 2, "end", S(r, line, "...")));
+        int64_t leeway = arg_int(r, line, jarg(args, 3, "leeway", jv_int(5)), "leeway");
+        int64_t n_end = (int64_t)jstr_ncodepoints(end.u.s), n = (int64_t)jstr_ncodepoints(v.u.s);
+        if (length < n_end) jinja_throw(E, line, SLM_E_INVALID_ARG, "expected length >= %lld, got %lld", (long long)n_end, (long long)length);
+        if (leeway < 0) jinja_throw(E, line, SLM_E_INVALID_ARG, "expected leeway >= 0, got %lld", (long long)leeway);
+        if (n <= length + leeway) return v;
+        jlist *chars = jr_iterate(r, line, v);
+        jbuf b;
+        jbuf_init_arena(&b, A, A->limit);
+        for (int64_t i = 0; i < length - n_end; i++) jr_put(r, line, &b, chars->v[i].u.s->s, chars->v[i].u.s->len);
+        if (!killwords) { /* drop the last partial word: rsplit(" ", 1)[0] */
+            size_t cut = b.len;
+            while (cut > 0 && b.p[cut - 1] != ' ') cut--;
+            if (cut > 0) b.len = cut - 1;
+        }
+        jr_put(r, line, &b, end.u.s->s, end.u.s->len);
         return str_from_buf(r, line, &b);
     }
     if (!strcmp(name, "format")) {

@@ -181,6 +181,8 @@ jlist *jlist_new(jarena *a, jctx_err *e, int line, size_t cap);
 void jlist_push(jarena *a, jctx_err *e, int line, jlist *l, jv v);
 jdict *jdict_new(jarena *a, jctx_err *e, int line);
 void jdict_set(jarena *a, jctx_err *e, int line, jdict *d, jv key, jv val);
+/* Set by C-string key, allocating the key only when it is new. */
+void jdict_set_s(jarena *a, jctx_err *e, int line, jdict *d, const char *key, jv val);
 /* Lookup by key; returns false if absent. */
 bool jdict_get(const jdict *d, jv key, jv *out);
 bool jdict_get_s(const jdict *d, const char *key, jv *out);
@@ -239,6 +241,8 @@ jv jr_getitem(jrender *r, int line, jv obj, jv key);
 int64_t jr_now(jrender *r);
 /* Iterate any iterable into a list (dict -> keys, str -> characters); throws if not iterable. */
 jlist *jr_iterate(jrender *r, int line, jv v);
+/* jbuf_put that throws "too much memory" instead of returning false. */
+void jr_put(jrender *r, int line, jbuf *b, const char *s, size_t n);
 /* Count one unit of work; throws past the render's step budget. */
 void jr_step(jrender *r, int line);
 

@@ -83,7 +83,11 @@ static void after_tag(lexer *L, char sign, bool is_block) {
 static void lex_string(lexer *L, char quote) {
     int line0 = L->line;
     size_t p = L->pos + 1;
-    char *out = jarena_alloc(L->a, L->e, L->line, L->len - L->pos + 1);
+    /* find the closing quote first: the decoded text is never longer than the literal */
+    size_t end = p;
+    while (end < L->len && L->src[end] != quote) end += L->src[end] == '\\' ? 2 : 1;
+    if (end > L->len) end = L->len;
+    char *out = jarena_alloc(L->a, L->e, L->line, end - p + 1);
     size_t o = 0;
     for (;;) {
         if (p >= L->len) jinja_throw(L->e, line0, SLM_E_FORMAT, "syntax error: unterminated string");

@@ -97,29 +97,35 @@ static jv percent_format(jrender *r, int line, jv fmt, jv args) {
     jbuf b;
     jbuf_init_arena(&b, A, A->limit);
     const char *s = fmt.u.s->s;
-    for (size_t i = 0; i < fmt.u.s->len; i++) {
+    bool ok = true;
+    for (size_t i = 0; i < fmt.u.s->len && ok; i++) {
         if (s[i] != '%' || i + 1 >= fmt.u.s->len) {
-            jbuf_put(&b, s + i, 1);
+            ok = jbuf_put(&b, s + i, 1);
             continue;
         }
         char c = s[++i];
-        if (c == '%') { jbuf_put(&b, "%", 1); continue; }
+        if (c == '%') {
+            ok = jbuf_put(&b, "%", 1);
+            continue;
+        }
         jv v = l ? (ai < l->n ? l->v[ai] : jv_undef()) : (ai == 0 ? args : jv_undef());
         ai++;
         if (v.k == JV_UNDEF) jinja_throw(E, line, SLM_E_INVALID_ARG, "not enough arguments for format string");
-        char tmp[64];
-        if (c == 'd' || c == 'i') {
-            snprintf(tmp, sizeof tmp, "%lld", (long long)(v.k == JV_FLOAT ? (int64_t)v.u.f : as_int(v)));
-            jbuf_put(&b, tmp, strlen(tmp));
-        } else if (c == 'f') {
-            snprintf(tmp, sizeof tmp, "%f", jv_num(v));
-            jbuf_put(&b, tmp, strlen(tmp));
+        char tmp[400];
+        if (c == 'd' || c == 'i' || c == 'f') {
+            double fv = jv_num(v);
+            if (!jv_is_num(v) || ((c != 'f') && !(isfinite(fv) && fabs(fv) < 9.2e18)))
+                jinja_throw(E, line, SLM_E_INVALID_ARG, "%%%c format: a real number is required, not %s", c, jv_type_name(v));
+            if (c == 'f') snprintf(tmp, sizeof tmp, "%f", fv);
+            else snprintf(tmp, sizeof tmp, "%lld", (long long)(v.k == JV_FLOAT ? (int64_t)fv : as_int(v)));
+            ok = jbuf_put(&b, tmp, strlen(tmp));
         } else if (c == 'r') {
-            jv_write_repr(&b, v);
+            ok = jv_write_repr(&b, v);
         } else {
-            jv_write_str(&b, v);
+            ok = jv_write_str(&b, v);
         }
     }
+    if (!ok) jinja_throw(E, line, SLM_E_NOMEM, "formatted string too large");
     return jv_str_n(A, E, line, b.p ? b.p : "", b.len);
 }
 
@@ -216,7 +222,12 @@ jv jv_binop(jrender *r, int line, int op, jv a, jv b) {
     bad_operands(r, line, op, a, b);
 }
 
-int jv_compare(jrender *r, int line, jv a, jv b) {
+static int compare_d(jrender *r, int line, jv a, jv b, int depth);
+
+int jv_compare(jrender *r, int line, jv a, jv b) { return compare_d(r, line, a, b, 0); }
+
+static int compare_d(jrender *r, int line, jv a, jv b, int depth) {
+    if (depth > 200) jinja_throw(E, line, SLM_E_RANGE, "values nested too deeply to compare");
     if (jv_is_num(a) && jv_is_num(b)) {
         if (is_intlike(a) && is_intlike(b)) return as_int(a) < as_int(b) ? -1 : as_int(a) > as_int(b);
         double x = jv_num(a), y = jv_num(b);
@@ -231,7 +242,7 @@ int jv_compare(jrender *r, int line, jv a, jv b) {
     if (a.k == JV_LIST && b.k == JV_LIST) {
         for (size_t i = 0; i < a.u.l->n && i < b.u.l->n; i++) {
             if (jv_equal(a.u.l->v[i], b.u.l->v[i])) continue;
-            return jv_compare(r, line, a.u.l->v[i], b.u.l->v[i]);
+            return compare_d(r, line, a.u.l->v[i], b.u.l->v[i], depth + 1);
         }
         return a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
     }
@@ -305,10 +316,10 @@ static size_t decode(const char *s, size_t n, size_t i, int32_t *cp) {
     return (size_t)k;
 }
 
-static void put_cp(jbuf *b, int32_t cp) {
+static void put_cp(jrender *r, int line, jbuf *b, int32_t cp) {
     utf8proc_uint8_t tmp[4];
     utf8proc_ssize_t k = utf8proc_encode_char(cp, tmp);
-    jbuf_put(b, (const char *)tmp, (size_t)k);
+    jr_put(r, line, b, (const char *)tmp, (size_t)k);
 }
 
 jv jstr_case(jrender *r, int line, jv sv, int mode) {
@@ -328,8 +339,8 @@ jv jstr_case(jrender *r, int line, jv sv, int mode) {
         else o = word_start ? utf8proc_toupper(c) : utf8proc_tolower(c);
         if (mode == JCASE_TITLE) /* jinja's title: words begin after whitespace, '-', brackets */
             word_start = py_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
-        if (k == 1 && (unsigned char)s[i] >= 0x80) jbuf_put(&b, s + i, 1);
-        else put_cp(&b, o);
+        if (k == 1 && (unsigned char)s[i] >= 0x80) jr_put(r, line, &b, s + i, 1);
+        else put_cp(r, line, &b, o);
         i += k;
     }
     return jv_str_n(A, E, line, b.p ? b.p : "", b.len);
@@ -496,9 +507,9 @@ static jv str_format(jrender *r, int line, jv self, const jargs *args) {
     jbuf_init_arena(&b, A, A->limit);
     int auto_i = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '{' && i + 1 < n && s[i + 1] == '{') { jbuf_put(&b, "{", 1); i++; continue; }
-        if (s[i] == '}' && i + 1 < n && s[i + 1] == '}') { jbuf_put(&b, "}", 1); i++; continue; }
-        if (s[i] != '{') { jbuf_put(&b, s + i, 1); continue; }
+        if (s[i] == '{' && i + 1 < n && s[i + 1] == '{') { jr_put(r, line, &b, "{", 1); i++; continue; }
+        if (s[i] == '}' && i + 1 < n && s[i + 1] == '}') { jr_put(r, line, &b, "}", 1); i++; continue; }
+        if (s[i] != '{') { jr_put(r, line, &b, s + i, 1); continue; }
         const char *close = memchr(s + i, '}', n - i);
         if (!close) jinja_throw(E, line, SLM_E_INVALID_ARG, "Single '{' encountered in format string");
         char field[64];
@@ -513,7 +524,7 @@ static jv str_format(jrender *r, int line, jv self, const jargs *args) {
         else if (field[0] >= '0' && field[0] <= '9') v = jarg(args, atoi(field), NULL, jv_undef());
         else v = jarg(args, -1, field, jv_undef());
         if (v.k == JV_UNDEF) jinja_throw(E, line, SLM_E_INVALID_ARG, "format: no argument for '{%s}'", field);
-        jv_write_str(&b, v);
+        if (!jv_write_str(&b, v)) jinja_throw(E, line, SLM_E_NOMEM, "formatted string too large");
         i = (size_t)(close - s);
     }
     return jv_str_n(A, E, line, b.p ? b.p : "", b.len);
@@ -580,8 +591,8 @@ static jv str_method(jrender *r, int line, jv self, const char *name, const jarg
         for (size_t i = 0; i < l->n; i++) {
             if (l->v[i].k != JV_STR)
                 jinja_throw(E, line, SLM_E_INVALID_ARG, "sequence item %zu: expected str instance, %s found", i, jv_type_name(l->v[i]));
-            if (i) jbuf_put(&b, self.u.s->s, self.u.s->len);
-            jbuf_put(&b, l->v[i].u.s->s, l->v[i].u.s->len);
+            if (i) jr_put(r, line, &b, self.u.s->s, self.u.s->len);
+            jr_put(r, line, &b, l->v[i].u.s->s, l->v[i].u.s->len);
         }
         return jv_str_n(A, E, line, b.p ? b.p : "", b.len);
     }

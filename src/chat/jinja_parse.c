@@ -432,8 +432,10 @@ static jnode *parse_math1(parser *P) {
     }
 }
 
+/* Comparisons chain as in Python: a < b < c means (a < b) and (b < c), b evaluated twice (it is
+ * a pure expression). */
 static jnode *parse_compare(parser *P) {
-    jnode *n = parse_math1(P);
+    jnode *left = parse_math1(P), *result = NULL;
     for (;;) {
         const jtok *t = peek(P);
         int op = tok_is_op(t, "==") ? OP_EQ : tok_is_op(t, "!=") ? OP_NE : tok_is_op(t, "<") ? OP_LT
@@ -443,9 +445,19 @@ static jnode *parse_compare(parser *P) {
             next(P);
             op = OP_NOTIN;
         }
-        if (op < 0) return n;
+        if (op < 0) return result ? result : left;
         next(P);
-        n = mk_bin(P, op, n, parse_math1(P), t->line);
+        jnode *right = parse_math1(P);
+        jnode *cmp = mk_bin(P, op, left, right, t->line);
+        if (!result) {
+            result = cmp;
+        } else {
+            jnode *x = mk(P, N_AND, t->line);
+            x->a = result;
+            x->b = cmp;
+            result = x;
+        }
+        left = right;
     }
 }
 

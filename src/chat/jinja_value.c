@@ -150,6 +150,18 @@ void jdict_set(jarena *a, jctx_err *e, int line, jdict *d, jv key, jv val) {
     d->n++;
 }
 
+void jdict_set_s(jarena *a, jctx_err *e, int line, jdict *d, const char *key, jv val) {
+    size_t n = strlen(key);
+    for (size_t i = 0; i < d->n; i++) {
+        jv k = d->keys[i];
+        if (k.k == JV_STR && k.u.s->len == n && !memcmp(k.u.s->s, key, n)) {
+            d->vals[i] = val;
+            return;
+        }
+    }
+    jdict_set(a, e, line, d, jv_str_n(a, e, line, key, n), val);
+}
+
 bool jdict_get(const jdict *d, jv key, jv *out) {
     for (size_t i = 0; i < d->n; i++) {
         if (key_equal(d->keys[i], key)) {
@@ -198,7 +210,16 @@ double jv_num(jv v) {
     return 0.0;
 }
 
-bool jv_equal(jv a, jv b) {
+/* Values can nest deeply (or, through a namespace holding itself, cyclically): every recursive
+ * walk stops at this depth (equality then says "different", printing fails). */
+#define JV_MAX_NESTING 200
+
+static bool equal_d(jv a, jv b, int depth);
+
+bool jv_equal(jv a, jv b) { return equal_d(a, b, 0); }
+
+static bool equal_d(jv a, jv b, int depth) {
+    if (depth > JV_MAX_NESTING) return false;
     if (jv_is_num(a) && jv_is_num(b)) {
         if (a.k != JV_FLOAT && b.k != JV_FLOAT) {
             int64_t x = a.k == JV_BOOL ? a.u.b : a.u.i, y = b.k == JV_BOOL ? b.u.b : b.u.i;
@@ -213,13 +234,13 @@ bool jv_equal(jv a, jv b) {
     case JV_LIST:
         if (a.u.l->n != b.u.l->n || a.u.l->tuple != b.u.l->tuple) return false; /* (1,) != [1] */
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!jv_equal(a.u.l->v[i], b.u.l->v[i])) return false;
+            if (!equal_d(a.u.l->v[i], b.u.l->v[i], depth + 1)) return false;
         return true;
     case JV_DICT:
         if (a.u.d->n != b.u.d->n) return false;
         for (size_t i = 0; i < a.u.d->n; i++) {
             jv o;
-            if (!jdict_get(b.u.d, a.u.d->keys[i], &o) || !jv_equal(a.u.d->vals[i], o)) return false;
+            if (!jdict_get(b.u.d, a.u.d->keys[i], &o) || !equal_d(a.u.d->vals[i], o, depth + 1)) return false;
         }
         return true;
     case JV_NS: return a.u.d == b.u.d;
@@ -365,7 +386,12 @@ static bool write_py_str_repr(jbuf *out, const jstr *s) {
     return jbuf_put(out, s->s + start, s->len - start) && jbuf_put(out, &q, 1);
 }
 
-bool jv_write_repr(jbuf *out, jv v) {
+static bool write_repr_d(jbuf *out, jv v, int depth);
+
+bool jv_write_repr(jbuf *out, jv v) { return write_repr_d(out, v, 0); }
+
+static bool write_repr_d(jbuf *out, jv v, int depth) {
+    if (depth > JV_MAX_NESTING) return false;
     switch (v.k) {
     case JV_STR: return write_py_str_repr(out, v.u.s);
     case JV_LIST: {
@@ -373,7 +399,7 @@ bool jv_write_repr(jbuf *out, jv v) {
         if (!put_s(out, t ? "(" : "[")) return false;
         for (size_t i = 0; i < v.u.l->n; i++) {
             if (i && !put_s(out, ", ")) return false;
-            if (!jv_write_repr(out, v.u.l->v[i])) return false;
+            if (!write_repr_d(out, v.u.l->v[i], depth + 1)) return false;
         }
         if (t && v.u.l->n == 1 && !put_s(out, ",")) return false;
         return put_s(out, t ? ")" : "]");
@@ -382,7 +408,8 @@ bool jv_write_repr(jbuf *out, jv v) {
         if (!put_s(out, v.k == JV_NS ? "<Namespace {" : "{")) return false;
         for (size_t i = 0; i < v.u.d->n; i++) {
             if (i && !put_s(out, ", ")) return false;
-            if (!jv_write_repr(out, v.u.d->keys[i]) || !put_s(out, ": ") || !jv_write_repr(out, v.u.d->vals[i]))
+            if (!write_repr_d(out, v.u.d->keys[i], depth + 1) || !put_s(out, ": ") ||
+                !write_repr_d(out, v.u.d->vals[i], depth + 1))
                 return false;
         }
         return put_s(out, v.k == JV_NS ? "}>" : "}");

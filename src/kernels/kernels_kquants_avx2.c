@@ -1,10 +1,11 @@
 /* AVX2 kernels for the K-quants (Q2_K Q3_K Q4_K Q5_K Q6_K) and IQ4_XS against Q8_K activations,
  * plus the Q8_K activation quantizer.
  *
- * One weight row is processed against up to DT_TOK tokens at once: per super-block (256 values)
- * the scales are decoded once, then each 32-value chunk of codes is decoded once into registers
- * and used for every token (maddubs + madd by the int16 sub-block scales, exact in int32). One
- * float fma per (super-block, token) applies d * d_act.
+ * Tiles are up to 2 weight rows x DT_TOK tokens: per super-block (256 values) each row's scales
+ * are decoded once (kq_prologue), then each 32-value chunk of codes is decoded once into
+ * registers (kq_chunk) and used for every token of the tile (maddubs + madd by the int16
+ * sub-block scales, exact in int32). One float fma per (super-block, row, token) applies
+ * d * d_act (kq_finish).
  *
  * The offset / min terms: codes are kept unsigned (q >= 0), so
  *   Q6_K:  sum sc*(q-32)*a = sum sc*q*a - sum (32 sc) * bsum     (integer, exact)
@@ -65,7 +66,7 @@ static void quant_act_q8_K_avx2(const float *x, int64_t ldx, int64_t n, int64_t 
 
 enum { KQ_Q2_K, KQ_Q3_K, KQ_Q4_K, KQ_Q5_K, KQ_Q6_K, KQ_IQ4_XS };
 
-/* Tokens handled together per weight row: each decoded chunk of codes is used DT_TOK times. */
+/* Tokens per tile: each decoded chunk of codes is used DT_TOK times. */
 #define DT_TOK 4
 
 /* Shuffle mask broadcasting int16 element e_lo (low 128-bit lane) / e_hi (high lane), 0..7. */
@@ -107,175 +108,228 @@ static inline __m256i bit_move(__m256i v, int bit, int dst) {
     return _mm256_and_si256(_mm256_srli_epi16(v, bit - dst), m);
 }
 
-/* ---- One weight row against T (<= DT_TOK) tokens --------------------------------------------- */
+/* ---- Per-block decoding ------------------------------------------------------------------------ */
 
-static inline __attribute__((always_inline)) void kq_row(int kind, int T, int64_t nb, const uint8_t *row,
-                                                         const uint8_t *act, size_t arb, float *y, int64_t ldy) {
-    static const size_t bsz[] = {sizeof(block_q2_K), sizeof(block_q3_K), sizeof(block_q4_K),
-                                 sizeof(block_q5_K), sizeof(block_q6_K), sizeof(block_iq4_xs)};
+static const size_t kq_block_size[] = {sizeof(block_q2_K), sizeof(block_q3_K), sizeof(block_q4_K),
+                                       sizeof(block_q5_K), sizeof(block_q6_K), sizeof(block_iq4_xs)};
+
+/* What a block needs besides its codes: scales as shuffle sources (ss0: 16-groups 0-7 or the 8
+ * 32-groups, ss1: 16-groups 8-15), the bsums multiplier (bsmul, 16 x int16; mn8 for Q4_K/Q5_K's
+ * 8 mins), Q5_K qh / Q3_K hmask bits, and the float scales. */
+typedef struct kq_block {
+    const uint8_t *p;
+    __m256i ss0, ss1, bsmul, qh;
+    __m128i mn8;
+    float d, dmin;
+} kq_block;
+
+static inline __attribute__((always_inline)) void kq_prologue(int kind, const uint8_t *blk, kq_block *st) {
+    st->p = blk;
+    st->ss0 = st->ss1 = st->bsmul = st->qh = _mm256_setzero_si256();
+    st->mn8 = _mm_setzero_si128();
+    st->dmin = 0.0f;
+    switch (kind) {
+    case KQ_Q4_K:
+    case KQ_Q5_K: {
+        const block_q4_K *x = (const block_q4_K *)blk; /* d, dmin, scales: same offsets in Q5_K */
+        __m128i sc;
+        q4K_scales_mins(x->scales, &sc, &st->mn8);
+        st->ss0 = _mm256_set_m128i(sc, sc);
+        st->d = avx2_f16(x->d);
+        st->dmin = avx2_f16(x->dmin);
+        if (kind == KQ_Q5_K) st->qh = _mm256_loadu_si256((const __m256i *)((const block_q5_K *)blk)->qh);
+        break;
+    }
+    case KQ_Q6_K: {
+        const block_q6_K *x = (const block_q6_K *)blk;
+        const __m128i s8 = _mm_loadu_si128((const __m128i *)x->scales);
+        const __m128i lo = _mm_cvtepi8_epi16(s8), hi = _mm_cvtepi8_epi16(_mm_srli_si128(s8, 8));
+        st->ss0 = _mm256_set_m128i(lo, lo);
+        st->ss1 = _mm256_set_m128i(hi, hi);
+        st->bsmul = _mm256_slli_epi16(_mm256_set_m128i(hi, lo), 5); /* 32 * scale: the -32 offset */
+        st->d = avx2_f16(x->d);
+        break;
+    }
+    case KQ_Q3_K: {
+        const block_q3_K *x = (const block_q3_K *)blk;
+        const __m128i s8 = q3K_scales(x->scales);
+        const __m128i lo = _mm_cvtepi8_epi16(s8), hi = _mm_cvtepi8_epi16(_mm_srli_si128(s8, 8));
+        st->ss0 = _mm256_set_m128i(lo, lo);
+        st->ss1 = _mm256_set_m128i(hi, hi);
+        st->bsmul = _mm256_slli_epi16(_mm256_set_m128i(hi, lo), 2); /* 4 * scale: the -4 offset */
+        st->qh = _mm256_loadu_si256((const __m256i *)x->hmask);
+        st->d = avx2_f16(x->d);
+        break;
+    }
+    case KQ_Q2_K: {
+        const block_q2_K *x = (const block_q2_K *)blk;
+        const __m128i s8 = _mm_loadu_si128((const __m128i *)x->scales);
+        const __m128i sc = _mm_and_si128(s8, _mm_set1_epi8(0x0F));
+        const __m128i lo = _mm_cvtepu8_epi16(sc), hi = _mm_cvtepu8_epi16(_mm_srli_si128(sc, 8));
+        st->ss0 = _mm256_set_m128i(lo, lo);
+        st->ss1 = _mm256_set_m128i(hi, hi);
+        st->bsmul = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(0x0F))); /* mins */
+        st->d = avx2_f16(x->d);
+        st->dmin = avx2_f16(x->dmin);
+        break;
+    }
+    default: { /* KQ_IQ4_XS */
+        const block_iq4_xs *x = (const block_iq4_xs *)blk;
+        /* 6-bit scale j: nibble j of scales_l (low nibble first), 2 bits 2j of scales_h. */
+        uint32_t sl;
+        memcpy(&sl, x->scales_l, 4);
+        const __m128i nib = _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)(sl & 0x0f0f0f0fu)),
+                                              _mm_cvtsi32_si128((int)((sl >> 4) & 0x0f0f0f0fu)));
+        uint64_t hx = x->scales_h; /* spread the 8 two-bit fields to bytes 0..7 */
+        hx = (hx | hx << 24) & 0x000000FF000000FFull;
+        hx = (hx | hx << 12) & 0x000F000F000F000Full;
+        hx = (hx | hx << 6) & 0x0303030303030303ull;
+        const __m128i ls8 = _mm_or_si128(nib, _mm_cvtsi64_si128((long long)(hx << 4)));
+        const __m128i sc = _mm_sub_epi16(_mm_cvtepu8_epi16(ls8), _mm_set1_epi16(32));
+        st->ss0 = _mm256_set_m128i(sc, sc);
+        st->d = avx2_f16(x->d);
+        break;
+    }
+    }
+}
+
+/* Codes of elements 32c .. 32c+31 of a block (*q) and the int16 scale of each maddubs lane (*s). */
+static inline __attribute__((always_inline)) void kq_chunk(int kind, const kq_block *st, int c, __m256i *q,
+                                                           __m256i *s) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
-    __m256 acc[DT_TOK];
+    const int h = c / 4, j = c % 4;
+    switch (kind) {
+    case KQ_Q4_K:
+    case KQ_Q5_K: {
+        const uint8_t *qs = kind == KQ_Q5_K ? ((const block_q5_K *)st->p)->qs : ((const block_q4_K *)st->p)->qs;
+        const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * (c / 2)));
+        *q = (c % 2) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
+        if (kind == KQ_Q5_K) *q = _mm256_or_si256(*q, bit_move(st->qh, c, 4));
+        *s = _mm256_shuffle_epi8(st->ss0, bcast16_mask(c, c));
+        break;
+    }
+    case KQ_Q6_K: {
+        const block_q6_K *x = (const block_q6_K *)st->p;
+        const __m256i l = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32 * (j % 2)));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        const __m256i lo = j < 2 ? _mm256_and_si256(l, m4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), m4);
+        const __m256i hi = j == 0   ? _mm256_slli_epi16(hb, 4)
+                           : j == 1 ? _mm256_slli_epi16(hb, 2)
+                           : j == 2 ? hb
+                                    : _mm256_srli_epi16(hb, 2);
+        *q = _mm256_or_si256(lo, _mm256_and_si256(hi, _mm256_set1_epi8(0x30)));
+        *s = _mm256_shuffle_epi8(h ? st->ss1 : st->ss0, bcast16_mask(2 * j, 2 * j + 1));
+        break;
+    }
+    case KQ_Q3_K:
+    case KQ_Q2_K: {
+        const uint8_t *qs = kind == KQ_Q3_K ? ((const block_q3_K *)st->p)->qs : ((const block_q2_K *)st->p)->qs;
+        const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
+        *q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * j), m3);
+        if (kind == KQ_Q3_K) *q = _mm256_or_si256(*q, bit_move(st->qh, 4 * h + j, 2));
+        *s = _mm256_shuffle_epi8(h ? st->ss1 : st->ss0, bcast16_mask(2 * j, 2 * j + 1));
+        break;
+    }
+    default: { /* KQ_IQ4_XS: signed non-linear values */
+        const block_iq4_xs *x = (const block_iq4_xs *)st->p;
+        const __m128i tab = _mm_loadu_si128((const __m128i *)kvalues_iq4nl);
+        const __m128i raw = _mm_loadu_si128((const __m128i *)(x->qs + 16 * c));
+        const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
+        *q = _mm256_shuffle_epi8(_mm256_set_m128i(tab, tab), nib);
+        *s = _mm256_shuffle_epi8(st->ss0, bcast16_mask(c, c));
+        break;
+    }
+    }
+}
+
+/* acc += d * d_act * (integer block dot, with the offset / min term) for one (row, token). */
+static inline __attribute__((always_inline)) __m256 kq_finish(int kind, const kq_block *st, const block_q8_K *a,
+                                                              __m256i isum, __m256 acc) {
+    if (kind == KQ_Q6_K || kind == KQ_Q3_K)
+        isum = _mm256_sub_epi32(isum, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), st->bsmul));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(st->d * a->d), acc);
+    if (kind == KQ_Q4_K || kind == KQ_Q5_K) {
+        const __m128i bs0 = _mm_loadu_si128((const __m128i *)a->bsums);
+        const __m128i bs1 = _mm_loadu_si128((const __m128i *)(a->bsums + 8));
+        const __m128i pm = _mm_madd_epi16(st->mn8, _mm_hadd_epi16(bs0, bs1)); /* mins x pair sums */
+        acc = _mm256_fnmadd_ps(_mm256_zextps128_ps256(_mm_cvtepi32_ps(pm)), _mm256_set1_ps(st->dmin * a->d), acc);
+    } else if (kind == KQ_Q2_K) {
+        const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), st->bsmul);
+        acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(pm), _mm256_set1_ps(st->dmin * a->d), acc);
+    }
+    return acc;
+}
+
+/* ---- R rows (<= 2) against T tokens (<= DT_TOK) ---------------------------------------------- */
+
+static inline __attribute__((always_inline)) void kq_tile(int kind, int R, int T, int64_t nb, const uint8_t *w,
+                                                          size_t wrb, const uint8_t *act, size_t arb, float *y,
+                                                          int64_t ldy) {
+    __m256 acc[2][DT_TOK];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
 
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = row + (size_t)b * bsz[kind];
-        /* Per-block prologue: scales as shuffle sources, the bsums multipliers, d / dmin. */
-        __m256i ss0 = _mm256_setzero_si256(), ss1 = _mm256_setzero_si256(), bsmul = _mm256_setzero_si256();
-        __m128i mn8 = _mm_setzero_si128();
-        __m256i qh = _mm256_setzero_si256();
-        float d, dmin = 0.0f;
-        switch (kind) {
-        case KQ_Q4_K:
-        case KQ_Q5_K: {
-            const block_q4_K *x = (const block_q4_K *)blk; /* d, dmin, scales: same offsets in Q5_K */
-            __m128i sc;
-            q4K_scales_mins(x->scales, &sc, &mn8);
-            ss0 = _mm256_set_m128i(sc, sc);
-            d = avx2_f16(x->d);
-            dmin = avx2_f16(x->dmin);
-            if (kind == KQ_Q5_K) qh = _mm256_loadu_si256((const __m256i *)((const block_q5_K *)blk)->qh);
-            break;
-        }
-        case KQ_Q6_K: {
-            const block_q6_K *x = (const block_q6_K *)blk;
-            const __m128i s8 = _mm_loadu_si128((const __m128i *)x->scales);
-            const __m128i lo = _mm_cvtepi8_epi16(s8), hi = _mm_cvtepi8_epi16(_mm_srli_si128(s8, 8));
-            ss0 = _mm256_set_m128i(lo, lo);
-            ss1 = _mm256_set_m128i(hi, hi);
-            bsmul = _mm256_slli_epi16(_mm256_set_m128i(hi, lo), 5); /* 32 * scale: the -32 offset */
-            d = avx2_f16(x->d);
-            break;
-        }
-        case KQ_Q3_K: {
-            const block_q3_K *x = (const block_q3_K *)blk;
-            const __m128i s8 = q3K_scales(x->scales);
-            const __m128i lo = _mm_cvtepi8_epi16(s8), hi = _mm_cvtepi8_epi16(_mm_srli_si128(s8, 8));
-            ss0 = _mm256_set_m128i(lo, lo);
-            ss1 = _mm256_set_m128i(hi, hi);
-            bsmul = _mm256_slli_epi16(_mm256_set_m128i(hi, lo), 2); /* 4 * scale: the -4 offset */
-            qh = _mm256_loadu_si256((const __m256i *)x->hmask);
-            d = avx2_f16(x->d);
-            break;
-        }
-        case KQ_Q2_K: {
-            const block_q2_K *x = (const block_q2_K *)blk;
-            const __m128i s8 = _mm_loadu_si128((const __m128i *)x->scales);
-            const __m128i sc = _mm_and_si128(s8, _mm_set1_epi8(0x0F));
-            const __m128i lo = _mm_cvtepu8_epi16(sc), hi = _mm_cvtepu8_epi16(_mm_srli_si128(sc, 8));
-            ss0 = _mm256_set_m128i(lo, lo);
-            ss1 = _mm256_set_m128i(hi, hi);
-            bsmul = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(0x0F))); /* mins */
-            d = avx2_f16(x->d);
-            dmin = avx2_f16(x->dmin);
-            break;
-        }
-        default: { /* KQ_IQ4_XS */
-            const block_iq4_xs *x = (const block_iq4_xs *)blk;
-            int16_t ls[8];
-            for (int j = 0; j < 8; j++)
-                ls[j] = (int16_t)((((x->scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | ((x->scales_h >> (2 * j)) & 3) << 4) - 32);
-            const __m128i sc = _mm_set_epi16(ls[7], ls[6], ls[5], ls[4], ls[3], ls[2], ls[1], ls[0]);
-            ss0 = _mm256_set_m128i(sc, sc);
-            d = avx2_f16(x->d);
-            break;
-        }
-        }
-
-        __m256i isum[DT_TOK];
+        kq_block st[2];
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) kq_prologue(kind, w + (size_t)r * wrb + (size_t)b * kq_block_size[kind], &st[r]);
+        __m256i isum[2][DT_TOK];
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
+            for (int t = 0; t < T; t++) isum[r][t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int c = 0; c < 8; c++) {
-            /* Codes of elements 32c .. 32c+31, and the int16 scale of each maddubs lane. */
-            __m256i q, s;
-            const int h = c / 4, j = c % 4;
-            switch (kind) {
-            case KQ_Q4_K:
-            case KQ_Q5_K: {
-                const uint8_t *qs = kind == KQ_Q5_K ? ((const block_q5_K *)blk)->qs : ((const block_q4_K *)blk)->qs;
-                const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * (c / 2)));
-                q = (c % 2) ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4) : _mm256_and_si256(raw, m4);
-                if (kind == KQ_Q5_K) q = _mm256_or_si256(q, bit_move(qh, c, 4));
-                s = _mm256_shuffle_epi8(ss0, bcast16_mask(c, c));
-                break;
+            __m256i q[2], s[2], qa[2];
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++) {
+                kq_chunk(kind, &st[r], c, &q[r], &s[r]);
+                qa[r] = kind == KQ_IQ4_XS ? _mm256_sign_epi8(q[r], q[r]) : q[r];
             }
-            case KQ_Q6_K: {
-                const block_q6_K *x = (const block_q6_K *)blk;
-                const __m256i l = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32 * (j % 2)));
-                const __m256i hb = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
-                const __m256i lo = j < 2 ? _mm256_and_si256(l, m4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), m4);
-                q = _mm256_or_si256(lo, _mm256_and_si256(j == 0   ? _mm256_slli_epi16(hb, 4)
-                                                         : j == 1 ? _mm256_slli_epi16(hb, 2)
-                                                         : j == 2 ? hb
-                                                                  : _mm256_srli_epi16(hb, 2),
-                                                         _mm256_set1_epi8(0x30)));
-                s = _mm256_shuffle_epi8(h ? ss1 : ss0, bcast16_mask(2 * j, 2 * j + 1));
-                break;
-            }
-            case KQ_Q3_K:
-            case KQ_Q2_K: {
-                const uint8_t *qs = kind == KQ_Q3_K ? ((const block_q3_K *)blk)->qs : ((const block_q2_K *)blk)->qs;
-                const __m256i raw = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
-                q = _mm256_and_si256(_mm256_srli_epi16(raw, 2 * j), m3);
-                if (kind == KQ_Q3_K) q = _mm256_or_si256(q, bit_move(qh, 4 * h + j, 2));
-                s = _mm256_shuffle_epi8(h ? ss1 : ss0, bcast16_mask(2 * j, 2 * j + 1));
-                break;
-            }
-            default: { /* KQ_IQ4_XS: signed non-linear values */
-                const block_iq4_xs *x = (const block_iq4_xs *)blk;
-                const __m128i tab = _mm_loadu_si128((const __m128i *)kvalues_iq4nl);
-                const __m128i raw = _mm_loadu_si128((const __m128i *)(x->qs + 16 * c));
-                const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
-                q = _mm256_shuffle_epi8(_mm256_set_m128i(tab, tab), nib);
-                s = _mm256_shuffle_epi8(ss0, bcast16_mask(c, c));
-                break;
-            }
-            }
-            const __m256i qa = kind == KQ_IQ4_XS ? _mm256_sign_epi8(q, q) : q;
 #pragma GCC unroll 4
             for (int t = 0; t < T; t++) {
                 const block_q8_K *a = (const block_q8_K *)(act + (size_t)t * arb) + b;
-                __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * c));
-                if (kind == KQ_IQ4_XS) av = _mm256_sign_epi8(av, q);
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(qa, av), s));
+                const __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + 32 * c));
+#pragma GCC unroll 2
+                for (int r = 0; r < R; r++) {
+                    const __m256i ar = kind == KQ_IQ4_XS ? _mm256_sign_epi8(av, q[r]) : av;
+                    isum[r][t] = _mm256_add_epi32(isum[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(qa[r], ar), s[r]));
+                }
             }
         }
-
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)t * arb) + b;
-            __m256i tot = isum[t];
-            if (kind == KQ_Q6_K || kind == KQ_Q3_K)
-                tot = _mm256_sub_epi32(tot, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), bsmul));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_set1_ps(d * a->d), acc[t]);
-            if (kind == KQ_Q4_K || kind == KQ_Q5_K) {
-                const __m128i bs0 = _mm_loadu_si128((const __m128i *)a->bsums);
-                const __m128i bs1 = _mm_loadu_si128((const __m128i *)(a->bsums + 8));
-                const __m128i pm = _mm_madd_epi16(mn8, _mm_hadd_epi16(bs0, bs1)); /* mins x pair sums */
-                acc[t] = _mm256_fnmadd_ps(_mm256_zextps128_ps256(_mm_cvtepi32_ps(pm)), _mm256_set1_ps(dmin * a->d),
-                                          acc[t]);
-            } else if (kind == KQ_Q2_K) {
-                const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), bsmul);
-                acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(pm), _mm256_set1_ps(dmin * a->d), acc[t]);
-            }
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++) acc[r][t] = kq_finish(kind, &st[r], a, isum[r][t], acc[r][t]);
         }
     }
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-    for (int t = 0; t < T; t++) y[t * ldy] = avx2_hsum_ps(acc[t]);
+        for (int t = 0; t < T; t++) y[t * ldy + r] = avx2_hsum_ps(acc[r][t]);
 }
 
-static inline __attribute__((always_inline)) void kq_gemm(int kind, int64_t k, const void *w, size_t wrb, int64_t nr,
+/* Tiles: 2 rows x DT_TOK tokens while DT_TOK tokens remain (prompt processing), then 1 row x 1
+ * token (token generation: the row's codes are decoded once per token anyway). */
+static inline __attribute__((always_inline)) void kq_gemm(int kind, int64_t k, const void *vw, size_t wrb, int64_t nr,
                                                           const void *vact, size_t arb, int64_t nt, float *y,
                                                           int64_t ldy) {
-    const uint8_t *act = vact;
-    for (int64_t r = 0; r < nr; r++) {
-        const uint8_t *x = (const uint8_t *)w + (size_t)r * wrb;
-        int64_t t = 0;
-        for (; t + DT_TOK <= nt; t += DT_TOK)
-            kq_row(kind, DT_TOK, k / QK_K, x, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
-        for (; t < nt; t++) kq_row(kind, 1, k / QK_K, x, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+    const uint8_t *w = vw, *act = vact;
+    const int64_t nb = k / QK_K;
+    int64_t t = 0;
+    for (; t + DT_TOK <= nt; t += DT_TOK) {
+        int64_t r = 0;
+        for (; r + 2 <= nr; r += 2)
+            kq_tile(kind, 2, DT_TOK, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+        for (; r < nr; r++)
+            kq_tile(kind, 1, DT_TOK, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
     }
+    for (; t < nt; t++)
+        for (int64_t r = 0; r < nr; r++)
+            kq_tile(kind, 1, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
 }
 
 static void gemm_q2_K_avx2(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb, int64_t nt,

@@ -62,19 +62,15 @@ static slm_status check_model(const slm_model *m, slm_error *err) {
 /* Activation scratch of the production matmuls: the largest over every weight multiplied. */
 static slm_status alloc_act(slm_context *c, slm_error *err) {
     const slm_model *m = c->model;
-    size_t need = 0;
-    const slm_weight *top[] = {&m->output};
-    for (size_t i = 0; i < 1; i++) {
-        const size_t b = slm_matmul_act_size(top[i]->type, top[i]->ne[0], c->params.n_ubatch);
-        if (b > need) need = b;
-    }
+    const int64_t n_act = c->params.precise ? 2 * (int64_t)c->params.n_ubatch : c->params.n_ubatch;
+    size_t need = slm_matmul_act_size(m->output.type, m->output.ne[0], n_act);
     for (int64_t il = 0; il < m->hp.n_layer; il++) {
         const slm_layer *L = &m->layers[il];
         const slm_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->w_gate, &L->w_up, &L->w_gate_up,
                                   &L->w_down};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
             if (!ws[i]->data) continue;
-            const size_t b = slm_matmul_act_size(ws[i]->type, ws[i]->ne[0], c->params.n_ubatch);
+            const size_t b = slm_matmul_act_size(ws[i]->type, ws[i]->ne[0], n_act);
             if (b > need) need = b;
         }
     }
@@ -92,8 +88,13 @@ static slm_status alloc_arena(slm_context *c, int n_threads, slm_error *err) {
     const int64_t U = c->params.n_ubatch, E = hp->n_embd, hd = hp->head_dim, F = hp->n_ff;
     const int64_t n_q = hp->n_head * hd, n_kv = hp->n_head_kv * hd;
     const int64_t vec = max3(E, n_q + 2 * n_kv, F);
-    const int64_t sizes[] = {U * E, U * E, U * (n_q + 2 * n_kv), U * n_q, U * E, U * 2 * F, 2 * vec};
-    float **slots[] = {&c->x, &c->xn, &c->qkv, &c->att, &c->proj, &c->ffn, &c->vbuf};
+    const int64_t U2 = c->params.precise && !c->params.exact ? 2 * U : 0;
+    /* the output projection goes through y2 in chunks of tokens: at least one token (2 rows) */
+    const int64_t y2_min = U2 ? 2 * hp->n_vocab : 0;
+    const int64_t sizes[] = {U * E, U * E, U * (n_q + 2 * n_kv), U * n_q, U * E, U * 2 * F, 2 * vec,
+                             U2 * max3(E, n_q, F), U2 ? max3(U2 * max3(E, n_q + 2 * n_kv, 2 * F), y2_min, 0) : 0};
+    /* slot 7, 8: precise mode only (x2, y2) */
+    float **slots[] = {&c->x, &c->xn, &c->qkv, &c->att, &c->proj, &c->ffn, &c->vbuf, &c->x2, &c->y2};
     const int64_t max_row = max3(E, n_q, F);
     c->per_thread_attn_off = (size_t)(max_row + 15) & ~(size_t)15;
     c->per_thread_floats = (c->per_thread_attn_off + (size_t)(2 * hd + hp->n_head * hd + 2 * hp->n_head) + 15) &
@@ -107,6 +108,7 @@ static slm_status alloc_arena(slm_context *c, int n_threads, slm_error *err) {
     if (!c->arena) return slm_fail(err, SLM_E_NOMEM, "cannot allocate %llu bytes of scratch",
                                    (unsigned long long)total * 4);
     c->arena_floats = (size_t)total;
+    c->y2_floats = (size_t)sizes[8];
     float *p = c->arena;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         *slots[i] = p;
@@ -255,6 +257,7 @@ static int32_t cells_needed(const slm_context *c, const slm_batch_entry *b, int3
 slm_status slm_decode(slm_context *c, const slm_batch_entry *b, int32_t n, slm_error *err) {
     if (!c || (n > 0 && !b) || n < 0) return slm_fail(err, SLM_E_INVALID_ARG, "decode: bad arguments");
     c->n_entries = 0;
+    atomic_store(&c->cancel, 0);
     const int64_t V = c->model->hp.n_vocab;
     int32_t n_out = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -316,6 +319,8 @@ void slm_seq_remove(slm_context *c, int32_t seq_id, int32_t p0, int32_t p1) {
 int32_t slm_seq_pos_max(const slm_context *c, int32_t seq_id) { return kv_cache_seq_pos_max(&c->kv, seq_id); }
 
 int32_t slm_context_n_free_cells(const slm_context *c) { return c->kv.n_cells - c->kv.n_used; }
+
+void slm_context_cancel(slm_context *c) { atomic_store(&c->cancel, 1); }
 
 void slm_context_set_abort(slm_context *c, slm_abort_fn fn, void *user) {
     c->abort_fn = fn;

@@ -52,6 +52,7 @@ struct slm_context {
 
     slm_abort_fn abort_fn;
     void *abort_user;
+    atomic_int cancel; /* set by slm_context_cancel from any thread */
 
     struct slm_threadpool *pool; /* NULL: single-threaded */
 
@@ -60,6 +61,9 @@ struct slm_context {
     const struct slm_kernels *kt; /* NULL on the exact path */
     void *act;
     size_t act_bytes;
+    /* precise mode: [2 U, max K] activations + residuals, [2 U, max N] their products */
+    float *x2, *y2;
+    size_t y2_floats;
 };
 
 /* Run fn over the context's threads (serially when there is no pool). */

@@ -244,7 +244,8 @@ slm_status fwd_ubatch(struct slm_context *c, slm_error *err) {
     }
 
     for (int32_t il = 0; il < (int32_t)hp->n_layer; il++) {
-        if (c->abort_fn && c->abort_fn(c->abort_user)) return slm_fail(err, SLM_E_CANCELLED, "decode cancelled");
+        if (atomic_load(&c->cancel) || (c->abort_fn && c->abort_fn(c->abort_user)))
+            return slm_fail(err, SLM_E_CANCELLED, "decode cancelled");
         block_attention(c, il, vbuf);
         block_mlp(c, il, vbuf);
     }

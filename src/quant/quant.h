@@ -9,6 +9,9 @@
  * Naming keeps ggml's vocabulary (block_q4_K, QK_K, quantize_row_q8_K_ref) so that the formats can
  * be compared side by side with llama.cpp. Type ids are slm_dtype (base/dtype.h, ggml numbering).
  *
+ * Ownership: nothing here allocates or keeps a pointer; every buffer belongs to the caller. All
+ * functions are pure and thread-safe (no global state), so rows can be converted in parallel.
+ *
  * Block memory: blocks are read through their struct types, so block pointers must be aligned
  * to _Alignof(the block) (2 bytes for every fp16-scaled block, 4 for Q8_K and F32). GGUF tensor
  * data always is (32-byte alignment). The checked wrappers reject misaligned pointers.

@@ -284,12 +284,14 @@ static void typical(slm_sampler *s) {
     s->n_cand = keep;
 }
 
-static void top_p(slm_sampler *s) {
+/* top-p with probabilities p_i = exp(logit_i - mx) / sum, where (mx, sum) were measured over the
+ * candidate set top-p is defined on (which may be larger than the current one, see run_chain). */
+static void top_p_norm(slm_sampler *s, float mx, double sum) {
     float tp = s->p.top_p;
-    if (!(tp < 1.0f) || s->n_cand <= 1) return;
     slm_candidate *c = s->cand;
     int32_t n = s->n_cand;
-    softmax(c, n);
+    float inv = (float)(1.0 / sum);
+    for (int32_t i = 0; i < n; i++) c[i].p = (mx == -INFINITY ? 1.0f : expf(c[i].logit - mx)) * inv;
     /* grow a sorted prefix until its mass reaches top_p; usually a few dozen tokens suffice */
     int32_t m = 64, sorted = 0;
     double cum = 0;
@@ -305,9 +307,19 @@ static void top_p(slm_sampler *s) {
             }
         }
         sorted = m;
-        if (m == n) return; /* rounding: the whole set never quite reached top_p */
+        if (m == n) return; /* the whole set never reached top_p (rounding, or min-p cut first) */
         m = m > n / 4 ? n : m * 4;
     }
+}
+
+static void softmax_norm(const slm_candidate *c, int32_t n, float *mx, double *sum) {
+    float m = -INFINITY;
+    for (int32_t i = 0; i < n; i++)
+        if (c[i].logit > m) m = c[i].logit;
+    double z = 0;
+    for (int32_t i = 0; i < n; i++) z += m == -INFINITY ? 1.0f : expf(c[i].logit - m);
+    *mx = m;
+    *sum = z;
 }
 
 static void min_p(slm_sampler *s) {
@@ -348,8 +360,20 @@ static void run_chain(slm_sampler *s, const float *logits) {
     }
     top_k(s);
     typical(s);
-    top_p(s);
-    min_p(s);
+    bool use_top_p = s->p.top_p < 1.0f && s->n_cand > 1;
+    if (use_top_p) {
+        /* Both top-p and min-p keep a prefix of the candidates in probability order, so the result
+         * is the shorter prefix. Measuring the normalizer first and cutting with the cheap min-p
+         * threshold before the top-p prefix search gives the same set while sorting only the
+         * tokens above the min-p threshold. */
+        float mx;
+        double sum;
+        softmax_norm(c, s->n_cand, &mx, &sum);
+        min_p(s);
+        top_p_norm(s, mx, sum);
+    } else {
+        min_p(s);
+    }
     float inv_t = 1.0f / s->p.temperature;
     for (int32_t i = 0; i < s->n_cand; i++) c[i].logit *= inv_t;
     softmax(c, s->n_cand);

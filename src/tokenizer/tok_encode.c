@@ -306,7 +306,10 @@ slm_status slm_tokenize(const slm_tokenizer *t, const char *text, size_t len, sl
     size_t seg = 0; /* start of the pending raw text segment */
     for (size_t i = 0; i < len && st == SLM_OK;) {
         size_t me = 0;
-        int32_t id = match_at(t, text, len, i, flags.parse_special, &me);
+        /* Matches start and end on character boundaries only, so that every text segment stays
+         * valid UTF-8 even if a (hostile) added token holds a partial sequence. */
+        int32_t id = ((uint8_t)text[i] & 0xC0) == 0x80 ? -1 : match_at(t, text, len, i, flags.parse_special, &me);
+        if (id >= 0 && me < len && ((uint8_t)text[me] & 0xC0) == 0x80) id = -1;
         if (id < 0 || ((t->tokens[id].flags & TOK_F_SINGLE_WORD) && !single_word_ok(text, len, i, me))) {
             i++;
             continue;

@@ -125,12 +125,14 @@ static slm_status load_gguf(slm_tokenizer **out, const gguf_file *f, slm_error *
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)(pre.len > 100 ? 100 : pre.len), pre.ptr);
         if ((st = tok_pretok_from_gguf_name(t, pre.ptr, pre.len, err))) return st;
+        snprintf(t->pre_name, sizeof t->pre_name, "%s", name);
         /* HF's Qwen2 tokenizer NFC-normalizes; llama.cpp does not. Follow HF (the model's own). */
         if (!strcmp(name, "qwen2") && (st = add_norm_lit(t, TN_NFC, NULL, NULL, err))) return st;
         if ((st = load_merges(t, f, err))) return st;
     } else {
         t->byte_fallback = true;
         if (get_bool_or(f, KEY("add_space_prefix"), true)) {
+            t->space_prefix = true;
             if ((st = add_norm_lit(t, TN_PREPEND, NULL, "\xe2\x96\x81", err))) return st;
             t->strip_lead_space = true;
         }

@@ -104,6 +104,10 @@ struct slm_tokenizer {
     size_t trie_n, trie_cap;
     bool trie_start[256]; /* bytes that begin some added token: a fast reject */
 
+    char pre_name[32];    /* GGUF tokenizer.ggml.pre of the pre-tokenizer, "" if it has none */
+    bool space_prefix;    /* '▁'-style: a U+2581 is prepended to each text segment */
+    bool pretok_space_split; /* the only pre-tokenizer step is a split on the literal " " */
+
     int32_t bos, eos, unk, pad;
     /* Post-processor for add_special: ids put before / after the encoded text. */
     int32_t pp_pre[4], pp_post[4];

@@ -4,6 +4,7 @@
  * than tokenizing differently from the reference. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,8 +36,22 @@ static const char *json_str(const cJSON *obj, const char *key) {
 
 /* --- Normalizer --------------------------------------------------------------------------- */
 
+static bool utf8_valid(const char *s) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int l = tok_utf8_next((const uint8_t *)s + i, n - i, &cp);
+        if (l <= 0) return false;
+        i += (size_t)l;
+    }
+    return true;
+}
+
+/* Normalizer strings end up inside the text the regexes run on, which must stay valid UTF-8. */
 static slm_status add_norm(slm_tokenizer *t, tok_norm_kind kind, const char *from, const char *to, bool if_absent,
                            slm_error *err) {
+    if ((from && !utf8_valid(from)) || (to && !utf8_valid(to)))
+        return slm_fail(err, SLM_E_FORMAT, "normalizer string is not valid UTF-8");
     if (t->n_norm >= TOK_MAX_NORM) return slm_fail(err, SLM_E_UNSUPPORTED, "more than %d normalizer steps", TOK_MAX_NORM);
     tok_norm *n = &t->norm[t->n_norm];
     *n = (tok_norm){kind, from ? strdup(from) : NULL, to ? strdup(to) : NULL, if_absent};
@@ -64,6 +79,7 @@ static slm_status load_normalizer(slm_tokenizer *t, const cJSON *n, slm_error *e
     if (!strcmp(type, "Prepend")) {
         const char *p = json_str(n, "prepend");
         if (!p) return slm_fail(err, SLM_E_FORMAT, "Prepend normalizer without \"prepend\"");
+        if (!strcmp(p, "\xe2\x96\x81")) t->space_prefix = true;
         return add_norm(t, TN_PREPEND, NULL, p, false, err);
     }
     if (!strcmp(type, "Replace")) {
@@ -92,8 +108,10 @@ static slm_status load_pretok(slm_tokenizer *t, const cJSON *p, slm_error *err) 
     if (!strcmp(type, "ByteLevel")) {
         t->byte_level = true;
         t->bl_prefix_space = json_bool(p, "add_prefix_space", false);
-        if (json_bool(p, "use_regex", true))
+        if (json_bool(p, "use_regex", true)) {
+            if (t->n_pretok == 0) snprintf(t->pre_name, sizeof t->pre_name, "gpt-2");
             return tok_pretok_add_regex(t, k_gpt2_regex, strlen(k_gpt2_regex), TS_ISOLATED, false, err);
+        }
         return SLM_OK;
     }
     if (!strcmp(type, "Split")) {
@@ -107,8 +125,20 @@ static slm_status load_pretok(slm_tokenizer *t, const cJSON *p, slm_error *err) 
         else if (!strcmp(beh, "Removed")) kind = TS_REMOVED;
         else return slm_fail(err, SLM_E_UNSUPPORTED, "Split behavior \"%s\"", beh);
         bool invert = json_bool(p, "invert", false);
-        if (rx) return tok_pretok_add_regex(t, rx, strlen(rx), kind, invert, err);
+        if (rx) {
+            /* Known family patterns get their GGUF pre-tokenizer name (for export). */
+            static const char *const llama3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+                                              "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+            static const char *const qwen2 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+                                             "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+            if (kind == TS_ISOLATED && !invert && t->n_pretok == 0) {
+                if (!strcmp(rx, llama3)) snprintf(t->pre_name, sizeof t->pre_name, "llama-bpe");
+                else if (!strcmp(rx, qwen2)) snprintf(t->pre_name, sizeof t->pre_name, "qwen2");
+            }
+            return tok_pretok_add_regex(t, rx, strlen(rx), kind, invert, err);
+        }
         if (!lit) return slm_fail(err, SLM_E_FORMAT, "Split pre-tokenizer without a pattern");
+        if (!strcmp(lit, " ") && t->n_pretok == 0) t->pretok_space_split = true;
         /* Literal: escape every ASCII non-alphanumeric byte. */
         size_t n = strlen(lit);
         char *esc = malloc(n * 2 + 1);
@@ -261,6 +291,10 @@ static slm_status load_model(slm_tokenizer **out, const cJSON *root, slm_error *
             return slm_fail(err, SLM_E_FORMAT, "added token without a valid id/content");
         if (id > max_id) max_id = id;
     }
+    /* Ids must be (nearly) dense: a lying file must not make us allocate 2^24 entries. */
+    int64_t n_entries = cJSON_GetArraySize(vocab) + cJSON_GetArraySize(added);
+    if (max_id >= n_entries + 65536)
+        return slm_fail(err, SLM_E_FORMAT, "token id %lld for only %lld tokens", (long long)max_id, (long long)n_entries);
     slm_tokenizer *t;
     slm_status st = tok_alloc(&t, (int32_t)(max_id + 1), err);
     if (st) return st;
@@ -305,13 +339,10 @@ static slm_status parse_file(const char *path, cJSON **out, slm_error *err) {
     return SLM_OK;
 }
 
-slm_status slm_tokenizer_load_json(const char *json_path, const char *config_path, slm_tokenizer **out, slm_error *err) {
-    *out = NULL;
-    cJSON *root = NULL, *cfg = NULL;
+static slm_status load_parsed(const cJSON *root, const cJSON *cfg, slm_tokenizer **out, slm_error *err) {
     slm_tokenizer *t = NULL;
-    slm_status st = parse_file(json_path, &root, err);
-    if (!st && config_path && slm_path_exists(config_path)) st = parse_file(config_path, &cfg, err);
-    if (!st) st = load_model(&t, root, err);
+    if (!cJSON_IsObject(root)) return slm_fail(err, SLM_E_FORMAT, "tokenizer.json is not a JSON object");
+    slm_status st = load_model(&t, root, err);
     if (!st) st = load_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), err);
     if (!st) st = load_pretok(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), err);
     if (!st) st = load_post(t, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), err);
@@ -321,26 +352,51 @@ slm_status slm_tokenizer_load_json(const char *json_path, const char *config_pat
         tok_build_space_split(t);
         st = tok_build_pieces(t, err);
     }
+    if (st) {
+        slm_tokenizer_free(t);
+        return st;
+    }
+    /* Special ids: tokenizer_config names first, then the post-processor's tokens. */
+    if (cJSON_IsObject(cfg)) {
+        token_id_of(t, cJSON_GetObjectItemCaseSensitive(cfg, "bos_token"), &t->bos);
+        token_id_of(t, cJSON_GetObjectItemCaseSensitive(cfg, "eos_token"), &t->eos);
+        token_id_of(t, cJSON_GetObjectItemCaseSensitive(cfg, "pad_token"), &t->pad);
+        int32_t unk;
+        token_id_of(t, cJSON_GetObjectItemCaseSensitive(cfg, "unk_token"), &unk);
+        if (unk >= 0) t->unk = unk;
+    }
+    if (t->bos < 0 && t->n_pp_pre > 0) t->bos = t->pp_pre[0];
+    if (t->eos < 0 && t->n_pp_post > 0) t->eos = t->pp_post[0];
+    tok_collect_eot(t);
+    *out = t;
+    return SLM_OK;
+}
+
+slm_status slm_tokenizer_load_json_mem(const char *json, size_t len, const char *config, size_t config_len,
+                                       slm_tokenizer **out, slm_error *err) {
+    *out = NULL;
+    cJSON *root = cJSON_ParseWithLength(json, len), *cfg = NULL;
+    if (!root) return slm_fail(err, SLM_E_FORMAT, "tokenizer.json: not valid JSON");
+    if (config && !(cfg = cJSON_ParseWithLength(config, config_len))) {
+        cJSON_Delete(root);
+        return slm_fail(err, SLM_E_FORMAT, "tokenizer_config.json: not valid JSON");
+    }
+    slm_status st = load_parsed(root, cfg, out, err);
+    cJSON_Delete(root);
+    cJSON_Delete(cfg);
+    return st;
+}
+
+slm_status slm_tokenizer_load_json(const char *json_path, const char *config_path, slm_tokenizer **out, slm_error *err) {
+    *out = NULL;
+    cJSON *root = NULL, *cfg = NULL;
+    slm_status st = parse_file(json_path, &root, err);
+    if (!st && config_path && slm_path_exists(config_path)) st = parse_file(config_path, &cfg, err);
     if (!st) {
-        /* Special ids: tokenizer_config names first, then the post-processor's tokens. */
-        if (cfg) {
-            token_id_of(t, cJSON_GetObjectItemCaseSensitive(cfg, "bos_token"), &t->bos);
-            token_id_of(t, cJSON_GetObjectItemCaseSensitive(cfg, "eos_token"), &t->eos);
-            token_id_of(t, cJSON_GetObjectItemCaseSensitive(cfg, "pad_token"), &t->pad);
-            int32_t unk;
-            token_id_of(t, cJSON_GetObjectItemCaseSensitive(cfg, "unk_token"), &unk);
-            if (unk >= 0) t->unk = unk;
-        }
-        if (t->bos < 0 && t->n_pp_pre > 0) t->bos = t->pp_pre[0];
-        if (t->eos < 0 && t->n_pp_post > 0) t->eos = t->pp_post[0];
-        tok_collect_eot(t);
+        st = load_parsed(root, cfg, out, err);
+        if (st) slm_error_prefix(err, "%s", json_path);
     }
     cJSON_Delete(root);
     cJSON_Delete(cfg);
-    if (st) {
-        slm_tokenizer_free(t);
-        return slm_error_prefix(err, "%s", json_path);
-    }
-    *out = t;
-    return SLM_OK;
+    return st;
 }

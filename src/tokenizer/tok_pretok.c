@@ -45,7 +45,7 @@ slm_status tok_regex_compile(const char *pat, size_t len, pcre2_code **out, slm_
     }
     int ecode;
     PCRE2_SIZE eoff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p, o, PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &ecode, &eoff, NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p, o, PCRE2_UTF | PCRE2_UCP, &ecode, &eoff, NULL); /* validates the pattern's UTF-8 */
     free(p);
     if (!re) {
         PCRE2_UCHAR msg[160];

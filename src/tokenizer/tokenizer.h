@@ -54,6 +54,10 @@ slm_status slm_tokens_push(slm_tokens *t, int32_t id, slm_error *err);
 slm_status slm_tokenizer_load_json(const char *json_path, const char *config_path, slm_tokenizer **out,
                                    slm_error *err);
 
+/* Same from memory (config may be NULL). Nothing is kept of the buffers. */
+slm_status slm_tokenizer_load_json_mem(const char *json, size_t len, const char *config, size_t config_len,
+                                       slm_tokenizer **out, slm_error *err);
+
 /* Build from the tokenizer.ggml.* metadata of an open GGUF file. Everything needed is copied:
  * the gguf_file may be closed afterwards. */
 slm_status slm_tokenizer_load_gguf(const gguf_file *f, slm_tokenizer **out, slm_error *err);
@@ -63,6 +67,11 @@ slm_status slm_tokenizer_load_gguf(const gguf_file *f, slm_tokenizer **out, slm_
 slm_status slm_tokenizer_load_path(const char *path, slm_tokenizer **out, slm_error *err);
 
 void slm_tokenizer_free(slm_tokenizer *tok); /* NULL is a no-op */
+
+/* Add the tokenizer.ggml.* keys (model, pre, tokens, token_type, scores or merges, special ids,
+ * add_bos/add_eos/add_space_prefix) describing tok to w, so that slm_tokenizer_load_gguf gives
+ * back a tokenizer with the same ids. Pipelines without a GGUF form: SLM_E_UNSUPPORTED. */
+slm_status slm_tokenizer_write_gguf(const slm_tokenizer *tok, gguf_writer *w, slm_error *err);
 
 /* --- Encoding ----------------------------------------------------------------------------- */
 
