@@ -68,7 +68,8 @@ static double dispatch_us(slm_threadpool *pool, int reps) {
     struct timespec a, b;
     slm_threadpool_run(pool, empty_task, NULL);
     clock_gettime(CLOCK_MONOTONIC, &a);
-    for (int i = 0; i < reps; i++) slm_threadpool_run(pool, empty_task, NULL);
+    for (int i = 0; i < reps; i++)
+        slm_threadpool_run(pool, empty_task, NULL);
     clock_gettime(CLOCK_MONOTONIC, &b);
     return ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / reps / 1e3;
 }
@@ -80,16 +81,23 @@ int main(int argc, char **argv) {
     const char *types[32];
     int n_types = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-t") && i + 1 < argc) n_threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "-k") && i + 1 < argc) K = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "-n") && i + 1 < argc) N = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "-p") && i + 1 < argc) P = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "-i") && i + 1 < argc) isa_name = argv[++i];
-        else if (n_types < 32) types[n_types++] = argv[i];
+        if (!strcmp(argv[i], "-t") && i + 1 < argc)
+            n_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-k") && i + 1 < argc)
+            K = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "-n") && i + 1 < argc)
+            N = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "-p") && i + 1 < argc)
+            P = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "-i") && i + 1 < argc)
+            isa_name = argv[++i];
+        else if (n_types < 32)
+            types[n_types++] = argv[i];
     }
     if (n_types == 0) {
         static const char *def[] = {"Q4_0", "Q8_0", "Q4_K", "Q6_K", "F16", "Q5_K", "Q3_K", "Q2_K", "IQ4_XS"};
-        for (size_t i = 0; i < sizeof def / sizeof def[0]; i++) types[n_types++] = def[i];
+        for (size_t i = 0; i < sizeof def / sizeof def[0]; i++)
+            types[n_types++] = def[i];
     }
     const slm_kernels *kt = slm_kernels_get();
     if (isa_name) {
@@ -114,7 +122,8 @@ int main(int argc, char **argv) {
 
     const int64_t P3 = P > 3 ? P : 3; /* the sanity check uses 3 tokens */
     float *x = xalloc(sizeof(float) * K * P3);
-    for (int64_t i = 0; i < K * P3; i++) x[i] = frand();
+    for (int64_t i = 0; i < K * P3; i++)
+        x[i] = frand();
     float *y = xalloc(sizeof(float) * N * P3);
     float *row = xalloc(sizeof(float) * K);
     for (int ti = 0; ti < n_types; ti++) {
@@ -132,10 +141,12 @@ int main(int argc, char **argv) {
         uint8_t *w = xalloc(rb * (size_t)N);
         /* 64 distinct quantized rows, repeated: quantizing 16M values would dominate the run. */
         for (int r = 0; r < 64 && r < N; r++) {
-            for (int64_t i = 0; i < K; i++) row[i] = frand() * (1.0f + (float)(r % 7));
+            for (int64_t i = 0; i < K; i++)
+                row[i] = frand() * (1.0f + (float)(r % 7));
             slm_quant_from_float(type)(row, w + (size_t)r * rb, K);
         }
-        for (int64_t r = 64; r < N; r++) memcpy(w + (size_t)r * rb, w + (size_t)(r % 64) * rb, rb);
+        for (int64_t r = 64; r < N; r++)
+            memcpy(w + (size_t)r * rb, w + (size_t)(r % 64) * rb, rb);
         void *act = xalloc(slm_matmul_act_size(type, K, P3));
 
         /* Sanity: 3 tokens x 64 rows against the scalar reference. */
@@ -147,7 +158,8 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 3; i++)
             for (int64_t r = 0; r < nr; r++)
                 maxrel = fmax(maxrel, fabs(ys[i * 64 + r] - yr[i * 64 + r]) / (fabs(yr[i * 64 + r]) + 1e-3));
-        if (maxrel > 1e-3) printf("%-7s WARNING: differs from the scalar reference (max rel %.3g)\n", types[ti], maxrel);
+        if (maxrel > 1e-3)
+            printf("%-7s WARNING: differs from the scalar reference (max rel %.3g)\n", types[ti], maxrel);
 
         double tg = time_matmul(kt, pool, type, w, rb, N, x, 1, K, act, y, 0.5);
         double pp = P > 0 ? time_matmul(kt, pool, type, w, rb, N, x, P, K, act, y, 0.5) : 0;

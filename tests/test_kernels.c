@@ -43,9 +43,9 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
-static const uint32_t k_types[] = {SLM_DT_F32,  SLM_DT_F16,  SLM_DT_BF16,  SLM_DT_Q4_0, SLM_DT_Q4_1,
-                                   SLM_DT_Q5_0, SLM_DT_Q5_1, SLM_DT_Q8_0,  SLM_DT_IQ4_NL, SLM_DT_Q2_K,
-                                   SLM_DT_Q3_K, SLM_DT_Q4_K, SLM_DT_Q5_K,  SLM_DT_Q6_K, SLM_DT_IQ4_XS};
+static const uint32_t k_types[] = {SLM_DT_F32,  SLM_DT_F16,  SLM_DT_BF16, SLM_DT_Q4_0,   SLM_DT_Q4_1,
+                                   SLM_DT_Q5_0, SLM_DT_Q5_1, SLM_DT_Q8_0, SLM_DT_IQ4_NL, SLM_DT_Q2_K,
+                                   SLM_DT_Q3_K, SLM_DT_Q4_K, SLM_DT_Q5_K, SLM_DT_Q6_K,   SLM_DT_IQ4_XS};
 #define N_TYPES (sizeof k_types / sizeof k_types[0])
 
 static bool has_min(uint32_t t) {
@@ -54,8 +54,10 @@ static bool has_min(uint32_t t) {
 
 /* Dequantized activation row (F32 copy, Q8_0 or Q8_K) of k values. */
 static void act_to_float(uint32_t act_type, const void *a, int64_t k, float *out) {
-    if (act_type == SLM_DT_F32) memcpy(out, a, (size_t)k * 4);
-    else slm_quant_to_float(act_type)(a, out, k);
+    if (act_type == SLM_DT_F32)
+        memcpy(out, a, (size_t)k * 4);
+    else
+        slm_quant_to_float(act_type)(a, out, k);
 }
 
 /* The min part of a weight row for the min-carrying types: w = s - m where s is the scaled code
@@ -69,17 +71,29 @@ static void weight_min_part(uint32_t type, const void *row, int64_t k, float *ou
     for (int64_t b = 0; b < k / di->blck_size; b++) {
         uint8_t *blk = tmp + b * di->type_size;
         switch (type) {
-        case SLM_DT_Q4_1: memset(blk + 4, 0, 16); break;
-        case SLM_DT_Q5_1: memset(blk + 4, 0, 20); break;
-        case SLM_DT_Q2_K: memset(blk + 16, 0, 64); break;
-        case SLM_DT_Q4_K: memset(blk + 16, 0, 128); break;
-        case SLM_DT_Q5_K: memset(blk + 16, 0, 160); break;
-        default: break;
+        case SLM_DT_Q4_1:
+            memset(blk + 4, 0, 16);
+            break;
+        case SLM_DT_Q5_1:
+            memset(blk + 4, 0, 20);
+            break;
+        case SLM_DT_Q2_K:
+            memset(blk + 16, 0, 64);
+            break;
+        case SLM_DT_Q4_K:
+            memset(blk + 16, 0, 128);
+            break;
+        case SLM_DT_Q5_K:
+            memset(blk + 16, 0, 160);
+            break;
+        default:
+            break;
         }
     }
     if (has_min(type)) {
         slm_quant_to_float(type)(tmp, out, k);
-        for (int64_t i = 0; i < k; i++) out[i] = -out[i];
+        for (int64_t i = 0; i < k; i++)
+            out[i] = -out[i];
     } else {
         memset(out, 0, (size_t)k * 4);
     }
@@ -91,8 +105,8 @@ static void weight_min_part(uint32_t type, const void *row, int64_t k, float *ou
 typedef struct case_data {
     uint32_t type;
     int64_t k, n_rows, n_tok, ldx, row_bytes;
-    uint8_t *w;   /* n_rows rows */
-    float *x;     /* n_tok rows of ldx */
+    uint8_t *w;     /* n_rows rows */
+    float *x;       /* n_tok rows of ldx */
     float *wf, *wm; /* dequantized weights and their min parts, n_rows * k */
 } case_data;
 
@@ -125,7 +139,8 @@ static void case_make(case_data *c, uint32_t type, int64_t k, int64_t n_rows, in
         weight_min_part(type, c->w + r * rb, k, c->wm + r * k);
     }
     for (int64_t t = 0; t < n_tok; t++)
-        for (int64_t i = 0; i < c->ldx; i++) c->x[t * c->ldx + i] = (i < k) ? rnd_act() : NAN; /* pad must be unread */
+        for (int64_t i = 0; i < c->ldx; i++)
+            c->x[t * c->ldx + i] = (i < k) ? rnd_act() : NAN; /* pad must be unread */
     free(row);
 }
 
@@ -148,7 +163,8 @@ static void check_case(const slm_kernels *isas[], int n_isa, const case_data *c)
     float *af = xmalloc(sizeof(float) * c->k);
 
     slm_matmul_quantize_act(ref, c->type, c->x, c->ldx, c->n_tok, c->k, act_ref, 0, 1);
-    for (int64_t i = 0; i < ny; i++) y_ref[i] = -7.0f;
+    for (int64_t i = 0; i < ny; i++)
+        y_ref[i] = -7.0f;
     slm_matmul_rows(ref, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y_ref, ldy, 0, c->n_rows);
     uint32_t at = ref->mm[c->type].act_type;
     int bad = 0;
@@ -178,14 +194,17 @@ static void check_case(const slm_kernels *isas[], int n_isa, const case_data *c)
         if (kt == ref) continue;
         /* Activation quantization: bit-exact, also when split over 3 threads. */
         memset(act, 0xAB, asz);
-        for (int ith = 0; ith < 3; ith++) slm_matmul_quantize_act(kt, c->type, c->x, c->ldx, c->n_tok, c->k, act, ith, 3);
+        for (int ith = 0; ith < 3; ith++)
+            slm_matmul_quantize_act(kt, c->type, c->x, c->ldx, c->n_tok, c->k, act, ith, 3);
         bool same = true;
-        for (int64_t t = 0; t < c->n_tok; t++) same = same && !memcmp(act + t * arb, act_ref + t * arb, used);
+        for (int64_t t = 0; t < c->n_tok; t++)
+            same = same && !memcmp(act + t * arb, act_ref + t * arb, used);
         CHECK(same, "%s %s k=%lld n_tok=%lld: activation bytes differ from the reference", kt->name, tn,
               (long long)c->k, (long long)c->n_tok);
         /* Rows in two uneven parts, to exercise r0 > 0 and tails. */
         int64_t cut = c->n_rows / 3;
-        for (int64_t j = 0; j < ny; j++) y[j] = -7.0f;
+        for (int64_t j = 0; j < ny; j++)
+            y[j] = -7.0f;
         slm_matmul_rows(kt, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, 0, cut);
         slm_matmul_rows(kt, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, cut, c->n_rows);
         bad = 0;
@@ -280,7 +299,8 @@ static void test_matmul_check(void) {
     CHECK(slm_matmul_check(SLM_DT_IQ2_XXS, 256, 66, &err) == SLM_E_UNSUPPORTED, "IQ2_XXS accepted");
     CHECK(slm_matmul_check(999, 256, 66, &err) == SLM_E_UNSUPPORTED, "type 999 accepted");
     CHECK(slm_matmul_act_size(SLM_DT_Q4_0, 64, INT64_MAX) == 0, "overflowing act size not 0");
-    CHECK(slm_matmul_act_row_bytes(SLM_DT_Q8_0, 64) == 96, "Q8_0 act row of 64 = %zu", slm_matmul_act_row_bytes(SLM_DT_Q8_0, 64));
+    CHECK(slm_matmul_act_row_bytes(SLM_DT_Q8_0, 64) == 96, "Q8_0 act row of 64 = %zu",
+          slm_matmul_act_row_bytes(SLM_DT_Q8_0, 64));
     CHECK(!slm_matmul_supported(SLM_DT_Q6_K, 32), "Q6_K k=32 supported");
     CHECK(slm_matmul_supported(SLM_DT_F32, 5), "F32 k=5 unsupported");
 }
@@ -311,34 +331,41 @@ static void test_vector_ops(const slm_kernels *kt) {
         kt->axpy_f32(y1, 0.37f, a, n);
         ref->axpy_f32(y2, 0.37f, a, n);
         int bad = 0;
-        for (int64_t i = 0; i < n; i++) bad += !(fabsf(y1[i] - y2[i]) <= 1e-6f * (fabsf(b[i]) + fabsf(a[i])));
+        for (int64_t i = 0; i < n; i++)
+            bad += !(fabsf(y1[i] - y2[i]) <= 1e-6f * (fabsf(b[i]) + fabsf(a[i])));
         CHECK(!bad, "%s axpy_f32 n=%lld", kt->name, (long long)n);
         memcpy(y1, b, (size_t)n * 4);
         memcpy(y2, b, (size_t)n * 4);
         kt->axpy_f16(y1, -1.5f, h, n);
         ref->axpy_f16(y2, -1.5f, h, n);
         bad = 0;
-        for (int64_t i = 0; i < n; i++) bad += !(fabsf(y1[i] - y2[i]) <= 1e-6f * (fabsf(b[i]) * 3 + 1e-3f));
+        for (int64_t i = 0; i < n; i++)
+            bad += !(fabsf(y1[i] - y2[i]) <= 1e-6f * (fabsf(b[i]) * 3 + 1e-3f));
         CHECK(!bad, "%s axpy_f16 n=%lld", kt->name, (long long)n);
         memcpy(y1, a, (size_t)n * 4);
         kt->scale_f32(y1, 0.125f, n);
         bad = 0;
-        for (int64_t i = 0; i < n; i++) bad += y1[i] != a[i] * 0.125f;
+        for (int64_t i = 0; i < n; i++)
+            bad += y1[i] != a[i] * 0.125f;
         CHECK(!bad, "%s scale_f32 n=%lld", kt->name, (long long)n);
     }
     /* f16 conversions: bit-exact over every half value and awkward floats. */
-    static const float specials[] = {0.0f, -0.0f, 65504.0f, 65520.0f, 65519.99f, 1e-8f, 5.9604645e-8f, 2.9802322e-8f,
-                                     2.9802326e-8f, 6.1035156e-5f, 6.1035152e-5f, 1e10f, -1e10f, INFINITY, -INFINITY,
-                                     NAN, 1.0009765625f, 1.00048828125f, 1.00146484375f, -3.14159f};
+    static const float specials[] = {0.0f,          -0.0f,         65504.0f,       65520.0f,       65519.99f,
+                                     1e-8f,         5.9604645e-8f, 2.9802322e-8f,  2.9802326e-8f,  6.1035156e-5f,
+                                     6.1035152e-5f, 1e10f,         -1e10f,         INFINITY,       -INFINITY,
+                                     NAN,           1.0009765625f, 1.00048828125f, 1.00146484375f, -3.14159f};
     int bad = 0;
     for (int blk = 0; blk < 65536; blk += 500) {
         int n = 500;
-        for (int i = 0; i < n; i++) h[i] = (slm_f16)(blk + i);
+        for (int i = 0; i < n; i++)
+            h[i] = (slm_f16)(blk + i);
         kt->f16_to_f32(h, y1, n);
         ref->f16_to_f32(h, y2, n);
         /* NaN halves stay NaN; F16C quiets signalling NaNs, so payloads are not compared. */
-        for (int i = 0; i < n; i++) bad += isnan(y2[i]) ? !isnan(y1[i]) : memcmp(&y1[i], &y2[i], 4) != 0;
-        for (int i = 0; i < n; i++) y1[i] = y2[i] * (1.0f + rnd_unif() * 1e-3f);
+        for (int i = 0; i < n; i++)
+            bad += isnan(y2[i]) ? !isnan(y1[i]) : memcmp(&y1[i], &y2[i], 4) != 0;
+        for (int i = 0; i < n; i++)
+            y1[i] = y2[i] * (1.0f + rnd_unif() * 1e-3f);
         kt->f32_to_f16(y1, h, n);
         ref->f32_to_f16(y1, h2, n);
         bad += memcmp(h, h2, (size_t)n * 2) != 0;
@@ -349,7 +376,8 @@ static void test_vector_ops(const slm_kernels *kt) {
     bad += memcmp(h, h2, (size_t)ns2 * 2) != 0;
     CHECK(!bad, "%s f16 conversions differ from the reference", kt->name);
     /* Q8_0 KV rows: bit-exact with the reference quantizer. */
-    for (int i = 0; i < 256; i++) a[i] = rnd_act() * (i < 32 ? 0.0f : 1.0f);
+    for (int i = 0; i < 256; i++)
+        a[i] = rnd_act() * (i < 32 ? 0.0f : 1.0f);
     a[40] = 127.5f / 127.0f; /* exact .5 ties after scaling */
     uint8_t q1[8 * 34], q2[8 * 34];
     kt->q8_0_from_f32(a, q1, 256);
@@ -426,9 +454,11 @@ static void test_threadpool(void) {
         p.pool = pool;
         p.phase_ok = 1;
         int runs = 400;
-        for (int r = 0; r < runs; r++) slm_threadpool_run(pool, probe_fn, &p);
+        for (int r = 0; r < runs; r++)
+            slm_threadpool_run(pool, probe_fn, &p);
         int ok = p.nth_seen == n && p.phase_ok;
-        for (int i = 0; i < n; i++) ok = ok && p.hits[i] == runs;
+        for (int i = 0; i < n; i++)
+            ok = ok && p.hits[i] == runs;
         CHECK(ok, "pool of %d: every thread must run every time and barriers must hold", n);
         slm_threadpool_free(pool);
     }
@@ -477,11 +507,14 @@ int main(void) {
     int n_isa = 0;
     for (int i = 0; i < SLM_ISA_COUNT; i++) {
         const slm_kernels *kt = slm_kernels_for_isa((slm_isa)i);
-        if (kt) isas[n_isa++] = kt;
-        else printf("test_kernels: ISA %s not available on this CPU/build: skipped\n", slm_isa_name((slm_isa)i));
+        if (kt)
+            isas[n_isa++] = kt;
+        else
+            printf("test_kernels: ISA %s not available on this CPU/build: skipped\n", slm_isa_name((slm_isa)i));
     }
     printf("test_kernels: testing");
-    for (int i = 0; i < n_isa; i++) printf(" %s", isas[i]->name);
+    for (int i = 0; i < n_isa; i++)
+        printf(" %s", isas[i]->name);
     printf(" (active: %s)\n", slm_kernels_get()->name);
     test_threadpool();
     test_isa_env();

@@ -177,11 +177,11 @@ static gguf_file *build_gguf(gcase c, void **mem) {
     gguf_writer *w;
     slm_error err = {0};
     if (gguf_writer_new(&w, &err)) return NULL;
-    const char *spm_tokens[] = {"<unk>", "<s>", "</s>", "<0x41>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a", "ab",
-                                "\xe2\x96\x81" "ab"};
+    const char *spm_tokens[] = {"<unk>", "<s>", "</s>", "<0x41>", "\xe2\x96\x81", "a", "b", ("\xe2\x96\x81" "a"), "ab",
+                                ("\xe2\x96\x81" "ab")};
     float scores[] = {0, 0, 0, 0, -1, -2, -3, -4, -5, -6};
     int32_t types[] = {2, 3, 3, 6, 1, 1, 1, 1, 1, 1};
-    const char *bpe_tokens[] = {"a", "b", "ab", "\xc4\xa0", "\xc4\xa0" "ab"};
+    const char *bpe_tokens[] = {"a", "b", "ab", "\xc4\xa0", ("\xc4\xa0" "ab")};
     const char *merges[] = {"a b", "\xc4\xa0 ab"};
     switch (c) {
     case G_NO_MODEL: break;

@@ -41,8 +41,8 @@ struct slm_threadpool {
 
     _Atomic uint64_t gen;
     _Atomic int stop;
-    _Atomic int n_sleeping;  /* workers asleep (or about to be) on cv_work */
-    _Atomic int n_done;      /* workers finished with the current generation */
+    _Atomic int n_sleeping; /* workers asleep (or about to be) on cv_work */
+    _Atomic int n_done;     /* workers finished with the current generation */
     _Atomic int caller_sleeping;
 
     /* Barrier (inside a run). */
@@ -74,7 +74,8 @@ static uint64_t worker_wait(slm_threadpool *p, uint64_t last) {
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->n_sleeping, 1);
     uint64_t g;
-    while ((g = atomic_load(&p->gen)) == last && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv_work, &p->mu);
+    while ((g = atomic_load(&p->gen)) == last && !atomic_load(&p->stop))
+        pthread_cond_wait(&p->cv_work, &p->mu);
     atomic_fetch_sub(&p->n_sleeping, 1);
     pthread_mutex_unlock(&p->mu);
     return g;
@@ -148,7 +149,8 @@ void slm_threadpool_free(slm_threadpool *p) {
     atomic_store(&p->stop, 1);
     pthread_cond_broadcast(&p->cv_work);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->n_started; i++) pthread_join(p->threads[i], NULL);
+    for (int i = 0; i < p->n_started; i++)
+        pthread_join(p->threads[i], NULL);
     free(p->threads);
     pthread_cond_destroy(&p->cv_work);
     pthread_cond_destroy(&p->cv_done);
@@ -182,7 +184,8 @@ void slm_threadpool_run(slm_threadpool *p, slm_task_fn fn, void *arg) {
     }
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->caller_sleeping, 1);
-    while (atomic_load(&p->n_done) != need) pthread_cond_wait(&p->cv_done, &p->mu);
+    while (atomic_load(&p->n_done) != need)
+        pthread_cond_wait(&p->cv_done, &p->mu);
     atomic_store(&p->caller_sleeping, 0);
     pthread_mutex_unlock(&p->mu);
 }

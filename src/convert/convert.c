@@ -256,22 +256,26 @@ static slm_status write_hparams(gguf_writer *w, const slm_hparams *hp, const cha
     return SLM_OK;
 }
 
-/* Llama 3 rope scaling as llama.cpp stores it: one divisor per rotated frequency pair. */
+/* Llama 3 rope scaling as llama.cpp stores it: one divisor per rotated frequency pair. Computed
+ * in float32 step by step as its converter does with torch (x / t is reciprocal(t) * x there), so
+ * that the tensor is bit-identical to llama.cpp's. */
 static void llama3_rope_divisors(const slm_hparams *hp, float *out) {
     int64_t half = hp->n_rot / 2;
-    double orig = (double)hp->rope_orig_ctx, lo = hp->rope_low_freq_factor, hi = hp->rope_high_freq_factor;
-    double low_wavelen = orig / lo, high_wavelen = orig / hi;
+    float orig = (float)hp->rope_orig_ctx, lo = hp->rope_low_freq_factor, hi = hp->rope_high_freq_factor;
+    float factor = hp->rope_factor;
+    double low_wavelen = (double)hp->rope_orig_ctx / lo, high_wavelen = (double)hp->rope_orig_ctx / hi;
     for (int64_t i = 0; i < half; i++) {
-        double freq = pow((double)hp->rope_theta, -(double)(2 * i) / (double)hp->n_rot);
-        double wavelen = 2 * M_PI / freq;
-        double div;
+        float expo = (float)(2 * i) / (float)hp->n_rot;
+        float freq = 1.0f / (float)pow((double)hp->rope_theta, (double)expo);
+        float wavelen = (1.0f / freq) * (float)(2 * M_PI);
+        float div;
         if (wavelen < high_wavelen) div = 1;
-        else if (wavelen > low_wavelen) div = hp->rope_factor;
+        else if (wavelen > low_wavelen) div = factor;
         else {
-            double smooth = (orig / wavelen - lo) / (hi - lo);
-            div = 1 / ((1 - smooth) / hp->rope_factor + smooth);
+            float smooth = ((1.0f / wavelen) * orig - lo) / (hi - lo);
+            div = 1.0f / ((1.0f - smooth) / factor + smooth);
         }
-        out[i] = (float)div;
+        out[i] = div;
     }
 }
 
@@ -315,8 +319,6 @@ slm_status slm_convert(const char *in, const char *out, const slm_convert_opts *
             const char *base = strrchr(hf_dir(hf), '/');
             st = write_hparams(w, hp, hp->name[0] ? hp->name : base ? base + 1 : hf_dir(hf), err);
         }
-        if (!st && !slm_tokenizer_export_gguf)
-            st = slm_fail(err, SLM_E_UNSUPPORTED, "this build cannot export tokenizers to GGUF");
         if (!st) st = slm_tokenizer_export_gguf(hf_dir(hf), w, err);
         /* Derived tensors llama.cpp expects instead of config keys. */
         int64_t half = hp->n_rot / 2;
@@ -341,8 +343,10 @@ slm_status slm_convert(const char *in, const char *out, const slm_convert_opts *
             tensor_job *nj = realloc(jobs, (size_t)(n_jobs + n_extras) * sizeof *jobs);
             if (!nj) st = slm_fail(err, SLM_E_NOMEM, "out of memory");
             else jobs = nj;
-            for (int k = 0; !st && k < n_extras; k++) {
-                tensor_job *j = &jobs[n_jobs++];
+            /* llama.cpp's converter writes its generated tensors first. */
+            if (!st) memmove(jobs + n_extras, jobs, (size_t)n_jobs * sizeof *jobs);
+            for (int k = 0; !st && k < n_extras; k++, n_jobs++) {
+                tensor_job *j = &jobs[k];
                 memset(j, 0, sizeof *j);
                 *j = (tensor_job){.name = extras[k].name, .src_type = SLM_DT_F32, .n_dims = 1,
                                   .ne = {extras[k].n, 1, 1, 1}, .src = extras[k].data, .vector_f32 = true};

@@ -28,11 +28,10 @@ typedef struct slm_convert_opts {
 /* in: a .gguf file or a Hugging Face folder; out: the GGUF to write (atomically). */
 slm_status slm_convert(const char *in, const char *out, const slm_convert_opts *opts, slm_error *err);
 
-/* Tokenizer metadata for an HF folder's tokenizer (tokenizer.ggml.*, chat template), as llama.cpp's
- * converter writes it. Implemented by src/tokenizer; declared weak so that conversion of a model
- * works (with a clear error) while it is absent. */
+/* Tokenizer metadata for an HF folder (tokenizer.json, tokenizer_config.json, config.json):
+ * tokenizer.ggml.* and the chat template, as llama.cpp's converter writes them
+ * (src/convert/tokenizer_export.c). Adds the keys to w; nothing else is kept. */
 struct gguf_writer;
-slm_status slm_tokenizer_export_gguf(const char *hf_dir, struct gguf_writer *w, slm_error *err)
-    __attribute__((weak));
+slm_status slm_tokenizer_export_gguf(const char *hf_dir, struct gguf_writer *w, slm_error *err);
 
 #endif

@@ -87,9 +87,7 @@ bool slm_isa_from_name(const char *name, slm_isa *out) {
     return false;
 }
 
-const char *slm_isa_name(slm_isa isa) {
-    return ((int)isa >= 0 && isa < SLM_ISA_COUNT) ? g_isa_names[isa] : "unknown";
-}
+const char *slm_isa_name(slm_isa isa) { return ((int)isa >= 0 && isa < SLM_ISA_COUNT) ? g_isa_names[isa] : "unknown"; }
 
 slm_status slm_kernels_init(slm_error *err) {
     pthread_once(&g_once, tables_init);
@@ -99,8 +97,7 @@ slm_status slm_kernels_init(slm_error *err) {
     if (!slm_isa_from_name(s, &isa))
         return slm_fail(err, SLM_E_INVALID_ARG, "SLM_ISA=%.32s: unknown instruction set (use scalar, avx2 or avx512)",
                         s);
-    if (!g_have[isa])
-        return slm_fail(err, SLM_E_UNSUPPORTED, "SLM_ISA=%s: this CPU or build does not support it", s);
+    if (!g_have[isa]) return slm_fail(err, SLM_E_UNSUPPORTED, "SLM_ISA=%s: this CPU or build does not support it", s);
     return SLM_OK;
 }
 

@@ -13,14 +13,16 @@
  *      Q8_1's fp16-rounded d * sum.)
  *   2. integer (or float) dot products of weight rows with the activation rows, tiled over rows x
  *      tokens so that each weight block is read once for several tokens.
- * The activation quantizers give the same bytes as quantize_row_q8_{0,1,K}_ref (src/quant).
- * Dot products differ from the scalar reference only by float summation order.
+ * The activation quantizers give the same bytes as quantize_row_q8_0_ref / quantize_row_q8_K_ref
+ * (src/quant). Dot products differ from the scalar reference only by float rounding order (the
+ * reference accumulates float weights in double).
  *
  * Memory: all scratch is the caller's; kernels never allocate. Weight rows must be aligned to
  * _Alignof their block struct (GGUF data is 32-byte aligned); the activation buffer to 32 bytes
  * (slm_matmul_act_size already rounds each activation row to a multiple of 32 bytes).
- * K must be a multiple of the activation block (32, or 256 for Q8_K types): slm_matmul_check
- * validates shapes from untrusted files once at load time; the kernels themselves do not check.
+ * K must be a multiple of the activation block (32 for Q8_0 types, 256 for Q8_K types; any K > 0
+ * for float weights): slm_matmul_check validates shapes from untrusted files once at load time;
+ * the kernels themselves do not check.
  */
 #ifndef SLM_KERNELS_KERNELS_H
 #define SLM_KERNELS_KERNELS_H
@@ -53,9 +55,9 @@ typedef void (*slm_gemm_fn)(int64_t k, const void *w, size_t w_row_bytes, int64_
                             size_t act_row_bytes, int64_t n_tok, float *y, int64_t ldy);
 
 typedef struct slm_matmul_kernel {
-    uint32_t act_type;       /* slm_dtype of the activation rows: F32, Q8_0 or Q8_K */
+    uint32_t act_type; /* slm_dtype of the activation rows: F32, Q8_0 or Q8_K */
     slm_quant_act_fn quant_act;
-    slm_gemm_fn gemm;        /* NULL: weight type not supported by slm's matmul */
+    slm_gemm_fn gemm; /* NULL: weight type not supported by slm's matmul */
 } slm_matmul_kernel;
 
 typedef struct slm_kernels {

@@ -29,13 +29,15 @@ static void quantize_q8_0_avx2(const float *x, block_q8_0 *y, int64_t k) {
         y[b].d = slm_f32_to_f16(d);
         const __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
-        for (int i = 0; i < 4; i++) q[i] = _mm256_cvtps_epi32(avx2_round_half_away(_mm256_mul_ps(v[i], vid)));
+        for (int i = 0; i < 4; i++)
+            q[i] = _mm256_cvtps_epi32(avx2_round_half_away(_mm256_mul_ps(v[i], vid)));
         _mm256_storeu_si256((__m256i *)y[b].qs, avx2_pack_i32x32_to_i8(q));
     }
 }
 
 static void quant_act_q8_0_avx2(const float *x, int64_t ldx, int64_t n, int64_t k, void *act, size_t arb) {
-    for (int64_t t = 0; t < n; t++) quantize_q8_0_avx2(x + t * ldx, (block_q8_0 *)((uint8_t *)act + (size_t)t * arb), k);
+    for (int64_t t = 0; t < n; t++)
+        quantize_q8_0_avx2(x + t * ldx, (block_q8_0 *)((uint8_t *)act + (size_t)t * arb), k);
 }
 
 /* ---- Weight block unpacking: 32 codes in element order as int8 lanes ------------------------- */
@@ -78,7 +80,8 @@ static inline __attribute__((always_inline)) __m256i b32_unpack(int kind, const 
         const block_q5_0 *x = (const block_q5_0 *)row + b;
         *d = avx2_f16_bcast(x->d);
         /* q - 16 = nibble | 0xF0 where the fifth bit is clear (as int8). */
-        return _mm256_or_si256(nibbles_32(x->qs), _mm256_andnot_si256(bits_to_bytes(x->qh), _mm256_set1_epi8((char)0xF0)));
+        return _mm256_or_si256(nibbles_32(x->qs),
+                               _mm256_andnot_si256(bits_to_bytes(x->qh), _mm256_set1_epi8((char)0xF0)));
     }
     case B32_Q5_1: {
         const block_q5_1 *x = (const block_q5_1 *)row + b;
@@ -110,12 +113,14 @@ static inline __attribute__((always_inline)) void b32_tile(int kind, int R, int 
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i wq[4];
         __m256 dw[4], mw[4];
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) wq[r] = b32_unpack(kind, w + (size_t)r * wrb, b, &dw[r], &mw[r]);
+        for (int r = 0; r < R; r++)
+            wq[r] = b32_unpack(kind, w + (size_t)r * wrb, b, &dw[r], &mw[r]);
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
             const block_q8_0 *a = (const block_q8_0 *)(act + (size_t)t * arb) + b;
@@ -134,12 +139,13 @@ static inline __attribute__((always_inline)) void b32_tile(int kind, int R, int 
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++) y[t * ldy + r] = avx2_hsum_ps(acc[r][t]);
+        for (int t = 0; t < T; t++)
+            y[t * ldy + r] = avx2_hsum_ps(acc[r][t]);
 }
 
 /* acc += block b of a weight row times activation block b (one row, one token). */
-static inline __attribute__((always_inline)) __m256 b32_step1(int kind, const uint8_t *w, const uint8_t *act,
-                                                              int64_t b, __m256 acc) {
+static inline __attribute__((always_inline)) __m256 b32_step1(int kind, const uint8_t *w, const uint8_t *act, int64_t b,
+                                                              __m256 acc) {
     __m256 dw, mw;
     const __m256i wq = b32_unpack(kind, w, b, &dw, &mw);
     const block_q8_0 *a = (const block_q8_0 *)act + b;
@@ -147,7 +153,8 @@ static inline __attribute__((always_inline)) __m256 b32_step1(int kind, const ui
     const __m256 da = avx2_f16_bcast(a->d);
     const __m256 p = b32_has_min(kind) ? avx2_sum_u8_i8_ps(wq, av) : avx2_sum_i8_i8_ps(wq, av);
     acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, da), p, acc);
-    if (b32_has_min(kind)) acc = _mm256_fmadd_ps(_mm256_mul_ps(mw, da), avx2_sum_i8_pairs_ps(_mm256_set1_epi8(1), av), acc);
+    if (b32_has_min(kind))
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(mw, da), avx2_sum_i8_pairs_ps(_mm256_set1_epi8(1), av), acc);
     return acc;
 }
 
@@ -169,9 +176,9 @@ static inline __attribute__((always_inline)) float b32_dot1(int kind, int64_t nb
  * L1 and each unpacked weight block serves 4 tokens), then 1 row x 1 token for the rest (token
  * generation). One row at a time matters when weights stream from DRAM: on the Zen 3 dev machine
  * interleaving 4 rows (4 streams) gave 6 GB/s for Q4_0 against 11 GB/s for one sequential stream. */
-static inline __attribute__((always_inline)) void b32_gemm(int kind, int64_t k, const void *vw, size_t wrb,
-                                                           int64_t nr, const void *vact, size_t arb, int64_t nt,
-                                                           float *y, int64_t ldy) {
+static inline __attribute__((always_inline)) void b32_gemm(int kind, int64_t k, const void *vw, size_t wrb, int64_t nr,
+                                                           const void *vact, size_t arb, int64_t nt, float *y,
+                                                           int64_t ldy) {
     const uint8_t *w = vw, *act = vact;
     const int64_t nb = k / 32;
     int64_t t = 0;
@@ -183,7 +190,8 @@ static inline __attribute__((always_inline)) void b32_gemm(int kind, int64_t k, 
             b32_tile(kind, 1, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
     }
     for (; t < nt; t++)
-        for (int64_t r = 0; r < nr; r++) y[t * ldy + r] = b32_dot1(kind, nb, w + (size_t)r * wrb, act + (size_t)t * arb);
+        for (int64_t r = 0; r < nr; r++)
+            y[t * ldy + r] = b32_dot1(kind, nb, w + (size_t)r * wrb, act + (size_t)t * arb);
 }
 
 static void gemm_q4_0_avx2(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb, int64_t nt,
@@ -218,19 +226,24 @@ enum { FW_F32, FW_F16, FW_BF16 };
 /* 8 weights starting at element i of a row, as floats. */
 static inline __attribute__((always_inline)) __m256 fw_load8(int kind, const uint8_t *row, int64_t i) {
     switch (kind) {
-    case FW_F32: return _mm256_loadu_ps((const float *)row + i);
-    case FW_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const slm_f16 *)row + i)));
+    case FW_F32:
+        return _mm256_loadu_ps((const float *)row + i);
+    case FW_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const slm_f16 *)row + i)));
     default:
-        return _mm256_castsi256_ps(
-            _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const slm_bf16 *)row + i))), 16));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const slm_bf16 *)row + i))), 16));
     }
 }
 
 static inline float fw_load1(int kind, const uint8_t *row, int64_t i) {
     switch (kind) {
-    case FW_F32: return ((const float *)row)[i];
-    case FW_F16: return slm_f16_to_f32(((const slm_f16 *)row)[i]);
-    default: return slm_bf16_to_f32(((const slm_bf16 *)row)[i]);
+    case FW_F32:
+        return ((const float *)row)[i];
+    case FW_F16:
+        return slm_f16_to_f32(((const slm_f16 *)row)[i]);
+    default:
+        return slm_bf16_to_f32(((const slm_bf16 *)row)[i]);
     }
 }
 
@@ -241,17 +254,20 @@ static inline __attribute__((always_inline)) void fw_tile(int kind, int R, int T
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= k; i += 8) {
         __m256 wv[4];
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) wv[r] = fw_load8(kind, w + (size_t)r * wrb, i);
+        for (int r = 0; r < R; r++)
+            wv[r] = fw_load8(kind, w + (size_t)r * wrb, i);
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
             const __m256 av = _mm256_loadu_ps((const float *)(act + (size_t)t * arb) + i);
 #pragma GCC unroll 4
-            for (int r = 0; r < R; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], av, acc[r][t]);
+            for (int r = 0; r < R; r++)
+                acc[r][t] = _mm256_fmadd_ps(wv[r], av, acc[r][t]);
         }
     }
 #pragma GCC unroll 4
@@ -260,7 +276,8 @@ static inline __attribute__((always_inline)) void fw_tile(int kind, int R, int T
         for (int t = 0; t < T; t++) {
             float s = avx2_hsum_ps(acc[r][t]);
             const float *a = (const float *)(act + (size_t)t * arb);
-            for (int64_t j = i; j < k; j++) s += fw_load1(kind, w + (size_t)r * wrb, j) * a[j];
+            for (int64_t j = i; j < k; j++)
+                s += fw_load1(kind, w + (size_t)r * wrb, j) * a[j];
             y[t * ldy + r] = s;
         }
 }
@@ -275,9 +292,11 @@ static inline __attribute__((always_inline)) float fw_dot1(int kind, int64_t k, 
         s2 = _mm256_fmadd_ps(fw_load8(kind, w, i + 16), _mm256_loadu_ps(a + i + 16), s2);
         s3 = _mm256_fmadd_ps(fw_load8(kind, w, i + 24), _mm256_loadu_ps(a + i + 24), s3);
     }
-    for (; i + 8 <= k; i += 8) s0 = _mm256_fmadd_ps(fw_load8(kind, w, i), _mm256_loadu_ps(a + i), s0);
+    for (; i + 8 <= k; i += 8)
+        s0 = _mm256_fmadd_ps(fw_load8(kind, w, i), _mm256_loadu_ps(a + i), s0);
     float s = avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < k; i++) s += fw_load1(kind, w, i) * a[i];
+    for (; i < k; i++)
+        s += fw_load1(kind, w, i) * a[i];
     return s;
 }
 
@@ -323,9 +342,11 @@ static float vdot_f32_avx2(const float *a, const float *b, int64_t n) {
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
     }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
     float s = avx2_hsum_ps(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += a[i] * b[i];
+    for (; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
@@ -340,15 +361,18 @@ static float vdot_f16_f32_avx2(const slm_f16 *a, const float *b, int64_t n) {
     for (; i + 8 <= n; i += 8)
         s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))), _mm256_loadu_ps(b + i), s0);
     float s = avx2_hsum_ps(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += slm_f16_to_f32(a[i]) * b[i];
+    for (; i < n; i++)
+        s += slm_f16_to_f32(a[i]) * b[i];
     return s;
 }
 
 static void vaxpy_f32_avx2(float *y, float a, const float *x, int64_t n) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += a * x[i];
 }
 
 static void vaxpy_f16_avx2(float *y, float a, const slm_f16 *x, int64_t n) {
@@ -357,27 +381,33 @@ static void vaxpy_f16_avx2(float *y, float a, const slm_f16 *x, int64_t n) {
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))),
                                                 _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * slm_f16_to_f32(x[i]);
+    for (; i < n; i++)
+        y[i] += a * slm_f16_to_f32(x[i]);
 }
 
 static void vscale_f32_avx2(float *y, float a, int64_t n) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] *= a;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] *= a;
 }
 
 static void vf32_to_f16_avx2(const float *x, slm_f16 *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < n; i++) y[i] = slm_f32_to_f16(x[i]);
+    for (; i < n; i++)
+        y[i] = slm_f32_to_f16(x[i]);
 }
 
 static void vf16_to_f32_avx2(const slm_f16 *x, float *y, int64_t n) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
-    for (; i < n; i++) y[i] = slm_f16_to_f32(x[i]);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++)
+        y[i] = slm_f16_to_f32(x[i]);
 }
 
 static void vq8_0_from_f32_avx2(const float *x, void *y, int64_t n) { quantize_q8_0_avx2(x, y, n); }
@@ -402,7 +432,8 @@ void kernels_fill_avx2(slm_kernels *kt) {
         {SLM_DT_Q5_1, gemm_q5_1_avx2}, {SLM_DT_Q8_0, gemm_q8_0_avx2}, {SLM_DT_IQ4_NL, gemm_iq4_nl_avx2},
         {SLM_DT_F32, gemm_f32_avx2},   {SLM_DT_F16, gemm_f16_avx2},   {SLM_DT_BF16, gemm_bf16_avx2},
     };
-    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) kt->mm[tab[i].type].gemm = tab[i].gemm;
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        kt->mm[tab[i].type].gemm = tab[i].gemm;
     for (int t = 0; t < SLM_DT_COUNT; t++)
         if (kt->mm[t].gemm && kt->mm[t].act_type == SLM_DT_Q8_0) kt->mm[t].quant_act = quant_act_q8_0_avx2;
     kt->dot_f32 = vdot_f32_avx2;

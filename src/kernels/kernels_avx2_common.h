@@ -41,7 +41,7 @@ static inline __m256 avx2_round_half_away(__m256 v) {
 static inline __m256i avx2_pack_i32x32_to_i8(const __m256i q[4]) {
     const __m256i a = _mm256_packs_epi32(q[0], q[1]); /* lanes: q0lo q1lo | q0hi q1hi */
     const __m256i b = _mm256_packs_epi32(q[2], q[3]);
-    const __m256i c = _mm256_packs_epi16(a, b);        /* q0lo q1lo q2lo q3lo | q0hi q1hi q2hi q3hi */
+    const __m256i c = _mm256_packs_epi16(a, b); /* q0lo q1lo q2lo q3lo | q0hi q1hi q2hi q3hi */
     return _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 

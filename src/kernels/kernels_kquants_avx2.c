@@ -25,7 +25,8 @@ static void quantize_q8_K_avx2(const float *x, block_q8_K *y, int64_t k) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     for (int64_t b = 0; b < k / QK_K; b++, x += QK_K) {
         __m256 m = _mm256_setzero_ps();
-        for (int i = 0; i < QK_K; i += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + i), absmask));
+        for (int i = 0; i < QK_K; i += 8)
+            m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + i), absmask));
         const float amax = avx2_hmax_ps(m);
         if (!(amax > 0.0f)) { /* all zero (or NaN: the reference's strict > never fires either) */
             memset(&y[b], 0, sizeof y[b]);
@@ -33,7 +34,8 @@ static void quantize_q8_K_avx2(const float *x, block_q8_K *y, int64_t k) {
         }
         /* The reference keeps the first element of largest magnitude, with its sign. */
         int j = 0;
-        while (j < QK_K - 1 && !(__builtin_fabsf(x[j]) == amax)) j++;
+        while (j < QK_K - 1 && !(__builtin_fabsf(x[j]) == amax))
+            j++;
         const float iscale = -127.f / x[j];
         const __m256 vs = _mm256_set1_ps(iscale);
         for (int i = 0; i < QK_K; i += 32) {
@@ -59,7 +61,8 @@ static void quantize_q8_K_avx2(const float *x, block_q8_K *y, int64_t k) {
 }
 
 static void quant_act_q8_K_avx2(const float *x, int64_t ldx, int64_t n, int64_t k, void *act, size_t arb) {
-    for (int64_t t = 0; t < n; t++) quantize_q8_K_avx2(x + t * ldx, (block_q8_K *)((uint8_t *)act + (size_t)t * arb), k);
+    for (int64_t t = 0; t < n; t++)
+        quantize_q8_K_avx2(x + t * ldx, (block_q8_K *)((uint8_t *)act + (size_t)t * arb), k);
 }
 
 /* ---- Helpers --------------------------------------------------------------------------------- */
@@ -269,17 +272,20 @@ static inline __attribute__((always_inline)) void kq_tile(int kind, int R, int T
 #pragma GCC unroll 2
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
 
     for (int64_t b = 0; b < nb; b++) {
         kq_block st[2];
 #pragma GCC unroll 2
-        for (int r = 0; r < R; r++) kq_prologue(kind, w + (size_t)r * wrb + (size_t)b * kq_block_size[kind], &st[r]);
+        for (int r = 0; r < R; r++)
+            kq_prologue(kind, w + (size_t)r * wrb + (size_t)b * kq_block_size[kind], &st[r]);
         __m256i isum[2][DT_TOK];
 #pragma GCC unroll 2
         for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-            for (int t = 0; t < T; t++) isum[r][t] = _mm256_setzero_si256();
+            for (int t = 0; t < T; t++)
+                isum[r][t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int c = 0; c < 8; c++) {
             __m256i q[2], s[2], qa[2];
@@ -303,13 +309,15 @@ static inline __attribute__((always_inline)) void kq_tile(int kind, int R, int T
         for (int t = 0; t < T; t++) {
             const block_q8_K *a = (const block_q8_K *)(act + (size_t)t * arb) + b;
 #pragma GCC unroll 2
-            for (int r = 0; r < R; r++) acc[r][t] = kq_finish(kind, &st[r], a, isum[r][t], acc[r][t]);
+            for (int r = 0; r < R; r++)
+                acc[r][t] = kq_finish(kind, &st[r], a, isum[r][t], acc[r][t]);
         }
     }
 #pragma GCC unroll 2
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++) y[t * ldy + r] = avx2_hsum_ps(acc[r][t]);
+        for (int t = 0; t < T; t++)
+            y[t * ldy + r] = avx2_hsum_ps(acc[r][t]);
 }
 
 /* Tiles: 2 rows x DT_TOK tokens while DT_TOK tokens remain (prompt processing), then 1 row x 1

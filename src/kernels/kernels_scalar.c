@@ -16,7 +16,8 @@ typedef float (*dot_fn)(int64_t k, const void *w, const void *a);
 /* Sum of a block's activation codes: the Q4_1 / Q5_1 min term multiplies it. */
 static int32_t q8_block_sum(const block_q8_0 *a) {
     int32_t s = 0;
-    for (int j = 0; j < QK8_0; j++) s += a->qs[j];
+    for (int j = 0; j < QK8_0; j++)
+        s += a->qs[j];
     return s;
 }
 
@@ -64,7 +65,8 @@ static float dot_q5_0(int64_t k, const void *vw, const void *va) {
     float sum = 0.0f;
     for (int64_t b = 0; b < k / QK8_0; b++) {
         int32_t si = 0;
-        for (int j = 0; j < 32; j++) si += (q5_code(w[b].qs, w[b].qh, j) - 16) * a[b].qs[j];
+        for (int j = 0; j < 32; j++)
+            si += (q5_code(w[b].qs, w[b].qh, j) - 16) * a[b].qs[j];
         sum += (float)si * (slm_f16_to_f32(w[b].d) * slm_f16_to_f32(a[b].d));
     }
     return sum;
@@ -76,7 +78,8 @@ static float dot_q5_1(int64_t k, const void *vw, const void *va) {
     float sum = 0.0f;
     for (int64_t b = 0; b < k / QK8_0; b++) {
         int32_t si = 0;
-        for (int j = 0; j < 32; j++) si += q5_code(w[b].qs, w[b].qh, j) * a[b].qs[j];
+        for (int j = 0; j < 32; j++)
+            si += q5_code(w[b].qs, w[b].qh, j) * a[b].qs[j];
         const float da = slm_f16_to_f32(a[b].d);
         sum += (float)si * (slm_f16_to_f32(w[b].d) * da) + (float)q8_block_sum(&a[b]) * (slm_f16_to_f32(w[b].m) * da);
     }
@@ -89,7 +92,8 @@ static float dot_q8_0(int64_t k, const void *vw, const void *va) {
     float sum = 0.0f;
     for (int64_t b = 0; b < k / QK8_0; b++) {
         int32_t si = 0;
-        for (int j = 0; j < 32; j++) si += w[b].qs[j] * a[b].qs[j];
+        for (int j = 0; j < 32; j++)
+            si += w[b].qs[j] * a[b].qs[j];
         sum += (float)si * (slm_f16_to_f32(w[b].d) * slm_f16_to_f32(a[b].d));
     }
     return sum;
@@ -118,7 +122,8 @@ static float dot_q2_K(int64_t k, const void *vw, const void *va) {
     float sum = 0.0f;
     for (int64_t b = 0; b < k / QK_K; b++) {
         int32_t isum = 0, msum = 0;
-        for (int s = 0; s < 16; s++) msum += (w[b].scales[s] >> 4) * a[b].bsums[s];
+        for (int s = 0; s < 16; s++)
+            msum += (w[b].scales[s] >> 4) * a[b].bsums[s];
         for (int e = 0; e < QK_K; e++) {
             int h = e / 128, j = (e % 128) / 32, l = e % 32;
             int q = (w[b].qs[32 * h + l] >> (2 * j)) & 3;
@@ -180,7 +185,8 @@ static float dot_q4_K(int64_t k, const void *vw, const void *va) {
             const uint8_t *qs = w[b].qs + 32 * (j / 2);
             int shift = 4 * (j % 2);
             int32_t si = 0;
-            for (int l = 0; l < 32; l++) si += ((qs[l] >> shift) & 0xF) * a[b].qs[32 * j + l];
+            for (int l = 0; l < 32; l++)
+                si += ((qs[l] >> shift) & 0xF) * a[b].qs[32 * j + l];
             isum += sc * si;
             msum += mn * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
         }
@@ -263,7 +269,8 @@ static float dot_iq4_xs(int64_t k, const void *vw, const void *va) {
 static float dot_f32w(int64_t k, const void *vw, const void *va) {
     const float *w = vw, *a = va;
     double s = 0.0;
-    for (int64_t i = 0; i < k; i++) s += (double)w[i] * a[i];
+    for (int64_t i = 0; i < k; i++)
+        s += (double)w[i] * a[i];
     return (float)s;
 }
 
@@ -271,7 +278,8 @@ static float dot_f16w(int64_t k, const void *vw, const void *va) {
     const slm_f16 *w = vw;
     const float *a = va;
     double s = 0.0;
-    for (int64_t i = 0; i < k; i++) s += (double)slm_f16_to_f32(w[i]) * a[i];
+    for (int64_t i = 0; i < k; i++)
+        s += (double)slm_f16_to_f32(w[i]) * a[i];
     return (float)s;
 }
 
@@ -279,7 +287,8 @@ static float dot_bf16w(int64_t k, const void *vw, const void *va) {
     const slm_bf16 *w = vw;
     const float *a = va;
     double s = 0.0;
-    for (int64_t i = 0; i < k; i++) s += (double)slm_bf16_to_f32(w[i]) * a[i];
+    for (int64_t i = 0; i < k; i++)
+        s += (double)slm_bf16_to_f32(w[i]) * a[i];
     return (float)s;
 }
 
@@ -289,14 +298,15 @@ static void gemm_with(dot_fn dot, int64_t k, const void *w, size_t wrb, int64_t 
                       int64_t nt, float *y, int64_t ldy) {
     for (int64_t t = 0; t < nt; t++) {
         const uint8_t *a = (const uint8_t *)act + (size_t)t * arb;
-        for (int64_t r = 0; r < nr; r++) y[t * ldy + r] = dot(k, (const uint8_t *)w + (size_t)r * wrb, a);
+        for (int64_t r = 0; r < nr; r++)
+            y[t * ldy + r] = dot(k, (const uint8_t *)w + (size_t)r * wrb, a);
     }
 }
 
-#define GEMM_REF(name)                                                                                       \
-    static void gemm_##name(int64_t k, const void *w, size_t wrb, int64_t nr, const void *act, size_t arb,  \
-                            int64_t nt, float *y, int64_t ldy) {                                            \
-        gemm_with(dot_##name, k, w, wrb, nr, act, arb, nt, y, ldy);                                          \
+#define GEMM_REF(name)                                                                                                 \
+    static void gemm_##name(int64_t k, const void *w, size_t wrb, int64_t nr, const void *act, size_t arb, int64_t nt, \
+                            float *y, int64_t ldy) {                                                                   \
+        gemm_with(dot_##name, k, w, wrb, nr, act, arb, nt, y, ldy);                                                    \
     }
 GEMM_REF(q4_0)
 GEMM_REF(q4_1)
@@ -316,49 +326,59 @@ GEMM_REF(bf16w)
 #undef GEMM_REF
 
 static void quant_act_q8_0(const float *x, int64_t ldx, int64_t n, int64_t k, void *act, size_t arb) {
-    for (int64_t t = 0; t < n; t++) quantize_row_q8_0_ref(x + t * ldx, (block_q8_0 *)((uint8_t *)act + (size_t)t * arb), k);
+    for (int64_t t = 0; t < n; t++)
+        quantize_row_q8_0_ref(x + t * ldx, (block_q8_0 *)((uint8_t *)act + (size_t)t * arb), k);
 }
 
 static void quant_act_q8_K(const float *x, int64_t ldx, int64_t n, int64_t k, void *act, size_t arb) {
-    for (int64_t t = 0; t < n; t++) quantize_row_q8_K_ref(x + t * ldx, (block_q8_K *)((uint8_t *)act + (size_t)t * arb), k);
+    for (int64_t t = 0; t < n; t++)
+        quantize_row_q8_K_ref(x + t * ldx, (block_q8_K *)((uint8_t *)act + (size_t)t * arb), k);
 }
 
 static void quant_act_f32(const float *x, int64_t ldx, int64_t n, int64_t k, void *act, size_t arb) {
-    for (int64_t t = 0; t < n; t++) memcpy((uint8_t *)act + (size_t)t * arb, x + t * ldx, (size_t)k * sizeof(float));
+    for (int64_t t = 0; t < n; t++)
+        memcpy((uint8_t *)act + (size_t)t * arb, x + t * ldx, (size_t)k * sizeof(float));
 }
 
 /* ---- Vector ops ----------------------------------------------------------------------------- */
 
 static float vdot_f32(const float *a, const float *b, int64_t n) {
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
     return (float)s;
 }
 
 static float vdot_f16_f32(const slm_f16 *a, const float *b, int64_t n) {
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)slm_f16_to_f32(a[i]) * b[i];
+    for (int64_t i = 0; i < n; i++)
+        s += (double)slm_f16_to_f32(a[i]) * b[i];
     return (float)s;
 }
 
 static void vaxpy_f32(float *y, float a, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * x[i];
 }
 
 static void vaxpy_f16(float *y, float a, const slm_f16 *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * slm_f16_to_f32(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * slm_f16_to_f32(x[i]);
 }
 
 static void vscale_f32(float *y, float a, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] *= a;
+    for (int64_t i = 0; i < n; i++)
+        y[i] *= a;
 }
 
 static void vf32_to_f16(const float *x, slm_f16 *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = slm_f32_to_f16(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = slm_f32_to_f16(x[i]);
 }
 
 static void vf16_to_f32(const slm_f16 *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = slm_f16_to_f32(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = slm_f16_to_f32(x[i]);
 }
 
 static void vq8_0_from_f32(const float *x, void *y, int64_t n) { quantize_row_q8_0_ref(x, y, n); }
@@ -372,21 +392,22 @@ void kernels_fill_scalar(slm_kernels *kt) {
         uint32_t type, act;
         slm_gemm_fn gemm;
     } tab[] = {
-        {SLM_DT_F32, SLM_DT_F32, gemm_f32w},     {SLM_DT_F16, SLM_DT_F32, gemm_f16w},
-        {SLM_DT_BF16, SLM_DT_F32, gemm_bf16w},   {SLM_DT_Q4_0, SLM_DT_Q8_0, gemm_q4_0},
-        {SLM_DT_Q4_1, SLM_DT_Q8_0, gemm_q4_1},   {SLM_DT_Q5_0, SLM_DT_Q8_0, gemm_q5_0},
-        {SLM_DT_Q5_1, SLM_DT_Q8_0, gemm_q5_1},   {SLM_DT_Q8_0, SLM_DT_Q8_0, gemm_q8_0},
+        {SLM_DT_F32, SLM_DT_F32, gemm_f32w},       {SLM_DT_F16, SLM_DT_F32, gemm_f16w},
+        {SLM_DT_BF16, SLM_DT_F32, gemm_bf16w},     {SLM_DT_Q4_0, SLM_DT_Q8_0, gemm_q4_0},
+        {SLM_DT_Q4_1, SLM_DT_Q8_0, gemm_q4_1},     {SLM_DT_Q5_0, SLM_DT_Q8_0, gemm_q5_0},
+        {SLM_DT_Q5_1, SLM_DT_Q8_0, gemm_q5_1},     {SLM_DT_Q8_0, SLM_DT_Q8_0, gemm_q8_0},
         {SLM_DT_IQ4_NL, SLM_DT_Q8_0, gemm_iq4_nl}, {SLM_DT_Q2_K, SLM_DT_Q8_K, gemm_q2_K},
-        {SLM_DT_Q3_K, SLM_DT_Q8_K, gemm_q3_K},   {SLM_DT_Q4_K, SLM_DT_Q8_K, gemm_q4_K},
-        {SLM_DT_Q5_K, SLM_DT_Q8_K, gemm_q5_K},   {SLM_DT_Q6_K, SLM_DT_Q8_K, gemm_q6_K},
+        {SLM_DT_Q3_K, SLM_DT_Q8_K, gemm_q3_K},     {SLM_DT_Q4_K, SLM_DT_Q8_K, gemm_q4_K},
+        {SLM_DT_Q5_K, SLM_DT_Q8_K, gemm_q5_K},     {SLM_DT_Q6_K, SLM_DT_Q8_K, gemm_q6_K},
         {SLM_DT_IQ4_XS, SLM_DT_Q8_K, gemm_iq4_xs},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
         slm_matmul_kernel *m = &kt->mm[tab[i].type];
         m->act_type = tab[i].act;
         m->gemm = tab[i].gemm;
-        m->quant_act = tab[i].act == SLM_DT_Q8_0 ? quant_act_q8_0 : tab[i].act == SLM_DT_Q8_K ? quant_act_q8_K
-                                                                                            : quant_act_f32;
+        m->quant_act = tab[i].act == SLM_DT_Q8_0   ? quant_act_q8_0
+                       : tab[i].act == SLM_DT_Q8_K ? quant_act_q8_K
+                                                   : quant_act_f32;
     }
     kt->dot_f32 = vdot_f32;
     kt->dot_f16_f32 = vdot_f16_f32;

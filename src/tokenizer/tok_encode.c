@@ -40,7 +40,8 @@ static bool is_ascii(const char *s, size_t n) {
 }
 
 /* One normalizer step from cur (cur_n bytes) into a fresh buffer *out. */
-static slm_status norm_step(const tok_norm *nm, const char *cur, size_t cur_n, sbuf *out, slm_error *err) {
+static slm_status norm_step(const tok_norm *nm, const char *cur, size_t cur_n, bool at_start, sbuf *out,
+                           slm_error *err) {
     out->n = 0;
     bool ok = true;
     switch (nm->kind) {
@@ -73,7 +74,8 @@ static slm_status norm_step(const tok_norm *nm, const char *cur, size_t cur_n, s
         break;
     }
     case TN_PREPEND:
-        if (nm->if_absent && cur_n >= strlen(nm->to) && !memcmp(cur, nm->to, strlen(nm->to))) {
+        if ((nm->first_only && !at_start) ||
+            (nm->if_absent && cur_n >= strlen(nm->to) && !memcmp(cur, nm->to, strlen(nm->to)))) {
             ok = sbuf_put(out, cur, cur_n);
             break;
         }
@@ -86,12 +88,12 @@ static slm_status norm_step(const tok_norm *nm, const char *cur, size_t cur_n, s
     return SLM_OK;
 }
 
-slm_status tok_normalize(const slm_tokenizer *t, const char *text, size_t len, char **out, size_t *out_len,
-                         slm_error *err) {
+slm_status tok_normalize(const slm_tokenizer *t, const char *text, size_t len, bool at_start, char **out,
+                         size_t *out_len, slm_error *err) {
     sbuf a = {0}, b = {0};
     if (!sbuf_put(&a, text, len)) return slm_fail(err, SLM_E_NOMEM, "normalizer: out of memory");
     for (int i = 0; i < t->n_norm; i++) {
-        slm_status st = norm_step(&t->norm[i], a.p, a.n, &b, err);
+        slm_status st = norm_step(&t->norm[i], a.p, a.n, at_start, &b, err);
         if (st) {
             free(a.p);
             free(b.p);
@@ -183,12 +185,12 @@ static slm_status encode_word_cached(const slm_tokenizer *t, work *w, const char
 }
 
 /* Normalize, pre-tokenize and encode one text segment (no added tokens inside). */
-static slm_status encode_segment(const slm_tokenizer *t, const char *s, size_t n, work *w, slm_tokens *out,
-                                 slm_error *err) {
+static slm_status encode_segment(const slm_tokenizer *t, const char *s, size_t n, bool at_start, work *w,
+                                 slm_tokens *out, slm_error *err) {
     if (n == 0) return SLM_OK;
     char *norm;
     size_t nn;
-    slm_status st = tok_normalize(t, s, n, &norm, &nn, err);
+    slm_status st = tok_normalize(t, s, n, at_start, &norm, &nn, err);
     if (st) return st;
     if (t->bl_prefix_space && nn && norm[0] != ' ') {
         char *p = malloc(nn + 2);
@@ -249,11 +251,13 @@ static bool is_space_at(const char *s, size_t n, size_t i, size_t *cl) {
     return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL || c == UTF8PROC_CATEGORY_ZP;
 }
 
+/* Rust regex \w (what HF's single_word checks): Alphabetic, marks, Nd, Pc and Join_Control.
+ * Alphabetic is approximated by the letters, Nl and the circled/squared Latin letters (So). */
 static bool is_word_cp(uint32_t cp) {
-    if (cp == '_') return true;
+    if (cp == 0x200C || cp == 0x200D || (cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F189)) return true;
     utf8proc_category_t c = utf8proc_category((utf8proc_int32_t)cp);
-    return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) || (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO) ||
-           (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME);
+    return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) || c == UTF8PROC_CATEGORY_ND ||
+           c == UTF8PROC_CATEGORY_NL || (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ME) || c == UTF8PROC_CATEGORY_PC;
 }
 
 /* Longest allowed added token starting at text[i], or -1; *end gets its end. */
@@ -310,8 +314,12 @@ slm_status slm_tokenize(const slm_tokenizer *t, const char *text, size_t len, sl
          * valid UTF-8 even if a (hostile) added token holds a partial sequence. */
         int32_t id = ((uint8_t)text[i] & 0xC0) == 0x80 ? -1 : match_at(t, text, len, i, flags.parse_special, &me);
         if (id >= 0 && me < len && ((uint8_t)text[me] & 0xC0) == 0x80) id = -1;
-        if (id < 0 || ((t->tokens[id].flags & TOK_F_SINGLE_WORD) && !single_word_ok(text, len, i, me))) {
+        if (id < 0) {
             i++;
+            continue;
+        }
+        if ((t->tokens[id].flags & TOK_F_SINGLE_WORD) && !single_word_ok(text, len, i, me)) {
+            i = me; /* HF scans on after the rejected match: it stays plain text */
             continue;
         }
         size_t ms = i, cl;
@@ -328,11 +336,11 @@ slm_status slm_tokenize(const slm_tokenizer *t, const char *text, size_t len, sl
         }
         if (t->tokens[id].flags & TOK_F_RSTRIP)
             while (me < len && is_space_at(text, len, me, &cl)) me += cl;
-        st = encode_segment(t, text + seg, ms - seg, &w, out, err);
+        st = encode_segment(t, text + seg, ms - seg, seg == 0, &w, out, err);
         if (st == SLM_OK) st = slm_tokens_push(out, id, err);
         i = seg = me;
     }
-    if (st == SLM_OK) st = encode_segment(t, text + seg, len - seg, &w, out, err);
+    if (st == SLM_OK) st = encode_segment(t, text + seg, len - seg, seg == 0, &w, out, err);
     for (int k = 0; flags.add_special && k < t->n_pp_post && st == SLM_OK; k++) st = slm_tokens_push(out, t->pp_post[k], err);
     free(w.words.v);
     free(w.scratch.v);

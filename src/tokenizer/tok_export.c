@@ -74,7 +74,8 @@ slm_status slm_tokenizer_write_gguf(const slm_tokenizer *t, gguf_writer *w, slm_
     } else {
         int k = 0;
         ok = t->n_pretok == 0 || (t->n_pretok == 1 && t->pretok_space_split);
-        if (t->space_prefix) ok &= k < t->n_norm && t->norm[k].kind == TN_PREPEND && !t->norm[k].if_absent && k++ == 0;
+        if (t->space_prefix) ok &= k < t->n_norm && t->norm[k].kind == TN_PREPEND && !t->norm[k].if_absent &&
+                                    !t->norm[k].first_only && k++ == 0;
         ok &= k < t->n_norm && t->norm[k].kind == TN_REPLACE && !strcmp(t->norm[k].from, " ") &&
               !strcmp(t->norm[k].to, "\xe2\x96\x81") && k + 1 == t->n_norm;
         ok &= t->byte_fallback;

@@ -53,7 +53,7 @@ static slm_status load_merges(slm_tokenizer *t, const gguf_file *f, slm_error *e
 static slm_status add_norm_lit(slm_tokenizer *t, tok_norm_kind kind, const char *from, const char *to, slm_error *err) {
     if (t->n_norm >= TOK_MAX_NORM) return slm_fail(err, SLM_E_UNSUPPORTED, "too many normalizer steps");
     tok_norm *n = &t->norm[t->n_norm];
-    *n = (tok_norm){kind, from ? strdup(from) : NULL, to ? strdup(to) : NULL, false};
+    *n = (tok_norm){kind, from ? strdup(from) : NULL, to ? strdup(to) : NULL, false, false};
     if ((from && !n->from) || (to && !n->to)) return slm_fail(err, SLM_E_NOMEM, "tokenizer: out of memory");
     t->n_norm++;
     return SLM_OK;

@@ -41,6 +41,7 @@ typedef struct tok_norm {
     tok_norm_kind kind;
     char *from, *to; /* REPLACE: literal from -> to; PREPEND: to */
     bool if_absent;  /* PREPEND only when the text does not already start with `to` (Metaspace) */
+    bool first_only; /* PREPEND only to the segment at the start of the text (Metaspace "first") */
 } tok_norm;
 
 /* Pre-tokenizer steps: each splits every current piece further. */
@@ -171,7 +172,8 @@ slm_status tok_pretokenize(const slm_tokenizer *tok, const char *text, size_t le
 slm_status tok_encode_word(const slm_tokenizer *tok, const char *word, size_t len, slm_tokens *out, slm_error *err);
 
 /* --- tok_encode.c -------------------------------------------------------------------------- */
-slm_status tok_normalize(const slm_tokenizer *tok, const char *text, size_t len, char **out, size_t *out_len,
-                         slm_error *err);
+/* Run the normalizer over one text segment; at_start: the segment begins the whole text. */
+slm_status tok_normalize(const slm_tokenizer *tok, const char *text, size_t len, bool at_start, char **out,
+                         size_t *out_len, slm_error *err);
 
 #endif

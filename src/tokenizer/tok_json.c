@@ -54,7 +54,7 @@ static slm_status add_norm(slm_tokenizer *t, tok_norm_kind kind, const char *fro
         return slm_fail(err, SLM_E_FORMAT, "normalizer string is not valid UTF-8");
     if (t->n_norm >= TOK_MAX_NORM) return slm_fail(err, SLM_E_UNSUPPORTED, "more than %d normalizer steps", TOK_MAX_NORM);
     tok_norm *n = &t->norm[t->n_norm];
-    *n = (tok_norm){kind, from ? strdup(from) : NULL, to ? strdup(to) : NULL, if_absent};
+    *n = (tok_norm){kind, from ? strdup(from) : NULL, to ? strdup(to) : NULL, if_absent, false};
     if ((from && !n->from) || (to && !n->to)) return slm_fail(err, SLM_E_NOMEM, "tokenizer: out of memory");
     t->n_norm++;
     return SLM_OK;
@@ -163,7 +163,10 @@ static slm_status load_pretok(slm_tokenizer *t, const cJSON *p, slm_error *err) 
         const char *scheme = json_str(p, "prepend_scheme");
         if (!rep) rep = "\xe2\x96\x81";
         slm_status st = add_norm(t, TN_REPLACE, " ", rep, false, err);
-        if (!st && (!scheme || strcmp(scheme, "never"))) st = add_norm(t, TN_PREPEND, NULL, rep, true, err);
+        if (!st && (!scheme || strcmp(scheme, "never"))) {
+            st = add_norm(t, TN_PREPEND, NULL, rep, true, err);
+            if (!st && scheme && !strcmp(scheme, "first")) t->norm[t->n_norm - 1].first_only = true;
+        }
         if (!st && json_bool(p, "split", true)) st = tok_pretok_add_regex(t, "\\x{2581}", 8, TS_MERGED_NEXT, false, err);
         return st;
     }

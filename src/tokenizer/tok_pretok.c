@@ -81,7 +81,7 @@ slm_status tok_pretok_add_regex(slm_tokenizer *t, const char *pattern, size_t le
 typedef struct pre_family {
     const char *names; /* '|'-separated tokenizer.ggml.pre values */
     bool ignore_merges;
-    const char *rx[5];
+    const char *rx[6];
 } pre_family;
 
 /* Regex lists as llama.cpp applies them (each regex splits the pieces of the previous one).
@@ -97,6 +97,27 @@ static const pre_family k_families[] = {
     {"starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b", false, {"\\p{N}", RX_GPT2}},
     {"falcon", false, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RX_GPT2, "[0-9][0-9][0-9]"}},
     {"deepseek-coder", false, {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+", "\\p{N}"}},
+    /* Not covered by a reference test here (no fixture vocabulary): transcribed from llama.cpp. */
+    {"deepseek-llm", false,
+     {"[\\r\\n]",
+      "\\s?[A-Za-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba\u01bc-\u01bf\u01c4-\u0293\u0295-\u02af\u0370-\u0373"
+      "\u0376\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03f5\u03f7-\u0481"
+      "\u048a-\u052f\u0531-\u0556\u10a0-\u10c5\u13a0-\u13f5\u13f8-\u13fd\u1c90-\u1cba\u1cbd-\u1cbf"
+      "\u1d00-\u1d2b\u1d6b-\u1d77\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45\u1f48-\u1f4d"
+      "\u1f50-\u1f57\u1f59\u1f5b\u1f5d\u1f5f-\u1f7d\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe\u1fc2-\u1fc4"
+      "\u1fc6-\u1fcc\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec\u1ff2-\u1ff4\u1ff6-\u1ffc\u2102\u2107"
+      "\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128\u212a-\u212d\u212f-\u2134\u2139\u213c-\u213f"
+      "\u2145-\u2149\u214e\u2183\u2184\u2c00-\u2c7b\u2c7e-\u2ce4\u2ceb-\u2cee\u2cf2\u2cf3\ua640-\ua66d"
+      "\ua680-\ua69b\ua722-\ua76f\ua771-\ua787\ua78b-\ua78e\uab70-\uabbf\ufb00-\ufb06\ufb13-\ufb17"
+      "\uff21-\uff3a\uff41-\uff5a\U00010400-\U0001044f\U000104b0-\U000104d3\U000104d8-\U000104fb"
+      "\U00010c80-\U00010cb2\U00010cc0-\U00010cf2\U000118a0-\U000118df\U0001e900-\U0001e943]+",
+      "\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+",
+      "\\s+\\z", /* std::regex '$' (end of the piece only) */
+      "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+", "\\p{N}+"}},
+    {"deepseek-v3", false,
+     {"\\p{N}{1,3}", "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+      "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+      "?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
     {"bloom|poro-chat|gpt3-finnish", false, {" ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{0964}\\x{06D4}\\x{060C})]+"}},
 };
 
@@ -116,7 +137,7 @@ slm_status tok_pretok_from_gguf_name(slm_tokenizer *t, const char *pre, size_t l
     for (size_t f = 0; f < sizeof k_families / sizeof k_families[0]; f++) {
         if (!name_in_list(k_families[f].names, pre, len)) continue;
         t->ignore_merges = k_families[f].ignore_merges;
-        for (int i = 0; i < 5 && k_families[f].rx[i]; i++) {
+        for (int i = 0; i < 6 && k_families[f].rx[i]; i++) {
             slm_status st = tok_pretok_add_regex(t, k_families[f].rx[i], strlen(k_families[f].rx[i]), TS_ISOLATED,
                                                  false, err);
             if (st) return st;
