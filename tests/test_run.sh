@@ -114,5 +114,16 @@ echo "hi" | "$bin" run "$M/llama2-quant" -n 4 > /dev/null 2> "$tmp/notmpl.txt"; 
 grep -q 'chat template' "$tmp/notmpl.txt" || bad "no chat template message: $(cat "$tmp/notmpl.txt")"
 "$bin" run "$Q2" "hi" --raw --system x > /dev/null 2>&1; [ $? -eq 2 ] || bad "--raw --system: want exit 2"
 
+# Ctrl-C (SIGINT) during a one-shot answer: it stops, --json still prints, exit status 130.
+"$bin" run "$Q2" "tell me a story" --raw --seed 3 -n -1 --ctx 16384 --json > "$tmp/int.json" 2> "$tmp/int.err" &
+pid=$!
+sleep "$([ -n "${SLM_SANITIZED:-}" ] && echo 6 || echo 2)" # loaded and generating by then
+kill -INT "$pid" 2> /dev/null
+wait "$pid"
+rc=$?
+[ $rc -eq 130 ] || bad "SIGINT during a one-shot answer: exit $rc, want 130 ($(cat "$tmp/int.err"))"
+python3 -c 'import json,sys; o = json.load(open(sys.argv[1])); assert o["stop_reason"] == "cancelled", o
+assert o["timings"]["generated_tokens"] > 0, o' "$tmp/int.json" 2> /dev/null || bad "interrupted --json output: $(head -c 300 "$tmp/int.json")"
+
 [ $fail -eq 0 ] && echo "test_run: ok"
 exit $fail

@@ -3,6 +3,7 @@
 #include "chat/chat_session.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,9 +21,9 @@ struct chat_session {
     const slm_tokenizer *tok;
     const chat_template_source *tmpl;
     slm_context *ctx;
-    cJSON *messages;          /* array of {"role","content"} */
-    slm_tokens cache;         /* tokens of sequence 0 in the KV cache, positions 0 .. n-1 */
-    slm_batch_entry *batch;   /* n_ctx entries, for prompt decoding */
+    cJSON *messages;        /* array of {"role","content"} */
+    slm_tokens cache;       /* tokens of sequence 0 in the KV cache, positions 0 .. n-1 */
+    slm_batch_entry *batch; /* n_ctx entries, for prompt decoding */
     int32_t n_ctx;
     int32_t extra_eos[CHAT_MAX_EXTRA_EOS]; /* eos ids from model metadata / generation_config */
     int n_extra_eos;
@@ -30,10 +31,14 @@ struct chat_session {
 
 const char *chat_stop_reason_name(chat_stop_reason r) {
     switch (r) {
-    case CHAT_STOP_EOS: return "eos";
-    case CHAT_STOP_LENGTH: return "length";
-    case CHAT_STOP_CONTEXT: return "context";
-    case CHAT_STOP_CANCELLED: return "cancelled";
+    case CHAT_STOP_EOS:
+        return "eos";
+    case CHAT_STOP_LENGTH:
+        return "length";
+    case CHAT_STOP_CONTEXT:
+        return "context";
+    case CHAT_STOP_CANCELLED:
+        return "cancelled";
     }
     return "unknown";
 }
@@ -53,15 +58,22 @@ static bool json_num(const cJSON *o, const char *key, double *out) {
     return true;
 }
 
-/* GGUF numbers may be stored as any numeric type; accept f32 and the integer types. */
+/* llama.cpp writes general.sampling.* as f32 / u32, other tools as f64 or i32: accept those. */
 static bool gguf_num(const gguf_file *f, const char *key, double *out) {
     float f32;
+    double f64;
     int32_t i32;
     uint32_t u32;
-    if (gguf_get_f32(f, key, &f32)) *out = f32;
-    else if (gguf_get_i32(f, key, &i32)) *out = i32;
-    else if (gguf_get_u32(f, key, &u32)) *out = u32;
-    else return false;
+    if (gguf_get_f32(f, key, &f32))
+        *out = f32;
+    else if (gguf_get_f64(f, key, &f64))
+        *out = f64;
+    else if (gguf_get_i32(f, key, &i32))
+        *out = i32;
+    else if (gguf_get_u32(f, key, &u32))
+        *out = u32;
+    else
+        return false;
     return true;
 }
 
@@ -106,7 +118,8 @@ slm_status chat_sampler_new(const slm_sampler_params *p, const slm_tokenizer *to
     slm_logit_bias *bias = malloc((size_t)n_all * sizeof *bias);
     if (!bias) return slm_fail(err, SLM_E_NOMEM, "out of memory for the sampler");
     if (p->n_logit_bias) memcpy(bias, p->logit_bias, (size_t)p->n_logit_bias * sizeof *bias);
-    for (int64_t i = 0; i < n_ban; i++) bias[p->n_logit_bias + i] = (slm_logit_bias){(int32_t)(n_tok + i), -INFINITY};
+    for (int64_t i = 0; i < n_ban; i++)
+        bias[p->n_logit_bias + i] = (slm_logit_bias){(int32_t)(n_tok + i), -INFINITY};
     slm_sampler_params q = *p;
     q.logit_bias = bias;
     q.n_logit_bias = (int32_t)n_all;
@@ -125,7 +138,8 @@ static void add_extra_eos(chat_session *s, double id) {
 slm_status chat_session_new(const slm_model *m, const slm_tokenizer *tok, const chat_template_source *tmpl,
                             slm_context *ctx, chat_session **out, slm_error *err) {
     *out = NULL;
-    if (!m || !tok || !ctx) return slm_fail(err, SLM_E_INVALID_ARG, "chat session needs a model, tokenizer and context");
+    if (!m || !tok || !ctx)
+        return slm_fail(err, SLM_E_INVALID_ARG, "chat session needs a model, tokenizer and context");
     chat_session *s = calloc(1, sizeof *s);
     if (!s) return slm_fail(err, SLM_E_NOMEM, "out of memory for the chat session");
     s->m = m;
@@ -145,7 +159,8 @@ slm_status chat_session_new(const slm_model *m, const slm_tokenizer *tok, const 
     const hf_folder *hf = slm_model_hf(m);
     const cJSON *gc = hf ? hf_generation_config(hf) : NULL;
     const cJSON *e = gc ? cJSON_GetObjectItemCaseSensitive(gc, "eos_token_id") : NULL;
-    if (cJSON_IsNumber(e)) add_extra_eos(s, e->valuedouble);
+    if (cJSON_IsNumber(e))
+        add_extra_eos(s, e->valuedouble);
     else if (cJSON_IsArray(e)) {
         const cJSON *it;
         cJSON_ArrayForEach(it, e) if (cJSON_IsNumber(it)) add_extra_eos(s, it->valuedouble);
@@ -212,7 +227,8 @@ slm_status chat_session_set_system(chat_session *s, const char *text, slm_error 
 void chat_session_clear(chat_session *s) {
     int n = cJSON_GetArraySize(s->messages);
     int keep = n > 0 && msg_is_system(cJSON_GetArrayItem(s->messages, 0)) ? 1 : 0;
-    while (cJSON_GetArraySize(s->messages) > keep) cJSON_DeleteItemFromArray(s->messages, keep);
+    while (cJSON_GetArraySize(s->messages) > keep)
+        cJSON_DeleteItemFromArray(s->messages, keep);
     slm_seq_remove(s->ctx, 0, 0, -1);
     s->cache.n = 0;
 }
@@ -233,7 +249,8 @@ slm_status chat_session_set_messages(chat_session *s, const cJSON *messages, slm
     cJSON_ArrayForEach(it, messages) {
         const char *role = msg_str(it, "role"), *content = msg_str(it, "content");
         bool ok_role = false;
-        for (size_t r = 0; role && r < sizeof roles / sizeof roles[0]; r++) ok_role |= !strcmp(role, roles[r]);
+        for (size_t r = 0; role && r < sizeof roles / sizeof roles[0]; r++)
+            ok_role |= !strcmp(role, roles[r]);
         if (!cJSON_IsObject(it) || !ok_role || !content) {
             cJSON_Delete(copy);
             return slm_fail(err, SLM_E_FORMAT,
@@ -286,27 +303,135 @@ slm_status chat_tokenize_rendered(const slm_tokenizer *tok, const char *text, si
     return SLM_OK;
 }
 
-slm_status chat_session_tokenize_prompt(const chat_session *s, const cJSON *messages, slm_tokens *out,
-                                        slm_error *err) {
-    if (!s->tmpl)
-        return slm_fail(err, SLM_E_UNSUPPORTED, "the model has no chat template (use --raw for plain completion)");
+/* Render messages (+ add_generation_prompt) with the template; *text malloc'd. */
+static slm_status render(const chat_session *s, const cJSON *messages, char **text, size_t *len, slm_error *err) {
     cJSON *req = cJSON_CreateObject();
     cJSON *msgs = cJSON_Duplicate(messages, true);
-    if (!req || !msgs || !cJSON_AddItemToObject(req, "messages", msgs) ||
-        !cJSON_AddBoolToObject(req, "add_generation_prompt", true)) {
-        if (!cJSON_IsArray(cJSON_GetObjectItem(req, "messages"))) cJSON_Delete(msgs);
+    if (!req || !msgs || !cJSON_AddBoolToObject(req, "add_generation_prompt", true)) {
         cJSON_Delete(req);
+        cJSON_Delete(msgs);
         return slm_fail(err, SLM_E_NOMEM, "out of memory rendering the chat template");
     }
+    if (!cJSON_AddItemToObject(req, "messages", msgs)) {
+        cJSON_Delete(req);
+        cJSON_Delete(msgs);
+        return slm_fail(err, SLM_E_NOMEM, "out of memory rendering the chat template");
+    }
+    slm_status st = chat_template_apply(s->tmpl, req, -1, text, len, NULL, err);
+    cJSON_Delete(req);
+    if (st) slm_error_prefix(err, "chat template");
+    return st;
+}
+
+/* Markers standing for message i in a second rendering: "\x02<i>\x03" (control characters that
+ * neither templates nor chat text use). */
+#define MARK_OPEN '\x02'
+#define MARK_CLOSE '\x03'
+
+/* Walk a marked rendering: calls seg(kind, bytes) for each template piece (kind 0) and each
+ * message content (kind 1) in order. False if a marker is malformed. */
+typedef bool (*seg_fn)(void *u, int kind, const char *p, size_t n);
+static bool walk_marked(const char *m, size_t mlen, const cJSON *messages, seg_fn seg, void *u) {
+    size_t i = 0, start = 0;
+    while (i < mlen) {
+        if (m[i] != MARK_OPEN) {
+            i++;
+            continue;
+        }
+        if (i > start && !seg(u, 0, m + start, i - start)) return false;
+        size_t j = i + 1;
+        long idx = 0;
+        while (j < mlen && m[j] >= '0' && m[j] <= '9' && idx < 10000000)
+            idx = idx * 10 + (m[j++] - '0');
+        if (j == i + 1 || j >= mlen || m[j] != MARK_CLOSE) return false;
+        const char *c = msg_str(cJSON_GetArrayItem(messages, (int)idx), "content");
+        if (!c || !seg(u, 1, c, strlen(c))) return false;
+        i = start = j + 1;
+    }
+    return start >= mlen || seg(u, 0, m + start, mlen - start);
+}
+
+/* Pass 1: the segments spell exactly the real rendering. */
+typedef struct seg_check {
+    const char *text;
+    size_t len, at;
+} seg_check;
+static bool seg_compare(void *u, int kind, const char *p, size_t n) {
+    seg_check *c = u;
+    (void)kind;
+    if (n > c->len - c->at || memcmp(c->text + c->at, p, n)) return false;
+    c->at += n;
+    return true;
+}
+
+/* Pass 2: tokenize each segment with its flags. */
+typedef struct seg_tok {
+    const slm_tokenizer *tok;
+    slm_tokens *out;
+    slm_error *err;
+    slm_status st;
+} seg_tok;
+static bool seg_tokenize(void *u, int kind, const char *p, size_t n) {
+    seg_tok *t = u;
+    slm_tokenize_flags f = {false, kind == 0};
+    t->st = slm_tokenize(t->tok, p, n, f, t->out, t->err);
+    return t->st == SLM_OK;
+}
+
+/* Exact content spans from a second rendering with markers; *done false (nothing appended) when
+ * the template looked inside the contents (the renderings disagree) or markers are unusable. */
+static slm_status tokenize_marked(const chat_session *s, const cJSON *messages, const char *text, size_t len,
+                                  slm_tokens *out, bool *done, slm_error *err) {
+    *done = false;
+    if (memchr(text, MARK_OPEN, len)) return SLM_OK;
+    cJSON *marked = cJSON_Duplicate(messages, true);
+    if (!marked) return slm_fail(err, SLM_E_NOMEM, "out of memory rendering the chat template");
+    int i = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, marked) {
+        cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "content");
+        /* empty contents stay: a template may test them for truth */
+        if (cJSON_IsString(c) && c->valuestring[0] && !strchr(c->valuestring, MARK_OPEN)) {
+            char mark[24];
+            snprintf(mark, sizeof mark, "%c%d%c", MARK_OPEN, i, MARK_CLOSE);
+            cJSON *nc = cJSON_CreateString(mark);
+            if (!nc || !cJSON_ReplaceItemInObjectCaseSensitive(it, "content", nc)) {
+                cJSON_Delete(nc);
+                cJSON_Delete(marked);
+                return slm_fail(err, SLM_E_NOMEM, "out of memory rendering the chat template");
+            }
+        }
+        i++;
+    }
+    char *m = NULL;
+    size_t mlen = 0;
+    slm_error ignore = {0};
+    slm_status st = render(s, marked, &m, &mlen, &ignore);
+    cJSON_Delete(marked);
+    if (st) return SLM_OK; /* the template disliked the markers: fall back */
+    seg_check chk = {text, len, 0};
+    if (walk_marked(m, mlen, messages, seg_compare, &chk) && chk.at == len) {
+        size_t n0 = out->n;
+        seg_tok t = {s->tok, out, err, SLM_OK};
+        walk_marked(m, mlen, messages, seg_tokenize, &t);
+        if (t.st) out->n = n0;
+        st = t.st;
+        *done = st == SLM_OK;
+    }
+    free(m);
+    return st;
+}
+
+slm_status chat_session_tokenize_prompt(const chat_session *s, const cJSON *messages, slm_tokens *out, slm_error *err) {
+    if (!s->tmpl)
+        return slm_fail(err, SLM_E_UNSUPPORTED, "the model has no chat template (use --raw for plain completion)");
     char *text = NULL;
     size_t len = 0;
-    slm_status st = chat_template_apply(s->tmpl, req, -1, &text, &len, NULL, err);
-    cJSON_Delete(req);
-    if (st) {
-        slm_error_prefix(err, "chat template");
-        return st;
-    }
-    st = chat_tokenize_rendered(s->tok, text, len, messages, out, err);
+    slm_status st = render(s, messages, &text, &len, err);
+    if (st) return st;
+    bool done = false;
+    st = tokenize_marked(s, messages, text, len, out, &done, err);
+    if (!st && !done) st = chat_tokenize_rendered(s->tok, text, len, messages, out, err);
     free(text);
     return st;
 }
@@ -324,7 +449,8 @@ static void text_append(text_buf *b, const char *s, size_t n) {
     if (b->oom || n == 0) return;
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
+        while (cap < b->n + n + 1)
+            cap *= 2;
         char *np = realloc(b->p, cap);
         if (!np) {
             b->oom = true;
@@ -370,7 +496,8 @@ static slm_status generate(chat_session *s, const int32_t *prompt, size_t n_prom
                         s->n_ctx);
     st->n_prompt = (int32_t)n_prompt;
     size_t keep = 0;
-    while (keep < s->cache.n && keep < n_prompt && s->cache.ids[keep] == prompt[keep]) keep++;
+    while (keep < s->cache.n && keep < n_prompt && s->cache.ids[keep] == prompt[keep])
+        keep++;
     if (keep == n_prompt) keep--; /* the last prompt token must be decoded again for its logits */
     slm_seq_remove(s->ctx, 0, (int32_t)keep, -1);
     s->cache.n = keep;
@@ -397,7 +524,8 @@ static slm_status generate(chat_session *s, const int32_t *prompt, size_t n_prom
     const char *piece;
     size_t plen;
     if (prime)
-        for (size_t i = 0; i < n_prompt; i++) slm_detok_stream_push(&ds, prompt[i], &piece, &plen, NULL);
+        for (size_t i = 0; i < n_prompt; i++)
+            slm_detok_stream_push(&ds, prompt[i], &piece, &plen, NULL);
     int32_t logits_i = (int32_t)(n_prompt - keep - 1);
     double t_gen0 = 0;
     st->stop = CHAT_STOP_LENGTH;
@@ -474,6 +602,12 @@ slm_status chat_session_complete(chat_session *s, const char *text, size_t len, 
     if (answer) *answer = NULL;
     slm_tokens toks = {0};
     slm_status rc = slm_tokenize(s->tok, text, len, (slm_tokenize_flags){true, true}, &toks, err);
+    /* BOS written in the text and added by the tokenizer: keep one (as llama.cpp warns about) */
+    const int32_t bos = slm_tokenizer_bos(s->tok);
+    if (!rc && toks.n >= 2 && bos >= 0 && toks.ids[0] == bos && toks.ids[1] == bos) {
+        memmove(toks.ids, toks.ids + 1, (toks.n - 1) * sizeof *toks.ids);
+        toks.n--;
+    }
     gen_sink sink = {on_piece, user, {0}, false};
     if (!rc) rc = generate(s, toks.ids, toks.n, true, smp, n_predict, &sink, stats, err);
     slm_tokens_free(&toks);
@@ -520,7 +654,8 @@ slm_status chat_session_respond(chat_session *s, const char *user_text, slm_samp
         if (toks.n + (size_t)reserve <= (size_t)s->n_ctx) break;
         int first, next;
         if (!oldest_turn(s->messages, &first, &next)) break; /* generate() reports a prompt too long */
-        for (int i = first; i < next; i++) cJSON_DeleteItemFromArray(s->messages, first);
+        for (int i = first; i < next; i++)
+            cJSON_DeleteItemFromArray(s->messages, first);
         stats->n_dropped_msgs += next - first;
     }
     gen_sink sink = {on_piece, user, {0}, false};

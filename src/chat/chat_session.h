@@ -7,9 +7,12 @@
  * and streams complete UTF-8 text to a callback.
  *
  * Tokenizing a rendered prompt: template text is tokenized with parse_special (it holds the control
- * tokens), message contents without it, so a user typing "<|im_start|>system" gets plain text. The
- * contents are found verbatim in the rendered text, in message order; a content the template
- * rewrote (not found verbatim) is tokenized with the template text around it.
+ * tokens), message contents without it, so a user typing "<|im_start|>system" gets plain text. To
+ * know exactly where the contents are, the conversation is rendered a second time with each content
+ * replaced by a marker; when splicing the contents into the marked rendering gives the real one,
+ * the marker positions are the spans. Otherwise (a template that inspects contents, e.g. splits
+ * out <think> blocks) the contents are searched verbatim in the rendered text, in message order,
+ * and a content the template rewrote is tokenized with the template text around it.
  *
  * Context policy (documented for users in `slm run --help`): before a turn, if the conversation
  * no longer fits in the context with room for the answer (a quarter of the context, or -n when
@@ -42,24 +45,24 @@ typedef struct chat_session chat_session;
 typedef bool (*chat_piece_fn)(void *user, const char *text, size_t len);
 
 typedef enum chat_stop_reason {
-    CHAT_STOP_EOS = 0,    /* an end-of-generation / end-of-turn token */
-    CHAT_STOP_LENGTH,     /* n_predict tokens generated */
-    CHAT_STOP_CONTEXT,    /* the KV cache is full */
-    CHAT_STOP_CANCELLED,  /* abort callback of the context, or the piece callback returned false */
+    CHAT_STOP_EOS = 0,   /* an end-of-generation / end-of-turn token */
+    CHAT_STOP_LENGTH,    /* n_predict tokens generated */
+    CHAT_STOP_CONTEXT,   /* the KV cache is full */
+    CHAT_STOP_CANCELLED, /* abort callback of the context, or the piece callback returned false */
 } chat_stop_reason;
 
 const char *chat_stop_reason_name(chat_stop_reason r); /* "eos", "length", "context", "cancelled" */
 
 /* What one turn cost. Times in seconds, monotonic clock. */
 typedef struct chat_turn_stats {
-    int32_t n_prompt;      /* prompt tokens of this turn (whole rendered conversation) */
-    int32_t n_reused;      /* of those, already in the KV cache */
-    int32_t n_decoded;     /* prompt tokens decoded now (n_prompt - n_reused, +1 when all reused) */
-    int32_t n_gen;         /* tokens generated (the end-of-turn token not counted) */
-    int32_t n_dropped_msgs;/* messages dropped to fit the context */
-    double t_prompt;       /* decoding the prompt */
-    double t_gen;          /* generating: from the first sampled token to the end */
-    double t_first_token;  /* from the start of the turn to the first sampled token */
+    int32_t n_prompt;       /* prompt tokens of this turn (whole rendered conversation) */
+    int32_t n_reused;       /* of those, already in the KV cache */
+    int32_t n_decoded;      /* prompt tokens decoded now (n_prompt - n_reused, +1 when all reused) */
+    int32_t n_gen;          /* tokens generated (the end-of-turn token not counted) */
+    int32_t n_dropped_msgs; /* messages dropped to fit the context */
+    double t_prompt;        /* decoding the prompt */
+    double t_gen;           /* generating: from the first sampled token to the end */
+    double t_first_token;   /* from the start of the turn to the first sampled token */
     chat_stop_reason stop;
 } chat_turn_stats;
 
@@ -115,8 +118,7 @@ slm_status chat_session_complete(chat_session *s, const char *text, size_t len, 
 
 /* Render the conversation (plus add_generation_prompt) and tokenize it as described above,
  * appending to *out. Exposed for tests. */
-slm_status chat_session_tokenize_prompt(const chat_session *s, const cJSON *messages, slm_tokens *out,
-                                        slm_error *err);
+slm_status chat_session_tokenize_prompt(const chat_session *s, const cJSON *messages, slm_tokens *out, slm_error *err);
 
 /* Tokenize rendered template output: contents of messages (in order, found verbatim) without
  * parse_special, the rest with it. Appends to *out. */

@@ -46,7 +46,8 @@ static const char k_help[] =
     "A prompt longer than the context is an error (exit 1). In the chat, when the conversation\n"
     "no longer fits with room for an answer (a quarter of the context), the oldest turns are\n"
     "dropped, the system prompt is kept; an answer that reaches the end of the context stops.\n"
-    "Exit codes: 0 ok, 1 runtime error, 2 usage error.\n";
+    "Ctrl-C stops a one-shot answer (exit status 130; --json still prints what was generated).\n"
+    "Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted.\n";
 
 static bool parse_long(const char *s, long lo, long hi, long *out) {
     char *end;
@@ -157,10 +158,14 @@ static int run_once(run_state *st, const char *prompt, bool raw, bool json) {
     slm_error err = {0};
     chat_turn_stats s;
     char *answer = NULL;
-    chat_piece_fn cb = json ? NULL : run_piece_stdout;
+    /* Ctrl-C ends the answer early (what was generated is kept) and the exit status is 130 */
+    chat_piece_fn cb = json ? NULL : run_piece_until_interrupt;
+    run_interrupt_begin(st->ctx);
     slm_status rc = raw ? chat_session_complete(st->sess, prompt, strlen(prompt), st->smp, st->n_predict, cb, NULL,
                                                 &answer, &s, &err)
                         : chat_session_respond(st->sess, prompt, st->smp, st->n_predict, cb, NULL, &answer, &s, &err);
+    const bool interrupted = run_interrupted();
+    run_interrupt_end(st->ctx);
     if (rc) {
         if (!json) fflush(stdout);
         return cli_fail("run", &err);
@@ -173,7 +178,7 @@ static int run_once(run_state *st, const char *prompt, bool raw, bool json) {
     }
     if (st->verbose) run_print_stats(&s);
     free(answer);
-    return code;
+    return code == CLI_EXIT_OK && interrupted ? 130 : code;
 }
 
 /* ---- setup --------------------------------------------------------------------------------- */
@@ -186,8 +191,8 @@ static int load_everything(run_state *st, int32_t n_ctx, int32_t n_threads, bool
     if (chat_template_load(st->model_path, &st->tmpl, &terr) == SLM_OK && st->tmpl.source && st->tmpl.len) {
         st->has_tmpl = true;
     } else if (need_template) {
-        fprintf(stderr, "slm run: %s has no chat template%s%s; use --raw for plain text completion\n",
-                st->model_path, terr.msg[0] ? ": " : "", terr.msg);
+        fprintf(stderr, "slm run: %s has no chat template%s%s; use --raw for plain text completion\n", st->model_path,
+                terr.msg[0] ? ": " : "", terr.msg);
         return CLI_EXIT_FAIL;
     }
     slm_context_params p = slm_context_default_params();
@@ -232,10 +237,10 @@ int cmd_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE() \
-    do { \
-        if (!v) return cli_usage_error("run", "%s needs a value", a); \
-        i++; \
+#define NEED_VALUE()                                                                                                   \
+    do {                                                                                                               \
+        if (!v) return cli_usage_error("run", "%s needs a value", a);                                                  \
+        i++;                                                                                                           \
     } while (0)
         if (!strcmp(a, "--raw")) {
             raw = true;
@@ -306,7 +311,8 @@ int cmd_run(int argc, char **argv) {
             return CLI_EXIT_FAIL;
         }
         /* `echo question |` adds a newline that is not part of the question */
-        while (len > 0 && (stdin_prompt[len - 1] == '\n' || stdin_prompt[len - 1] == '\r')) stdin_prompt[--len] = '\0';
+        while (len > 0 && (stdin_prompt[len - 1] == '\n' || stdin_prompt[len - 1] == '\r'))
+            stdin_prompt[--len] = '\0';
         prompt = stdin_prompt;
     }
 

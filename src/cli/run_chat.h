@@ -13,9 +13,9 @@
 typedef struct run_state {
     /* options */
     const char *model_path;
-    slm_sampler_params sp;  /* current sampler settings (/set changes them) */
-    bool seed_set;          /* --seed given; otherwise a seed from the clock */
-    int32_t n_predict;      /* -1: until end of turn or a full context */
+    slm_sampler_params sp; /* current sampler settings (/set changes them) */
+    bool seed_set;         /* --seed given; otherwise a seed from the clock */
+    int32_t n_predict;     /* -1: until end of turn or a full context */
     bool verbose;
     /* loaded objects, all owned */
     slm_model *m;
@@ -33,6 +33,14 @@ slm_status run_sampler_rebuild(run_state *st, slm_error *err);
 bool run_piece_stdout(void *user, const char *text, size_t len);
 /* "prompt: ... | generation: ... | first token: ..." on stderr. */
 void run_print_stats(const chat_turn_stats *s);
+
+/* Ctrl-C handling: between begin and end, SIGINT only sets a flag that the context's abort
+ * callback and run_piece_until_interrupt read (the answer stops, the program goes on). */
+void run_interrupt_begin(slm_context *ctx);
+void run_interrupt_end(slm_context *ctx);
+bool run_interrupted(void);
+/* run_piece_stdout until Ctrl-C. */
+bool run_piece_until_interrupt(void *user, const char *text, size_t len);
 
 /* The interactive terminal chat; returns the exit code. */
 int run_interactive(run_state *st);

@@ -36,8 +36,27 @@ static bool abort_requested(void *user) {
     return g_interrupted != 0;
 }
 
+static struct sigaction g_old_sigint;
+
+void run_interrupt_begin(slm_context *ctx) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &g_old_sigint); /* no SA_RESTART: a blocked read returns with EINTR */
+    slm_context_set_abort(ctx, abort_requested, NULL);
+    g_interrupted = 0;
+}
+
+void run_interrupt_end(slm_context *ctx) {
+    slm_context_set_abort(ctx, NULL, NULL);
+    sigaction(SIGINT, &g_old_sigint, NULL);
+}
+
+bool run_interrupted(void) { return g_interrupted != 0; }
+
 /* Streams to stdout until Ctrl-C. */
-static bool piece_until_interrupt(void *user, const char *text, size_t len) {
+bool run_piece_until_interrupt(void *user, const char *text, size_t len) {
     if (g_interrupted) return false;
     return run_piece_stdout(user, text, len);
 }
@@ -164,14 +183,22 @@ static int opt_find(const char *name) {
 
 static double opt_get(const run_state *st, int i) {
     switch ((opt_id)i) {
-    case OPT_TEMP: return st->sp.temperature;
-    case OPT_TOP_K: return st->sp.top_k;
-    case OPT_TOP_P: return st->sp.top_p;
-    case OPT_MIN_P: return st->sp.min_p;
-    case OPT_REPEAT: return st->sp.repeat_penalty;
-    case OPT_SEED: return (double)st->sp.seed;
-    case OPT_NUM_PREDICT: return st->n_predict;
-    case OPT_COUNT: break;
+    case OPT_TEMP:
+        return st->sp.temperature;
+    case OPT_TOP_K:
+        return st->sp.top_k;
+    case OPT_TOP_P:
+        return st->sp.top_p;
+    case OPT_MIN_P:
+        return st->sp.min_p;
+    case OPT_REPEAT:
+        return st->sp.repeat_penalty;
+    case OPT_SEED:
+        return (double)st->sp.seed;
+    case OPT_NUM_PREDICT:
+        return st->n_predict;
+    case OPT_COUNT:
+        break;
     }
     return 0;
 }
@@ -181,22 +208,42 @@ static bool opt_set(run_state *st, int i, double v) {
     if (!(v >= k_opts[i].lo && v <= k_opts[i].hi)) return false;
     bool whole = v == floor(v);
     switch ((opt_id)i) {
-    case OPT_TEMP: st->sp.temperature = (float)v; break;
-    case OPT_TOP_K: if (!whole) return false; st->sp.top_k = (int32_t)v; break;
-    case OPT_TOP_P: st->sp.top_p = (float)v; break;
-    case OPT_MIN_P: st->sp.min_p = (float)v; break;
-    case OPT_REPEAT: st->sp.repeat_penalty = (float)v; break;
-    case OPT_SEED: if (!whole) return false; st->sp.seed = (uint64_t)v; break;
-    case OPT_NUM_PREDICT: if (!whole) return false; st->n_predict = (int32_t)v; break;
-    case OPT_COUNT: return false;
+    case OPT_TEMP:
+        st->sp.temperature = (float)v;
+        break;
+    case OPT_TOP_K:
+        if (!whole) return false;
+        st->sp.top_k = (int32_t)v;
+        break;
+    case OPT_TOP_P:
+        st->sp.top_p = (float)v;
+        break;
+    case OPT_MIN_P:
+        st->sp.min_p = (float)v;
+        break;
+    case OPT_REPEAT:
+        st->sp.repeat_penalty = (float)v;
+        break;
+    case OPT_SEED:
+        if (!whole) return false;
+        st->sp.seed = (uint64_t)v;
+        break;
+    case OPT_NUM_PREDICT:
+        if (!whole) return false;
+        st->n_predict = (int32_t)v;
+        break;
+    case OPT_COUNT:
+        return false;
     }
     return true;
 }
 
 /* Floats are stored as float: 6 significant digits show what was typed (0.8, not 0.800000012). */
 static void print_opt(int i, double v) {
-    if (i == OPT_SEED || i == OPT_TOP_K || i == OPT_NUM_PREDICT) printf("%.0f", v);
-    else printf("%.6g", v);
+    if (i == OPT_SEED || i == OPT_TOP_K || i == OPT_NUM_PREDICT)
+        printf("%.0f", v);
+    else
+        printf("%.6g", v);
 }
 
 static void print_settings(const run_state *st, const char *indent) {
@@ -219,7 +266,8 @@ static void chat_cmd_set(run_state *st, const char *args) {
     int i = opt_find(name);
     if (i < 0) {
         printf("Unknown setting '%s'. Settings:", name);
-        for (int k = 0; k < OPT_COUNT; k++) printf(" %s", k_opts[k].name);
+        for (int k = 0; k < OPT_COUNT; k++)
+            printf(" %s", k_opts[k].name);
         printf("\n");
         return;
     }
@@ -227,7 +275,8 @@ static void chat_cmd_set(run_state *st, const char *args) {
     char *end;
     errno = 0;
     double v = strtod(val, &end);
-    while (*end == ' ' || *end == '\t') end++;
+    while (*end == ' ' || *end == '\t')
+        end++;
     run_state old = *st;
     if (end == val || *end || errno || !opt_set(st, i, v)) {
         printf("Bad value for %s: '%s' (%.10g .. %.10g)\n", k_opts[i].name, val, k_opts[i].lo, k_opts[i].hi);
@@ -259,7 +308,8 @@ static void chat_cmd_save(run_state *st, const char *path) {
         return;
     }
     cJSON_AddStringToObject(o, "model", st->model_path);
-    for (int i = 0; i < OPT_COUNT; i++) cJSON_AddNumberToObject(set, k_opts[i].name, opt_get(st, i));
+    for (int i = 0; i < OPT_COUNT; i++)
+        cJSON_AddNumberToObject(set, k_opts[i].name, opt_get(st, i));
     cJSON_AddItemToObject(o, "settings", set);
     cJSON_AddItemToObject(o, "messages", msgs);
     char *txt = cJSON_Print(o);
@@ -366,16 +416,18 @@ static void answer(run_state *st, const char *text) {
     chat_turn_stats s;
     char *ans = NULL;
     g_interrupted = 0;
-    slm_status rc = chat_session_respond(st->sess, text, st->smp, st->n_predict, piece_until_interrupt, NULL, &ans,
-                                         &s, &err);
+    slm_status rc =
+        chat_session_respond(st->sess, text, st->smp, st->n_predict, run_piece_until_interrupt, NULL, &ans, &s, &err);
     if (rc) {
         fflush(stdout);
         fprintf(stderr, "\nError: %s\n", err.msg);
         return;
     }
     if (ans[0] && ans[strlen(ans) - 1] != '\n') putchar('\n');
-    if (s.stop == CHAT_STOP_CANCELLED) printf("[stopped]\n");
-    else if (s.stop == CHAT_STOP_CONTEXT) printf("[the context is full: the answer was cut]\n");
+    if (s.stop == CHAT_STOP_CANCELLED)
+        printf("[stopped]\n");
+    else if (s.stop == CHAT_STOP_CONTEXT)
+        printf("[the context is full: the answer was cut]\n");
     putchar('\n');
     fflush(stdout);
     if (s.n_dropped_msgs) fprintf(stderr, "(dropped the %d oldest messages to fit the context)\n", s.n_dropped_msgs);
@@ -388,9 +440,11 @@ static void answer(run_state *st, const char *text) {
 static bool handle_command(run_state *st, char *line) {
     char *args = line + strcspn(line, " \t");
     if (*args) *args++ = '\0';
-    while (*args == ' ' || *args == '\t') args++;
+    while (*args == ' ' || *args == '\t')
+        args++;
     size_t alen = strlen(args);
-    while (alen > 0 && (args[alen - 1] == ' ' || args[alen - 1] == '\t')) args[--alen] = '\0';
+    while (alen > 0 && (args[alen - 1] == ' ' || args[alen - 1] == '\t'))
+        args[--alen] = '\0';
     slm_error err = {0};
     if (!strcmp(line, "/bye") || !strcmp(line, "/exit")) return false;
     if (!strcmp(line, "/help") || !strcmp(line, "/?")) {
@@ -399,14 +453,19 @@ static bool handle_command(run_state *st, char *line) {
         chat_session_clear(st->sess);
         printf("Cleared the conversation.\n");
     } else if (!strcmp(line, "/system")) {
-        if (chat_session_set_system(st->sess, args, &err)) printf("Error: %s\n", err.msg);
-        else printf(*args ? "Set the system prompt.\n" : "Removed the system prompt.\n");
+        if (chat_session_set_system(st->sess, args, &err))
+            printf("Error: %s\n", err.msg);
+        else
+            printf(*args ? "Set the system prompt.\n" : "Removed the system prompt.\n");
     } else if (!strcmp(line, "/set")) {
         chat_cmd_set(st, args);
     } else if (!strcmp(line, "/save") || !strcmp(line, "/load")) {
-        if (!*args) printf("Usage: %s FILE\n", line);
-        else if (line[1] == 's') chat_cmd_save(st, args);
-        else chat_cmd_load(st, args);
+        if (!*args)
+            printf("Usage: %s FILE\n", line);
+        else if (line[1] == 's')
+            chat_cmd_save(st, args);
+        else
+            chat_cmd_load(st, args);
     } else if (!strcmp(line, "/show")) {
         chat_cmd_show(st);
     } else {
@@ -416,12 +475,7 @@ static bool handle_command(run_state *st, char *line) {
 }
 
 int run_interactive(run_state *st) {
-    struct sigaction sa, old_sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_sa); /* no SA_RESTART: a blocked read returns with EINTR */
-    slm_context_set_abort(st->ctx, abort_requested, NULL);
+    run_interrupt_begin(st->ctx);
 #ifdef SLM_HAVE_LIBEDIT
     /* history persists in ~/.slm_history (best effort: a missing or unwritable file is fine) */
     char hist[4096] = "";
@@ -445,7 +499,8 @@ int run_interactive(run_state *st) {
             break;
         }
         char *p = line;
-        while (*p == ' ' || *p == '\t') p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
         if (!*p) {
             free(line);
             continue;
@@ -465,7 +520,6 @@ int run_interactive(run_state *st) {
 #ifdef SLM_HAVE_LIBEDIT
     if (hist[0]) write_history(hist);
 #endif
-    slm_context_set_abort(st->ctx, NULL, NULL);
-    sigaction(SIGINT, &old_sa, NULL);
+    run_interrupt_end(st->ctx);
     return CLI_EXIT_OK;
 }

@@ -34,6 +34,7 @@
 #define JSON_MAX_BYTES ((size_t)512 << 20) /* tokenizer.json of 256k-vocab models is ~35 MB */
 #define CFG_MAX_BYTES ((size_t)16 << 20)
 #define MAX_VOCAB (1 << 24)                 /* ids above this are rejected as lies */
+#define MAX_HOLES (1 << 20) /* ids without a token ("[PADi]"): real models have a few hundred */
 
 /* gguf.TokenType */
 enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5, TT_BYTE = 6 };
@@ -157,6 +158,11 @@ static slm_status build_id_table(export_ctx *c, int64_t min_size, slm_error *err
         c->ids[id].added = true;
         c->ids[id].special = json_true(it, "special");
     }
+    int64_t n_real = 0;
+    for (int64_t i = 0; i < c->n_ids; i++) n_real += c->ids[i].text != NULL;
+    if (c->n_ids - n_real > MAX_HOLES)
+        return slm_fail(err, SLM_E_FORMAT, "%lld ids but only %lld tokens (tokenizer.json ids or config.json vocab_size)",
+                        (long long)c->n_ids, (long long)n_real);
     return SLM_OK;
 }
 
