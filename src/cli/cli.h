@@ -32,6 +32,11 @@ CLI_COMMAND(bench);
 CLI_COMMAND(convert);
 CLI_COMMAND(quantize);
 CLI_COMMAND(template);
+CLI_COMMAND(pull);
+CLI_COMMAND(list);
+CLI_COMMAND(rm);
+CLI_COMMAND(cp);
+CLI_COMMAND(create);
 #undef CLI_COMMAND
 
 #endif

@@ -21,6 +21,11 @@ static const command k_commands[] = {
     {"convert", cmd_convert, "convert a Hugging Face folder to GGUF"},
     {"quantize", cmd_quantize, "quantize a GGUF or Hugging Face model to another type"},
     {"template", cmd_template, "render a chat template for messages given as JSON"},
+    {"pull", cmd_pull, "download a model from the Hugging Face Hub into the local store"},
+    {"list", cmd_list, "list the models in the local store"},
+    {"rm", cmd_rm, "remove a model from the local store"},
+    {"cp", cmd_cp, "copy a stored model under another name"},
+    {"create", cmd_create, "make a named model with its own system prompt, template and parameters"},
 };
 #define N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
 

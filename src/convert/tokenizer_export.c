@@ -739,7 +739,9 @@ static slm_status export_vocab(export_ctx *c, gguf_writer *w, slm_error *err) {
     int64_t nv = config_vocab_size(c->mcfg);
     const char *pre = "default";
     if (c->kind == VK_GPT2 && (st = detect_pre(c, &pre, err))) return st;
-    if ((st = build_id_table(c, c->kind == VK_LLAMA_HF || nv < 0 ? 0 : nv, err))) return st;
+    /* Up to config vocab_size in every shape: the embedding has that many rows (LlamaHfVocab
+     * alone would stop at the tokenizer's size and give llama.cpp a file it refuses). */
+    if ((st = build_id_table(c, nv < 0 ? 0 : nv, err))) return st;
     if (c->kind == VK_GPT2 && nv > 0 && c->n_ids > nv)
         return slm_fail(err, SLM_E_FORMAT, "tokenizer has id %lld but config.json vocab_size is %lld",
                         (long long)c->n_ids - 1, (long long)nv);
