@@ -3,13 +3,13 @@
 # bindings) on seeded random Unicode strings, for the four fixture tokenizer.json files and the
 # GGUFs made from them. The npm package is installed on first use into a git-ignored folder
 # ($SLM_TOK_NPM, default $SLM_SRC/build-tok-npm). Without node/npm (or no registry) it skips.
-# SLM_TOK_DIFF_N strings per tokenizer (default 500; fewer under sanitizers).
+# SLM_TOK_DIFF_N strings per tokenizer (default 1500; fewer under sanitizers).
 set -u
 BIN=${SLM_BIN:?}
 FX=${SLM_FIXTURES:?}
 SRC=${SLM_SRC:?}
 NPM_DIR=${SLM_TOK_NPM:-$SRC/build-tok-npm}
-N=${SLM_TOK_DIFF_N:-500}
+N=${SLM_TOK_DIFF_N:-1500}
 [ -n "${SLM_SANITIZED:-}" ] && N=${SLM_TOK_DIFF_N:-200}
 PKG=@anush008/tokenizers@0.6.0
 

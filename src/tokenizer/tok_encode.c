@@ -53,11 +53,29 @@ static slm_status norm_step(const tok_norm *nm, const char *cur, size_t cur_n, b
         int opt = UTF8PROC_STABLE;
         opt |= nm->kind == TN_NFC || nm->kind == TN_NFKC ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE;
         if (nm->kind == TN_NFKC || nm->kind == TN_NFKD) opt |= UTF8PROC_COMPAT;
-        utf8proc_uint8_t *dst = NULL;
-        utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)cur, (utf8proc_ssize_t)cur_n, &dst, opt);
-        if (r < 0) return slm_fail(err, SLM_E_FORMAT, "unicode normalization failed: %s", utf8proc_errmsg(r));
-        ok = sbuf_put(out, (const char *)dst, (size_t)r);
-        free(dst);
+        /* utf8proc composes a Hangul LV syllable with U+11A7 (the T-jamo base, which is not itself a
+         * trailing consonant) and loses the character; Unicode says U+11A7 never composes. It is a
+         * starter (ccc 0) that nothing combines with, so normalizing the text on either side of it
+         * separately is exact. */
+        static const char tbase[3] = {(char)0xe1, (char)0x86, (char)0xa7};
+        size_t seg = 0;
+        for (size_t i = 0; ok && i <= cur_n; i++) {
+            bool cut = i + 3 <= cur_n && !memcmp(cur + i, tbase, 3);
+            if (!cut && i < cur_n) continue;
+            if (i > seg) {
+                utf8proc_uint8_t *dst = NULL;
+                utf8proc_ssize_t r =
+                    utf8proc_map((const utf8proc_uint8_t *)cur + seg, (utf8proc_ssize_t)(i - seg), &dst, opt);
+                if (r < 0) return slm_fail(err, SLM_E_FORMAT, "unicode normalization failed: %s", utf8proc_errmsg(r));
+                ok = sbuf_put(out, (const char *)dst, (size_t)r);
+                free(dst);
+            }
+            if (cut) {
+                ok = ok && sbuf_put(out, tbase, 3);
+                i += 2;
+                seg = i + 1;
+            }
+        }
         break;
     }
     case TN_REPLACE: {
