@@ -34,6 +34,8 @@ slm_status slm_store_check_name(const char *name, slm_error *err) {
     size_t n = strlen(name);
     if (n > SLM_STORE_NAME_MAX)
         return slm_fail(err, SLM_E_INVALID_ARG, "model name longer than %d characters", SLM_STORE_NAME_MAX);
+    if (strstr(name, ".."))
+        return slm_fail(err, SLM_E_INVALID_ARG, "model name '%s' may not contain '..'", name);
     const char *seg = name;
     for (size_t i = 0; i <= n; i++) {
         char c = name[i];

@@ -15,4 +15,17 @@ slm_status store_hash_file(const char *path, char hex[65], volatile int *cancel,
 slm_status store_write_pull_manifest(const char *name, const char *hex, uint64_t size, const char *source,
                                      const char *file, const char *quant, slm_error *err);
 
+/* One file of a Hub repo listing (GET /api/models/OWNER/REPO/tree/main?recursive=true). */
+typedef struct hub_file {
+    char path[512]; /* validated: [A-Za-z0-9._+/-], relative, no ".." */
+    char sha[65];   /* lfs.oid (sha256, lowercase hex); "" if not an LFS file */
+    uint64_t size;  /* lfs.size, else size */
+} hub_file;
+
+/* Parse a listing (untrusted JSON, len bytes). Entries that are not files or have unsafe paths
+ * are skipped. *out is malloc'd (free()). */
+slm_status store_parse_listing(const char *json, size_t len, hub_file **out, size_t *n_out, slm_error *err);
+/* out = v as a sha256 hex digest ("sha256:" prefix allowed), or "" if it is not one. */
+void store_copy_sha(char out[65], const char *v);
+
 #endif
