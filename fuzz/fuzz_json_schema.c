@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (!g_logits) {
         /* byte-level: whatever prefix is accepted must keep a finite completion */
-        for (size_t i = 0; i < n_ch; i++) json_constraint_feed(c, (const char *)ch + i, 1);
+        for (size_t i = 0; i < n_ch; i++)
+            json_constraint_feed(c, (const char *)ch + i, 1);
         if (json_constraint_min_tokens(c) > (1 << 20)) abort();
         json_constraint_free(c);
         free(schema);
@@ -69,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int32_t max_tokens = (int32_t)min + (n_ch ? ch[0] % 48 : 0);
     size_t k = 1;
     for (int32_t used = 0; used < max_tokens; used++) {
-        for (int32_t i = 0; i < g_n_vocab; i++) g_logits[i] = 0.0f;
+        for (int32_t i = 0; i < g_n_vocab; i++)
+            g_logits[i] = 0.0f;
         int32_t n = json_constraint_mask(c, g_logits, g_n_vocab, max_tokens - used);
         if (n == 0) break;
         int32_t pick = k < n_ch ? ch[k++] % n : 0, t = -1;

@@ -33,10 +33,10 @@ typedef struct byte_case {
 static const byte_case k_cases[] = {
     {NULL, "{\"a\":[1,2.5,-0,true,false,null,\"x\\n\"]}", 1, 1},
     {NULL, "{\"a\":", 1, 0},
-    {NULL, "{ \"a\":1}", 0, 0},   /* no free whitespace */
+    {NULL, "{ \"a\":1}", 0, 0}, /* no free whitespace */
     {NULL, "{\"a\" :1}", 0, 0},
     {NULL, "[1,]", 0, 0},
-    {NULL, "[01]", 0, 0},         /* no leading zeros */
+    {NULL, "[01]", 0, 0}, /* no leading zeros */
     {NULL, "1.", 1, 0},
     {NULL, "1.e", 0, 0},
     {NULL, "-", 1, 0},
@@ -45,12 +45,12 @@ static const byte_case k_cases[] = {
     {NULL, "tru", 1, 0},
     {NULL, "trux", 0, 0},
     {NULL, "nul", 1, 0},
-    {NULL, "\"\\u0041\"", 0, 0},  /* \u escapes are not generated */
+    {NULL, "\"\\u0041\"", 0, 0}, /* \u escapes are not generated */
     {NULL, "\"\\q\"", 0, 0},
-    {NULL, "\"a\x01\"", 0, 0},    /* control byte */
-    {NULL, "\"\xc3\xa9\"", 1, 1}, /* é */
-    {NULL, "\"\xc0\xaf\"", 0, 0}, /* overlong */
-    {NULL, "\"\xed\xa0\x80\"", 0, 0}, /* surrogate */
+    {NULL, "\"a\x01\"", 0, 0},            /* control byte */
+    {NULL, "\"\xc3\xa9\"", 1, 1},         /* é */
+    {NULL, "\"\xc0\xaf\"", 0, 0},         /* overlong */
+    {NULL, "\"\xed\xa0\x80\"", 0, 0},     /* surrogate */
     {NULL, "\"\xf4\x90\x80\x80\"", 0, 0}, /* above U+10FFFF */
     {NULL, "{}x", 0, 0},
     {NULL, "1234567890123", 0, 0}, /* 13 integer digits */
@@ -80,17 +80,23 @@ static const byte_case k_cases[] = {
     {"{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"minItems\":1,\"maxItems\":2}", "[1,2,", 0, 0},
     {"{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"minItems\":1,\"maxItems\":2}", "[\"a\"", 0, 0},
     {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"string\"}},"
-     "\"required\":[\"b\"]}", "{}", 0, 0},
+     "\"required\":[\"b\"]}",
+     "{}", 0, 0},
     {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"string\"}},"
-     "\"required\":[\"b\"]}", "{\"a\":1}", 0, 0},
+     "\"required\":[\"b\"]}",
+     "{\"a\":1}", 0, 0},
     {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"string\"}},"
-     "\"required\":[\"b\"]}", "{\"b\":\"\"}", 1, 1},
+     "\"required\":[\"b\"]}",
+     "{\"b\":\"\"}", 1, 1},
     {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"string\"}},"
-     "\"required\":[\"b\"]}", "{\"a\":1,\"b\":\"x\"}", 1, 1},
+     "\"required\":[\"b\"]}",
+     "{\"a\":1,\"b\":\"x\"}", 1, 1},
     {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"string\"}},"
-     "\"required\":[\"b\"]}", "{\"c\":", 0, 0},
+     "\"required\":[\"b\"]}",
+     "{\"c\":", 0, 0},
     {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"string\"}},"
-     "\"required\":[\"b\"]}", "{\"a\":\"x\"", 0, 0},
+     "\"required\":[\"b\"]}",
+     "{\"a\":\"x\"", 0, 0},
     {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}", "{\"a\":1,\"a\":", 0, 0},
     {"{\"type\":\"object\"}", "{}", 1, 1},
     {"{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"string\",\"maxLength\":1}]}", "\"ab", 0, 0},
@@ -100,10 +106,18 @@ static const byte_case k_cases[] = {
 };
 
 static const char *const k_bad_schemas[] = {
-    "{\"type\":\"string\",\"pattern\":\"^a$\"}", "{\"type\":\"integer\",\"minimum\":3}", "{\"$ref\":\"#/x\"}",
-    "{\"type\":\"strin\"}", "{\"type\":\"array\",\"items\":[{}]}", "{\"enum\":[]}",
-    "{\"type\":\"string\",\"minLength\":3,\"maxLength\":2}", "{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"number\"}]}",
-    "{\"properties\":{},\"required\":[\"x\"]}", "[1", "false", "{\"type\":\"integer\",\"enum\":[\"a\"]}",
+    "{\"type\":\"string\",\"pattern\":\"^a$\"}",
+    "{\"type\":\"integer\",\"minimum\":3}",
+    "{\"$ref\":\"#/x\"}",
+    "{\"type\":\"strin\"}",
+    "{\"type\":\"array\",\"items\":[{}]}",
+    "{\"enum\":[]}",
+    "{\"type\":\"string\",\"minLength\":3,\"maxLength\":2}",
+    "{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"number\"}]}",
+    "{\"properties\":{},\"required\":[\"x\"]}",
+    "[1",
+    "false",
+    "{\"type\":\"integer\",\"enum\":[\"a\"]}",
 };
 
 /* Shortest completions, in bytes. */
@@ -114,15 +128,40 @@ typedef struct rest_case {
 
 static const rest_case k_rest[] = {
     {NULL, "", 1},
-    {NULL, "{\"a", 4},     /* ":0} */
-    {NULL, "[[\"", 3},    /* "]] */
+    {NULL, "{\"a", 4}, /* ":0} */
+    {NULL, "[[\"", 3}, /* "]] */
     {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"bb\":{\"type\":\"string\",\"minLength\":2}},"
-     "\"required\":[\"a\",\"bb\"]}", "", 17}, /* {"a":0,"bb":"xx"} */
+     "\"required\":[\"a\",\"bb\"]}",
+     "", 17}, /* {"a":0,"bb":"xx"} */
     {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"bb\":{\"type\":\"string\",\"minLength\":2}},"
-     "\"required\":[\"a\",\"bb\"]}", "{\"a\":-", 12},
+     "\"required\":[\"a\",\"bb\"]}",
+     "{\"a\":-", 12},
     {"{\"type\":\"array\",\"items\":{\"enum\":[\"xyz\",true]},\"minItems\":2}", "[", 10}, /* true,true] */
     {"{\"enum\":[\"abc\",\"abcdef\"]}", "\"abcd", 3},
 };
+
+/* The validator itself must be able to say no, or part 2 proves nothing. */
+static void test_validator(void) {
+    static const char *const bad[][2] = {
+        {"{\"type\":\"integer\"}", "1.5"},
+        {"{\"type\":\"string\",\"maxLength\":2}", "\"abc\""},
+        {"{\"type\":\"string\",\"minLength\":2}", "\"\u00e9\""},
+        {"{\"enum\":[1,\"a\"]}", "\"b\""},
+        {"{\"const\":null}", "0"},
+        {"{\"type\":\"array\",\"items\":{\"type\":\"null\"},\"maxItems\":1}", "[null,null]"},
+        {"{\"type\":\"array\",\"items\":{\"type\":\"null\"}}", "[0]"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{}},\"required\":[\"a\"]}", "{}"},
+        {"{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}", "{\"b\":1}"},
+        {"{\"oneOf\":[{\"type\":\"integer\"},{\"enum\":[1]}]}", "1"},
+        {"{\"type\":[\"null\",\"boolean\"]}", "\"x\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *s = cJSON_Parse(bad[i][0]), *v = cJSON_Parse(bad[i][1]);
+        CHECK(s && v && !validate(v, s), "validator accepts %s under %s", bad[i][1], bad[i][0]);
+        cJSON_Delete(s);
+        cJSON_Delete(v);
+    }
+}
 
 static void test_bytes(void) {
     for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) {
@@ -138,7 +177,8 @@ static void test_bytes(void) {
             CHECK(json_constraint_done(c) == (bc->complete != 0), "case %zu: '%s' complete %d", i, bc->text,
                   json_constraint_done(c));
             /* a valid prefix always has a completion, and it must be a finite number of bytes */
-            CHECK(json_constraint_min_tokens(c) < 1000, "case %zu: rest %lld", i, (long long)json_constraint_min_tokens(c));
+            CHECK(json_constraint_min_tokens(c) < 1000, "case %zu: rest %lld", i,
+                  (long long)json_constraint_min_tokens(c));
             if (bc->valid && bc->complete) CHECK(json_constraint_min_tokens(c) == 0, "case %zu", i);
             /* the complete ones must also satisfy the independent validator */
             if (bc->complete) {
@@ -183,11 +223,16 @@ static uint32_t rnd(uint32_t n) {
 static cJSON *rand_literal(void) {
     static const char *const words[] = {"red", "green", "a b", "\xc3\xa9t\xc3\xa9", "", "x\"y", "long value here"};
     switch (rnd(5)) {
-    case 0: return cJSON_CreateString(words[rnd(7)]);
-    case 1: return cJSON_CreateNumber((double)((int)rnd(2001) - 1000));
-    case 2: return cJSON_CreateNumber((double)((int)rnd(2001) - 1000) / 8.0);
-    case 3: return cJSON_CreateBool(rnd(2));
-    default: return cJSON_CreateNull();
+    case 0:
+        return cJSON_CreateString(words[rnd(7)]);
+    case 1:
+        return cJSON_CreateNumber((double)((int)rnd(2001) - 1000));
+    case 2:
+        return cJSON_CreateNumber((double)((int)rnd(2001) - 1000) / 8.0);
+    case 3:
+        return cJSON_CreateBool(rnd(2));
+    default:
+        return cJSON_CreateNull();
     }
 }
 
@@ -196,10 +241,18 @@ static cJSON *rand_schema(int depth) {
     cJSON *s = cJSON_CreateObject();
     uint32_t k = rnd(depth < 3 ? 12 : 8);
     switch (k) {
-    case 0: cJSON_AddStringToObject(s, "type", "integer"); break;
-    case 1: cJSON_AddStringToObject(s, "type", "number"); break;
-    case 2: cJSON_AddStringToObject(s, "type", "boolean"); break;
-    case 3: cJSON_AddStringToObject(s, "type", "null"); break;
+    case 0:
+        cJSON_AddStringToObject(s, "type", "integer");
+        break;
+    case 1:
+        cJSON_AddStringToObject(s, "type", "number");
+        break;
+    case 2:
+        cJSON_AddStringToObject(s, "type", "boolean");
+        break;
+    case 3:
+        cJSON_AddStringToObject(s, "type", "null");
+        break;
     case 4: {
         cJSON_AddStringToObject(s, "type", "string");
         uint32_t mn = rnd(4);
@@ -210,7 +263,8 @@ static cJSON *rand_schema(int depth) {
     case 5: {
         cJSON *e = cJSON_AddArrayToObject(s, "enum");
         uint32_t n = 1 + rnd(5);
-        for (uint32_t i = 0; i < n; i++) cJSON_AddItemToArray(e, rand_literal());
+        for (uint32_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(e, rand_literal());
         break;
     }
     case 6: {
@@ -350,12 +404,14 @@ static void gen_one(gen_model *g, const char *schema_text, const cJSON *schema, 
     char *doc = malloc(len + 1);
     memcpy(doc, txt, len);
     doc[len] = 0;
-    CHECK(json_constraint_done(c), "incomplete after %d/%d tokens: '%s' schema %s", used, max_tokens, doc, schema_text ? schema_text : "any");
+    CHECK(json_constraint_done(c), "incomplete after %d/%d tokens: '%s' schema %s", used, max_tokens, doc,
+          schema_text ? schema_text : "any");
     cJSON *v = cJSON_ParseWithLength(doc, len);
     CHECK(v != NULL, "does not parse: '%s' (schema %s)", doc, schema_text ? schema_text : "any");
     CHECK(v && validate(v, schema), "does not validate: '%s' against %s", doc, schema_text ? schema_text : "any");
     CHECK(used <= max_tokens, "budget exceeded");
-    if (getenv("SLM_JSON_VERBOSE")) fprintf(stderr, "%d/%d %s\n  -> %s\n", used, max_tokens, schema_text ? schema_text : "any", doc);
+    if (getenv("SLM_JSON_VERBOSE"))
+        fprintf(stderr, "%d/%d %s\n  -> %s\n", used, max_tokens, schema_text ? schema_text : "any", doc);
     cJSON_Delete(v);
     free(doc);
     slm_sampler_free(smp);
@@ -369,7 +425,8 @@ static void test_models(void) {
         {.path = tu_path("%s/models/llama3-tiny/gguf/llama3-tiny-f16.gguf", tu_fixtures())},
     };
     bool ok = true;
-    for (int i = 0; i < 2; i++) ok &= gen_open(&models[i]);
+    for (int i = 0; i < 2; i++)
+        ok &= gen_open(&models[i]);
     const char *r = getenv("SLM_JSON_ROUNDS");
     int rounds = r ? atoi(r) : 200;
     g_rng = 0x9E3779B97F4A7C15ull;
@@ -383,11 +440,13 @@ static void test_models(void) {
         free(txt);
         cJSON_Delete(s);
     }
-    for (int i = 0; i < 2; i++) gen_close(&models[i]);
+    for (int i = 0; i < 2; i++)
+        gen_close(&models[i]);
     fprintf(stderr, "json: %d generations (%d tight budgets, %d cut by the budget)\n", g_runs, g_tight, g_cut);
 }
 
 int main(void) {
+    test_validator();
     test_bytes();
     test_models();
     return tu_finish("test_json_constrain");

@@ -135,5 +135,15 @@ gets=$(get "$BASE/stats" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on
 [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ "$gets" = 1 ] && cmp -s "$(blob_of Q5_1)" "$GG/llama2-quant-Q5_1.gguf" && [ -z "$(ls "$SLM_HOME"/blobs/*.partial 2>/dev/null)" ] \
   && ok "concurrent pulls" || fail "concurrent r1=$r1 r2=$r2 gets=$gets: $(cat "$W/o1" "$W/o2")"
 
+# 11. store names work wherever a MODEL is taken; `slm run NAME` pulls first when the store lacks it.
+home names
+pull ok hf.co/o/r:Q8_0 >/dev/null
+"$SLM_BIN" show hf.co/o/r:Q8_0 --json 2>"$W/out" | grep -q '"file_type":"Q8_0"' && ok "show by store name" || fail "show by name: $(cat "$W/out")"
+"$SLM_BIN" tokenize hf.co/o/r:Q8_0 <<<"hello" 2>"$W/out" | grep -q '^\[' && ok "tokenize by store name" || fail "tokenize by name: $(cat "$W/out")"
+HF_ENDPOINT=$BASE/m/ok timeout 60 "$SLM_BIN" run hf.co/o/r:Q4_K_M --raw "Hello" -n 3 --temp 0 >"$W/run" 2>"$W/out" \
+  && cmp -s "$(blob_of Q4_K_M)" "$GG/llama2-quant-Q4_K_M.gguf" && [ -s "$W/run" ] && ok "run pulls a missing model, then runs it" \
+  || fail "run auto-pull: $(cat "$W/out")"
+"$SLM_BIN" show no/such:model >/dev/null 2>"$W/out" && fail "show of an unknown name succeeded" || ok "unknown name: $(head -c 120 "$W/out")"
+
 [ $fails -eq 0 ] && echo "all store tests passed" || echo "$fails store test(s) failed"
 exit $((fails > 0))

@@ -17,6 +17,12 @@
 int cli_fail(const char *what, const slm_error *err);
 /* Print "slm CMD: <message>" + "see 'slm CMD --help'" to stderr and return CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* MODEL argument -> a path the loaders take: paths pass through, store names ("llama3.2:1b",
+ * "hf.co/OWNER/REPO:Q4_K_M") resolve to their blob. With pull_if_missing a name that is not in the
+ * store yet is pulled first (as `ollama run` does). Returns NULL after printing an error; *exit_code
+ * is then the code to return. The result lives in a static buffer (one model per command). */
+const char *cli_model_path(const char *arg, bool pull_if_missing, int *exit_code);
+
 /* True if argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 

@@ -190,6 +190,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         }
     }
     if (!o->model_path) return cli_usage_error("bench", "no model given");
+    int prc;
+    if (!(o->model_path = cli_model_path(o->model_path, false, &prc))) return prc;
     if (o->n_prompt == 0 && o->n_gen == 0) return cli_usage_error("bench", "-p and -n are both 0: nothing to run");
     if (o->n_threads_list == 0) o->threads[o->n_threads_list++] = 0;
     return CLI_EXIT_OK;

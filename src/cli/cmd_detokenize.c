@@ -108,6 +108,8 @@ int cmd_detokenize(int argc, char **argv) {
         model = argv[i];
     }
     if (!model) return cli_usage_error("detokenize", "missing MODEL");
+    int prc;
+    if (!(model = cli_model_path(model, false, &prc))) return prc;
     slm_error err = {0};
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);

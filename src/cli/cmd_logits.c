@@ -179,6 +179,7 @@ int cmd_logits(int argc, char **argv) {
     slm_batch_entry *batch = NULL;
     int32_t *idx = NULL;
     int rc = CLI_EXIT_FAIL;
+    if (!(model_path = cli_model_path(model_path, false, &rc))) return rc;
     if (slm_model_load(model_path, &m, &err) != SLM_OK) {
         rc = cli_fail(model_path, &err);
         goto done;

@@ -297,6 +297,10 @@ int cmd_run(int argc, char **argv) {
 #undef NEED_VALUE
     }
     if (!st.model_path) return cli_usage_error("run", "no model given");
+    {
+        int prc;
+        if (!(st.model_path = cli_model_path(st.model_path, true, &prc))) return prc;
+    }
     if (raw && system) return cli_usage_error("run", "--system needs the chat template (not --raw)");
 
     char *stdin_prompt = NULL;

@@ -109,6 +109,8 @@ int cmd_show(int argc, char **argv) {
     }
     if (!path) return cli_usage_error("show", "no model given");
 
+    int rc;
+    if (!(path = cli_model_path(path, false, &rc))) return rc;
     slm_error err = {0};
     slm_model *m = NULL;
     if (slm_model_load(path, &m, &err)) return cli_fail(path, &err);

@@ -69,6 +69,8 @@ int cmd_template(int argc, char **argv) {
         }
     }
     if (!path) return cli_usage_error("template", "missing MODEL_OR_JINJA_FILE");
+    int prc;
+    if (!(path = cli_model_path(path, false, &prc))) return prc;
 
     slm_error err = {0};
     size_t in_len = 0;

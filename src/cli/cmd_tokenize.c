@@ -99,6 +99,8 @@ int cmd_tokenize(int argc, char **argv) {
         else return cli_usage_error("tokenize", "more than one MODEL given");
     }
     if (!model) return cli_usage_error("tokenize", "missing MODEL");
+    int prc;
+    if (!(model = cli_model_path(model, false, &prc))) return prc;
     slm_error err = {0};
     slm_tokenizer *tok;
     if (slm_tokenizer_load_path(model, &tok, &err)) return cli_fail("tokenize", &err);

@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "cli/cli.h"
+#include "store/store.h"
 
 typedef struct command {
     const char *name;
@@ -45,6 +47,31 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, "\nsee 'slm %s --help'\n", cmd);
     va_end(ap);
     return CLI_EXIT_USAGE;
+}
+
+const char *cli_model_path(const char *arg, bool pull_if_missing, int *exit_code) {
+    static char path[4096];
+    slm_error err = {0};
+    slm_status st = slm_store_resolve(arg, path, sizeof path, &err);
+    char quant[32];
+    const slm_catalog_entry *entry;
+    bool pullable = !strncmp(arg, "hf.co/", 6) || !strncmp(arg, "https://", 8) ||
+                    slm_catalog_lookup(arg, &entry, quant, sizeof quant);
+    if (st == SLM_E_NOT_FOUND && pull_if_missing && pullable && cmd_pull) {
+        char *pull_argv[] = {"pull", (char *)arg, NULL};
+        int rc = cmd_pull(2, pull_argv);
+        if (rc != CLI_EXIT_OK) {
+            *exit_code = rc;
+            return NULL;
+        }
+        slm_error_clear(&err);
+        st = slm_store_resolve(arg, path, sizeof path, &err);
+    }
+    if (st != SLM_OK) {
+        *exit_code = cli_fail(arg, &err);
+        return NULL;
+    }
+    return path;
 }
 
 bool cli_wants_help(int argc, char **argv) {

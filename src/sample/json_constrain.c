@@ -32,8 +32,8 @@ struct json_constraint {
     const json_vocab *v;
     json_vocab *own_v;
     jc_state st;
-    jc_state *levels;   /* max_len + 1 states for the trie walk */
-    int32_t *allow_id;  /* scratch: allowed ids and their completion costs */
+    jc_state *levels;  /* max_len + 1 states for the trie walk */
+    int32_t *allow_id; /* scratch: allowed ids and their completion costs */
     int64_t *allow_cost;
     float *saved;
     char *text;
@@ -95,8 +95,8 @@ slm_status json_vocab_new(const slm_tokenizer *tok, json_vocab **out, slm_error 
     v->skip = malloc((total + 1) * sizeof *v->skip);
     v->tok_first = malloc((total + 1) * sizeof *v->tok_first);
     v->tok_n = malloc((total + 1) * sizeof *v->tok_n);
-    if (!v->piece || !v->piece_len || !v->piece_pool || !v->ids || !v->byte || !v->depth || !v->skip ||
-        !v->tok_first || !v->tok_n)
+    if (!v->piece || !v->piece_len || !v->piece_pool || !v->ids || !v->byte || !v->depth || !v->skip || !v->tok_first ||
+        !v->tok_n)
         goto nomem;
     qsort(refs, (size_t)v->n_ids, sizeof *refs, piece_cmp);
     int32_t path[JV_MAX_PIECE]; /* node at each depth of the current path */
@@ -113,9 +113,11 @@ slm_status json_vocab_new(const slm_tokenizer *tok, json_vocab **out, slm_error 
         if (i > 0) {
             const piece_ref *q = &refs[i - 1];
             int32_t n = q->len < r->len ? q->len : r->len;
-            while (l < n && q->p[l] == r->p[l]) l++;
+            while (l < n && q->p[l] == r->p[l])
+                l++;
         }
-        for (int32_t d = path_len - 1; d >= l; d--) v->skip[path[d]] = v->n_nodes;
+        for (int32_t d = path_len - 1; d >= l; d--)
+            v->skip[path[d]] = v->n_nodes;
         path_len = l;
         for (int32_t d = l; d < r->len; d++) {
             int32_t k = v->n_nodes++;
@@ -130,7 +132,8 @@ slm_status json_vocab_new(const slm_tokenizer *tok, json_vocab **out, slm_error 
         v->tok_n[last]++;
         if (r->len > v->max_len) v->max_len = r->len;
     }
-    for (int32_t d = path_len - 1; d >= 0; d--) v->skip[path[d]] = v->n_nodes;
+    for (int32_t d = path_len - 1; d >= 0; d--)
+        v->skip[path[d]] = v->n_nodes;
     free(refs);
     refs = NULL;
     const int32_t *eot;
@@ -151,8 +154,7 @@ nomem:
 
 /* --- Constraint --------------------------------------------------------------------------- */
 
-slm_status json_constraint_new_vocab(const char *schema, const json_vocab *v, json_constraint **out,
-                                     slm_error *err) {
+slm_status json_constraint_new_vocab(const char *schema, const json_vocab *v, json_constraint **out, slm_error *err) {
     *out = NULL;
     json_constraint *c = calloc(1, sizeof *c);
     if (!c) return slm_fail(err, SLM_E_NOMEM, "out of memory");
@@ -177,8 +179,7 @@ slm_status json_constraint_new_vocab(const char *schema, const json_vocab *v, js
     return SLM_OK;
 }
 
-slm_status json_constraint_new(const char *schema, const slm_tokenizer *tok, json_constraint **out,
-                               slm_error *err) {
+slm_status json_constraint_new(const char *schema, const slm_tokenizer *tok, json_constraint **out, slm_error *err) {
     *out = NULL;
     json_vocab *v;
     slm_status st = json_vocab_new(tok, &v, err);
@@ -229,9 +230,11 @@ bool json_constraint_feed(json_constraint *c, const char *bytes, size_t len) {
     jc_state_copy(&tmp, &c->st);
     for (size_t i = 0; i < len; i++)
         if (!jc_state_step(&tmp, &c->schema, (uint8_t)bytes[i])) return false;
+    if (len == 0) return true;
     if (c->text_len + len > c->text_cap) {
         size_t nc = c->text_cap ? c->text_cap : 256;
-        while (nc < c->text_len + len) nc *= 2;
+        while (nc < c->text_len + len)
+            nc *= 2;
         char *t = realloc(c->text, nc);
         if (!t) return false;
         c->text = t;
@@ -254,7 +257,8 @@ slm_status json_constraint_accept(json_constraint *c, int32_t token) {
 int32_t json_constraint_mask(json_constraint *c, float *logits, int32_t n_vocab, int32_t budget_left) {
     const json_vocab *v = c->v;
     if (!v) {
-        for (int32_t i = 0; i < n_vocab; i++) logits[i] = -INFINITY;
+        for (int32_t i = 0; i < n_vocab; i++)
+            logits[i] = -INFINITY;
         return 0;
     }
     /* walk the trie; levels[d] is the state after the first d bytes of the current path */
@@ -291,8 +295,11 @@ int32_t json_constraint_mask(json_constraint *c, float *logits, int32_t n_vocab,
     if (done)
         for (int32_t i = 0; i < v->n_eog; i++)
             if (v->eog[i] < n_vocab) c->allow_id[n++] = v->eog[i];
-    for (int32_t i = 0; i < n; i++) c->saved[i] = logits[c->allow_id[i]];
-    for (int32_t i = 0; i < n_vocab; i++) logits[i] = -INFINITY;
-    for (int32_t i = 0; i < n; i++) logits[c->allow_id[i]] = c->saved[i];
+    for (int32_t i = 0; i < n; i++)
+        c->saved[i] = logits[c->allow_id[i]];
+    for (int32_t i = 0; i < n_vocab; i++)
+        logits[i] = -INFINITY;
+    for (int32_t i = 0; i < n; i++)
+        logits[c->allow_id[i]] = c->saved[i];
     return n;
 }

@@ -38,12 +38,10 @@ typedef struct json_constraint json_constraint;
 
 /* schema: JSON Schema text (NUL-terminated), or NULL for "any valid JSON". Builds its own
  * vocabulary from tok. *out is owned by the caller (json_constraint_free). */
-slm_status json_constraint_new(const char *schema, const slm_tokenizer *tok, json_constraint **out,
-                               slm_error *err);
+slm_status json_constraint_new(const char *schema, const slm_tokenizer *tok, json_constraint **out, slm_error *err);
 /* Same with a shared vocabulary (which must outlive the constraint); v may be NULL for a
  * byte-level constraint (json_constraint_feed only; mask allows nothing). */
-slm_status json_constraint_new_vocab(const char *schema, const json_vocab *v, json_constraint **out,
-                                     slm_error *err);
+slm_status json_constraint_new_vocab(const char *schema, const json_vocab *v, json_constraint **out, slm_error *err);
 void json_constraint_free(json_constraint *c);
 
 /* Set logits (n_vocab floats, in place) of disallowed tokens to -INFINITY. budget_left: tokens

@@ -27,8 +27,8 @@ typedef struct jc_lit {
 } jc_lit;
 
 typedef struct jc_prop {
-    int32_t lit;      /* literal `"name":` */
-    int32_t node;     /* value schema */
+    int32_t lit;  /* literal `"name":` */
+    int32_t node; /* value schema */
     bool required;
     int32_t next_req; /* index of the first required property >= this one, or n_props */
     int64_t req_cost; /* bytes of `,"k":<min value>` for every required property >= this one */
@@ -38,11 +38,11 @@ typedef struct jc_node {
     uint32_t kinds;
     int32_t lit_first, n_lits; /* n_lits > 0: only these literals (enum/const) */
     int32_t prop_first, n_props;
-    bool free_keys;            /* any-JSON object: free string keys, values of node `items` */
-    int32_t items;             /* array element schema (and free object value schema) */
+    bool free_keys; /* any-JSON object: free string keys, values of node `items` */
+    int32_t items;  /* array element schema (and free object value schema) */
     int32_t min_items, max_items;
     int32_t min_chars, max_chars; /* string length in code points */
-    int64_t min_bytes;         /* shortest valid serialization */
+    int64_t min_bytes;            /* shortest valid serialization */
 } jc_node;
 
 typedef struct jc_schema {
@@ -71,13 +71,13 @@ enum { FR_ROOT, FR_OBJ, FR_ARR, FR_STR, FR_NUM, FR_LIT };
 
 typedef struct jc_frame {
     uint8_t type, phase;
-    uint8_t esc;      /* string: a backslash is pending */
-    uint8_t need;     /* string: UTF-8 continuation bytes pending */
-    uint8_t lo, hi;   /* string: allowed range of the next continuation byte */
+    uint8_t esc;    /* string: a backslash is pending */
+    uint8_t need;   /* string: UTF-8 continuation bytes pending */
+    uint8_t lo, hi; /* string: allowed range of the next continuation byte */
     int32_t node;
-    int32_t n;        /* obj: next property index; arr: items; str: chars; num: digits; lit: pos */
-    int32_t cur;      /* obj: property whose value is open; lit: first literal index */
-    uint64_t mask;    /* lit: candidates still matching (bit i = literal cur + i) */
+    int32_t n;     /* obj: next property index; arr: items; str: chars; num: digits; lit: pos */
+    int32_t cur;   /* obj: property whose value is open; lit: first literal index */
+    uint64_t mask; /* lit: candidates still matching (bit i = literal cur + i) */
 } jc_frame;
 
 typedef struct jc_state {
@@ -95,7 +95,8 @@ int64_t jc_state_rest(const jc_state *st, const jc_schema *s);
 /* Copy only the frames in use (the parser copies a state per trie level). */
 static inline void jc_state_copy(jc_state *dst, const jc_state *src) {
     dst->depth = src->depth;
-    for (int32_t i = 0; i < src->depth; i++) dst->f[i] = src->f[i];
+    for (int32_t i = 0; i < src->depth; i++)
+        dst->f[i] = src->f[i];
 }
 
 #endif

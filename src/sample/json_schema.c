@@ -158,9 +158,11 @@ static bool get_count(const cJSON *o, const char *key, int32_t dflt, int32_t *ou
 }
 
 static uint32_t kind_of_name(const char *t) {
-    static const struct { const char *name; uint32_t k; } names[] = {
-        {"object", JK_OBJ}, {"array", JK_ARR}, {"string", JK_STR}, {"number", JK_NUM},
-        {"integer", JK_INT}, {"boolean", JK_BOOL}, {"null", JK_NULL}};
+    static const struct {
+        const char *name;
+        uint32_t k;
+    } names[] = {{"object", JK_OBJ},  {"array", JK_ARR},    {"string", JK_STR}, {"number", JK_NUM},
+                 {"integer", JK_INT}, {"boolean", JK_BOOL}, {"null", JK_NULL}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(t, names[i].name)) return names[i].k;
     return 0;
@@ -172,16 +174,17 @@ static uint32_t kind_of_value(const cJSON *v) {
     if (cJSON_IsString(v)) return JK_STR;
     if (cJSON_IsBool(v)) return JK_BOOL;
     if (cJSON_IsNull(v)) return JK_NULL;
-    if (cJSON_IsNumber(v)) return v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 1e15
-                                      ? JK_NUM | JK_INT : JK_NUM;
+    if (cJSON_IsNumber(v))
+        return v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 1e15 ? JK_NUM | JK_INT : JK_NUM;
     return 0;
 }
 
 static bool keyword_known(const char *k) {
-    static const char *const ok[] = {"type", "properties", "required", "additionalProperties", "enum", "const",
-                                     "items", "minItems", "maxItems", "minLength", "maxLength", "anyOf",
-                                     "oneOf", "title", "description", "default", "examples", "$schema",
-                                     "$id", "$comment"};
+    static const char *const ok[] = {"type",     "properties", "required",    "additionalProperties",
+                                     "enum",     "const",      "items",       "minItems",
+                                     "maxItems", "minLength",  "maxLength",   "anyOf",
+                                     "oneOf",    "title",      "description", "default",
+                                     "examples", "$schema",    "$id",         "$comment"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (!strcmp(k, ok[i])) return true;
     return false;
@@ -231,7 +234,8 @@ static int32_t compile_union(jc_schema *s, const cJSON *arr, bool one_of, int de
                 if (one_of && lit_in_other_branch(s, br, nb, i, src.lit_first + k)) continue;
                 jc_lit l = s->lits[src.lit_first + k];
                 if (++total > JC_MAX_LITS) {
-                    slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema anyOf/oneOf with more than %d enum values", JC_MAX_LITS);
+                    slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema anyOf/oneOf with more than %d enum values",
+                             JC_MAX_LITS);
                     return -1;
                 }
                 if (lit_add(s, s->pool + l.off, (size_t)l.len, err) < 0) return -1;
@@ -256,8 +260,9 @@ static int32_t compile_union(jc_schema *s, const cJSON *arr, bool one_of, int de
         uint32_t g = src.kinds & JK_INT ? (src.kinds | JK_NUM) : src.kinds;
         uint32_t have = un.kinds & JK_INT ? (un.kinds | JK_NUM) : un.kinds;
         if (g & have) {
-            slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema anyOf/oneOf branches overlap in type (each branch must be "
-                                             "a different JSON type)");
+            slm_fail(err, SLM_E_UNSUPPORTED,
+                     "JSON schema anyOf/oneOf branches overlap in type (each branch must be "
+                     "a different JSON type)");
             return -1;
         }
         un.kinds |= src.kinds;
@@ -284,10 +289,12 @@ static int32_t compile_union(jc_schema *s, const cJSON *arr, bool one_of, int de
 static int32_t compile_object_props(jc_schema *s, const cJSON *j, int32_t self, int depth, slm_error *err) {
     const cJSON *props = cJSON_GetObjectItemCaseSensitive(j, "properties");
     const cJSON *req = cJSON_GetObjectItemCaseSensitive(j, "required");
-    if (props && !cJSON_IsObject(props)) return slm_fail(err, SLM_E_FORMAT, "JSON schema 'properties' must be an object");
+    if (props && !cJSON_IsObject(props))
+        return slm_fail(err, SLM_E_FORMAT, "JSON schema 'properties' must be an object");
     if (req && !cJSON_IsArray(req)) return slm_fail(err, SLM_E_FORMAT, "JSON schema 'required' must be an array");
     int32_t np = props ? cJSON_GetArraySize(props) : 0;
-    if (np > JC_MAX_LITS) return slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema object with %d properties (limit %d)", np, JC_MAX_LITS);
+    if (np > JC_MAX_LITS)
+        return slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema object with %d properties (limit %d)", np, JC_MAX_LITS);
     /* children first (they append props of their own), then this object's contiguous block */
     int32_t child[JC_MAX_LITS], klit[JC_MAX_LITS], i = 0;
     const cJSON *p;
@@ -325,8 +332,8 @@ static int32_t compile_object_props(jc_schema *s, const cJSON *j, int32_t self, 
             k++;
         }
         if (k >= np)
-            return slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema requires property '%.100s' that is not in 'properties'",
-                            r->valuestring);
+            return slm_fail(err, SLM_E_UNSUPPORTED,
+                            "JSON schema requires property '%.100s' that is not in 'properties'", r->valuestring);
         s->props[first + k].required = true;
     }
     s->nodes[self].prop_first = first;
@@ -341,14 +348,14 @@ static int32_t compile_node(jc_schema *s, const cJSON *j, int depth, slm_error *
     }
     if (cJSON_IsTrue(j)) return s->any;
     if (!cJSON_IsObject(j)) {
-        slm_fail(err, cJSON_IsFalse(j) ? SLM_E_UNSUPPORTED : SLM_E_FORMAT,
-                 "JSON schema must be an object or true");
+        slm_fail(err, cJSON_IsFalse(j) ? SLM_E_UNSUPPORTED : SLM_E_FORMAT, "JSON schema must be an object or true");
         return -1;
     }
     const cJSON *kw;
     cJSON_ArrayForEach(kw, j) {
         if (!kw->string || !keyword_known(kw->string)) {
-            slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema keyword '%.100s' is not supported", kw->string ? kw->string : "");
+            slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema keyword '%.100s' is not supported",
+                     kw->string ? kw->string : "");
             return -1;
         }
     }
@@ -468,13 +475,15 @@ slm_status jc_schema_compile(const char *text, size_t len, jc_schema *s, slm_err
     slm_error dummy;
     if (!err) err = &dummy;
     /* fixed literals and the two built-in nodes */
-    if (lit_add(s, "true", 4, err) < 0 || lit_add(s, "false", 5, err) < 0 || lit_add(s, "null", 4, err) < 0)
-        goto fail;
+    if (lit_add(s, "true", 4, err) < 0 || lit_add(s, "false", 5, err) < 0 || lit_add(s, "null", 4, err) < 0) goto fail;
     s->any = node_add(s, err);
     s->key_str = node_add(s, err);
     if (s->any < 0 || s->key_str < 0) goto fail;
-    s->nodes[s->any] = (jc_node){.kinds = JK_OBJ | JK_ARR | JK_STR | JK_NUM | JK_BOOL | JK_NULL, .free_keys = true,
-                                 .items = s->any, .max_items = 1 << 20, .max_chars = JC_DEFAULT_MAX_CHARS,
+    s->nodes[s->any] = (jc_node){.kinds = JK_OBJ | JK_ARR | JK_STR | JK_NUM | JK_BOOL | JK_NULL,
+                                 .free_keys = true,
+                                 .items = s->any,
+                                 .max_items = 1 << 20,
+                                 .max_chars = JC_DEFAULT_MAX_CHARS,
                                  .min_bytes = 1};
     s->nodes[s->key_str] = (jc_node){.kinds = JK_STR, .items = s->any, .max_chars = JC_KEY_MAX_CHARS, .min_bytes = 2};
     if (!text) {

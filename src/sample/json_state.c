@@ -51,7 +51,9 @@ static void pop(jc_state *st, const jc_schema *s, int32_t matched) {
     st->depth--;
     jc_frame *p = &st->f[st->depth - 1];
     switch (p->type) {
-    case FR_ROOT: p->phase = R_DONE; break;
+    case FR_ROOT:
+        p->phase = R_DONE;
+        break;
     case FR_OBJ:
         if (p->phase == O_KEY) {
             if (s->nodes[p->node].free_keys) {
@@ -69,7 +71,8 @@ static void pop(jc_state *st, const jc_schema *s, int32_t matched) {
         p->n++;
         p->phase = A_AFTER;
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -140,7 +143,8 @@ static bool obj_step(jc_state *st, const jc_schema *s, jc_frame *f, uint8_t b) {
             return true;
         }
         return b == '"' && start_key(st, s, f, 0);
-    case O_NEED_KEY: return b == '"' && start_key(st, s, f, f->n);
+    case O_NEED_KEY:
+        return b == '"' && start_key(st, s, f, f->n);
     case O_COLON:
         if (b != ':') return false;
         f->phase = O_VALUE_START;
@@ -158,7 +162,8 @@ static bool obj_step(jc_state *st, const jc_schema *s, jc_frame *f, uint8_t b) {
             return true;
         }
         return false;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -187,8 +192,11 @@ static bool arr_step(jc_state *st, const jc_schema *s, jc_frame *f, uint8_t b) {
             return true;
         }
         return false;
-    case A_NEED: f->phase = A_IN; return begin_value(st, s, nd->items, b);
-    default: return false;
+    case A_NEED:
+        f->phase = A_IN;
+        return begin_value(st, s, nd->items, b);
+    default:
+        return false;
     }
 }
 
@@ -224,7 +232,8 @@ static bool str_step(jc_state *st, const jc_schema *s, jc_frame *f, uint8_t b) {
     } else if (b >= 0x80) {
         f->lo = 0x80;
         f->hi = 0xBF;
-        if (b >= 0xC2 && b <= 0xDF) f->need = 1;
+        if (b >= 0xC2 && b <= 0xDF)
+            f->need = 1;
         else if (b >= 0xE0 && b <= 0xEF) {
             f->need = 2;
             if (b == 0xE0) f->lo = 0xA0;
@@ -279,7 +288,8 @@ static int num_step(const jc_schema *s, jc_frame *f, uint8_t b) {
             return ST_OK;
         }
         return ST_BEFORE;
-    default: return ST_REJECT;
+    default:
+        return ST_REJECT;
     }
 }
 
@@ -318,9 +328,12 @@ bool jc_state_step(jc_state *st, const jc_schema *s, uint8_t b) {
             if (f->phase != R_START) return false;
             f->phase = R_IN;
             return begin_value(st, s, s->root, b);
-        case FR_OBJ: return obj_step(st, s, f, b);
-        case FR_ARR: return arr_step(st, s, f, b);
-        case FR_STR: return str_step(st, s, f, b);
+        case FR_OBJ:
+            return obj_step(st, s, f, b);
+        case FR_ARR:
+            return arr_step(st, s, f, b);
+        case FR_STR:
+            return str_step(st, s, f, b);
         case FR_NUM:
             r = num_step(s, f, b);
             if (r != ST_BEFORE) return r == ST_OK;
@@ -333,7 +346,8 @@ bool jc_state_step(jc_state *st, const jc_schema *s, uint8_t b) {
             pop(st, s, done);
             break;
         }
-        default: return false;
+        default:
+            return false;
         }
     }
 }
@@ -382,12 +396,12 @@ static int64_t arr_more(const jc_node *nd, int32_t have, int64_t m) {
 static int64_t own_rest(const jc_schema *s, const jc_frame *f) {
     const jc_node *nd = &s->nodes[f->node];
     switch (f->type) {
-    case FR_ROOT: return f->phase == R_START ? s->nodes[s->root].min_bytes : 0;
+    case FR_ROOT:
+        return f->phase == R_START ? s->nodes[s->root].min_bytes : 0;
     case FR_OBJ:
         if (nd->free_keys) {
-            static const int8_t fk[] = {[O_OPEN] = 2, [O_START] = 1, [O_KEY] = 3, [O_COLON] = 3,
-                                        [O_VALUE_START] = 2, [O_IN_VALUE] = 1, [O_AFTER_VALUE] = 1,
-                                        [O_NEED_KEY] = 5};
+            static const int8_t fk[] = {[O_OPEN] = 2,        [O_START] = 1,    [O_KEY] = 3,         [O_COLON] = 3,
+                                        [O_VALUE_START] = 2, [O_IN_VALUE] = 1, [O_AFTER_VALUE] = 1, [O_NEED_KEY] = 5};
             return fk[f->phase];
         }
         switch (f->phase) {
@@ -398,18 +412,26 @@ static int64_t own_rest(const jc_schema *s, const jc_frame *f) {
         }
         case O_VALUE_START:
             return add(s->nodes[s->props[nd->prop_first + f->cur].node].min_bytes, add(req_from(s, nd, f->cur + 1), 1));
-        case O_AFTER_VALUE: return add(req_from(s, nd, f->n), 1);
-        case O_NEED_KEY: return obj_next_key_cost(s, nd, f->n);
-        default: return 0;
+        case O_AFTER_VALUE:
+            return add(req_from(s, nd, f->n), 1);
+        case O_NEED_KEY:
+            return obj_next_key_cost(s, nd, f->n);
+        default:
+            return 0;
         }
     case FR_ARR: {
         int64_t m = s->nodes[nd->items].min_bytes;
         switch (f->phase) {
-        case A_OPEN: return add(nd->min_items ? mul(m + 1, nd->min_items) : 1, 1);
-        case A_START: return nd->min_items ? mul(m + 1, nd->min_items) : 1;
-        case A_AFTER: return add(arr_more(nd, f->n, m), 1);
-        case A_NEED: return add(add(m, arr_more(nd, f->n + 1, m)), 1);
-        default: return 0;
+        case A_OPEN:
+            return add(nd->min_items ? mul(m + 1, nd->min_items) : 1, 1);
+        case A_START:
+            return nd->min_items ? mul(m + 1, nd->min_items) : 1;
+        case A_AFTER:
+            return add(arr_more(nd, f->n, m), 1);
+        case A_NEED:
+            return add(add(m, arr_more(nd, f->n + 1, m)), 1);
+        default:
+            return 0;
         }
     }
     case FR_STR: {
@@ -417,7 +439,8 @@ static int64_t own_rest(const jc_schema *s, const jc_frame *f) {
         int64_t c = f->esc + f->need + 1;
         return f->n < nd->min_chars ? c + nd->min_chars - f->n : c;
     }
-    case FR_NUM: return f->phase == N_FRESH || f->phase == N_MINUS || f->phase == N_DOT ? 1 : 0;
+    case FR_NUM:
+        return f->phase == N_FRESH || f->phase == N_MINUS || f->phase == N_DOT ? 1 : 0;
     case FR_LIT: {
         int64_t best = JC_COST_INF;
         for (uint64_t m = f->mask; m; m &= m - 1) {
@@ -426,7 +449,8 @@ static int64_t own_rest(const jc_schema *s, const jc_frame *f) {
         }
         return best;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -437,8 +461,10 @@ static int64_t after_child_rest(const jc_schema *s, const jc_frame *f) {
     case FR_OBJ:
         if (nd->free_keys) return f->phase == O_KEY ? 3 : 1;
         return add(req_from(s, nd, f->cur + 1), 1);
-    case FR_ARR: return add(arr_more(nd, f->n + 1, s->nodes[nd->items].min_bytes), 1);
-    default: return 0;
+    case FR_ARR:
+        return add(arr_more(nd, f->n + 1, s->nodes[nd->items].min_bytes), 1);
+    default:
+        return 0;
     }
 }
 
@@ -459,6 +485,7 @@ int64_t jc_state_rest(const jc_state *st, const jc_schema *s) {
         total = own_rest(s, f);
         d--;
     }
-    for (; d >= 0; d--) total = add(total, after_child_rest(s, &st->f[d]));
+    for (; d >= 0; d--)
+        total = add(total, after_child_rest(s, &st->f[d]));
     return total;
 }
