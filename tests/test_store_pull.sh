@@ -143,6 +143,11 @@ pull ok hf.co/o/r:Q8_0 >/dev/null
 HF_ENDPOINT=$BASE/m/ok timeout 60 "$SLM_BIN" run hf.co/o/r:Q4_K_M --raw "Hello" -n 3 --temp 0 >"$W/run" 2>"$W/out" \
   && cmp -s "$(blob_of Q4_K_M)" "$GG/llama2-quant-Q4_K_M.gguf" && [ -s "$W/run" ] && ok "run pulls a missing model, then runs it" \
   || fail "run auto-pull: $(cat "$W/out")"
+# `slm create` defaults: shown by show, used by run where the command line is silent.
+"$SLM_BIN" create greedy --from hf.co/o/r:Q8_0 --param temperature=0 --system "Be brief." >/dev/null 2>&1
+"$SLM_BIN" show greedy | grep -q "Be brief." && ok "show lists create defaults" || fail "show defaults"
+a=$("$SLM_BIN" run greedy --raw "Hello" -n 8 2>/dev/null); b=$("$SLM_BIN" run hf.co/o/r:Q8_0 --raw "Hello" -n 8 --temp 0 2>/dev/null)
+[ -n "$a" ] && [ "$a" = "$b" ] && ok "run uses the created temperature" || fail "create defaults not applied: '$a' vs '$b'"
 "$SLM_BIN" show no/such:model >/dev/null 2>"$W/out" && fail "show of an unknown name succeeded" || ok "unknown name: $(head -c 120 "$W/out")"
 
 [ $fails -eq 0 ] && echo "all store tests passed" || echo "$fails store test(s) failed"

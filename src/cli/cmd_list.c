@@ -6,6 +6,7 @@
 
 #include "base/dtype.h"
 #include "cli/cli.h"
+#include "convert/recipe.h"
 #include "gguf/gguf.h"
 #include "store/store.h"
 
@@ -23,6 +24,11 @@ static void describe_blob(const char *path, uint64_t *params, char *type, size_t
             snprintf(type, cap, "%s", slm_dtype_name(t->type));
         }
     }
+    /* general.file_type names the mix users know ("Q4_K_M"); the biggest matrix (often the Q6_K
+     * output) only when it is absent. */
+    uint32_t ft;
+    if (gguf_get_u32(f, "general.file_type", &ft) && strcmp(slm_ftype_name((slm_ftype)ft), "?"))
+        snprintf(type, cap, "%s", slm_ftype_name((slm_ftype)ft));
     gguf_close(f);
 }
 

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "store/store.h"
 #include "cli/run_chat.h"
 
 #define RUN_STDIN_MAX ((size_t)64 << 20)
@@ -224,6 +225,32 @@ typedef struct sampler_overrides {
     bool has_temp, has_top_p, has_min_p, has_repeat, has_top_k;
 } sampler_overrides;
 
+/* A model made with `slm create` carries its own defaults (Ollama's Modelfile idea): a system
+ * prompt and sampler parameters, used where the command line says nothing. */
+static void apply_store_defaults(const char *name, sampler_overrides *ov, const char **system, long *n_ctx,
+                                 long *seed, bool *seed_set) {
+    cJSON *m = NULL;
+    if (slm_store_manifest_read(name, &m, NULL) != SLM_OK) return;
+    const cJSON *sys = cJSON_GetObjectItemCaseSensitive(m, "system");
+    static char sys_copy[8192];
+    if (system && !*system && cJSON_IsString(sys)) { /* --raw has no system prompt (system == NULL) */
+        snprintf(sys_copy, sizeof sys_copy, "%s", sys->valuestring);
+        *system = sys_copy;
+    }
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, "params");
+#define NUM(key) (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, key)) ? cJSON_GetObjectItemCaseSensitive(p, key)->valuedouble : -1)
+    double v;
+    if (!ov->has_temp && (v = NUM("temperature")) >= 0) ov->temp = (float)v, ov->has_temp = true;
+    if (!ov->has_top_k && (v = NUM("top_k")) >= 0) ov->top_k = (long)v, ov->has_top_k = true;
+    if (!ov->has_top_p && (v = NUM("top_p")) >= 0) ov->top_p = (float)v, ov->has_top_p = true;
+    if (!ov->has_min_p && (v = NUM("min_p")) >= 0) ov->min_p = (float)v, ov->has_min_p = true;
+    if (!ov->has_repeat && (v = NUM("repeat_penalty")) > 0) ov->repeat = (float)v, ov->has_repeat = true;
+    if (!*n_ctx && (v = NUM("num_ctx")) > 0) *n_ctx = (long)v;
+    if (!*seed_set && (v = NUM("seed")) >= 0) *seed = (long)v, *seed_set = true;
+#undef NUM
+    cJSON_Delete(m);
+}
+
 int cmd_run(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(k_help, stdout);
@@ -297,6 +324,7 @@ int cmd_run(int argc, char **argv) {
 #undef NEED_VALUE
     }
     if (!st.model_path) return cli_usage_error("run", "no model given");
+    apply_store_defaults(st.model_path, &ov, raw ? NULL : &system, &n_ctx, &seed, &st.seed_set);
     {
         int prc;
         if (!(st.model_path = cli_model_path(st.model_path, true, &prc))) return prc;

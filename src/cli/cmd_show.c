@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "model/loader.h"
 #include "model/model_info.h"
+#include "store/store.h"
 
 static const char k_help[] =
     "usage: slm show MODEL [--json] [--ctx N] [--kv f16|f32|q8_0]\n\n"
@@ -80,6 +81,24 @@ static void print_text(const slm_model *m, const slm_model_info *info, const slm
            "total", d);
 }
 
+static void print_manifest(const cJSON *m) {
+    if (!m) return;
+    const cJSON *sys = cJSON_GetObjectItemCaseSensitive(m, "system");
+    const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(m, "template");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(m, "params");
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(m, "from");
+    if (!sys && !tmpl && !params) return;
+    printf("\n  Defaults (slm create)\n");
+    if (cJSON_IsString(from)) printf("    %-22s %s\n", "from", from->valuestring);
+    if (cJSON_IsString(sys)) printf("    %-22s %s\n", "system", sys->valuestring);
+    if (cJSON_IsString(tmpl)) printf("    %-22s %zu bytes\n", "template", strlen(tmpl->valuestring));
+    for (const cJSON *it = params ? params->child : NULL; it; it = it->next) {
+        char *v = cJSON_PrintUnformatted(it);
+        printf("    %-22s %s\n", it->string, v ? v : "?");
+        free(v);
+    }
+}
+
 int cmd_show(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(k_help, stdout);
@@ -109,6 +128,9 @@ int cmd_show(int argc, char **argv) {
     }
     if (!path) return cli_usage_error("show", "no model given");
 
+    /* A store name made with `slm create` has its own defaults: show them too. */
+    cJSON *manifest = NULL;
+    slm_store_manifest_read(path, &manifest, NULL);
     int rc;
     if (!(path = cli_model_path(path, false, &rc))) return rc;
     slm_error err = {0};
@@ -124,13 +146,16 @@ int cmd_show(int argc, char **argv) {
     slm_ram_estimate ram = slm_estimate_ram(m, n_ctx, kv_bytes, 512);
     if (json) {
         cJSON *o = slm_model_info_json(m, &info, &ram);
+        if (o && manifest) cJSON_AddItemToObject(o, "store", cJSON_Duplicate(manifest, 1));
         char *s = o ? cJSON_PrintUnformatted(o) : NULL;
         if (s) printf("%s\n", s);
         free(s);
         cJSON_Delete(o);
     } else {
         print_text(m, &info, &ram, kv);
+        print_manifest(manifest);
     }
+    cJSON_Delete(manifest);
     slm_model_free(m);
     return CLI_EXIT_OK;
 }

@@ -420,6 +420,15 @@ static int32_t compile_node(jc_schema *s, const cJSON *j, int depth, slm_error *
             slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema 'enum' with more than %d values", JC_MAX_LITS);
             return -1;
         }
+        static const char *const other[] = {"properties", "required", "additionalProperties",
+                                            "items",      "minItems", "maxItems",
+                                            "minLength",  "maxLength"};
+        for (size_t k = 0; k < sizeof other / sizeof other[0]; k++)
+            if (cJSON_GetObjectItemCaseSensitive(j, other[k])) {
+                slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema enum/const combined with '%s' is not supported",
+                         other[k]);
+                return -1;
+            }
         n.lit_first = s->n_lits;
         const cJSON *v = en ? en->child : cn;
         for (; v; v = en ? v->next : NULL) {
@@ -494,7 +503,14 @@ slm_status jc_schema_compile(const char *text, size_t len, jc_schema *s, slm_err
         slm_fail(err, SLM_E_UNSUPPORTED, "JSON schema of %zu bytes (limit %d)", len, JC_MAX_SCHEMA_BYTES);
         goto fail;
     }
-    cJSON *j = cJSON_ParseWithLength(text, len);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    while (j && end && end < text + len && strchr(" \t\r\n", *end) && *end)
+        end++;
+    if (j && end != text + len) {
+        cJSON_Delete(j);
+        j = NULL;
+    }
     if (!j) {
         slm_fail(err, SLM_E_FORMAT, "JSON schema is not valid JSON");
         goto fail;

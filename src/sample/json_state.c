@@ -131,7 +131,7 @@ static bool start_key(jc_state *st, const jc_schema *s, jc_frame *f, int32_t i) 
 static bool obj_step(jc_state *st, const jc_schema *s, jc_frame *f, uint8_t b) {
     const jc_node *nd = &s->nodes[f->node];
     bool free_keys = nd->free_keys;
-    const jc_prop *pr = s->props + nd->prop_first;
+    const jc_prop *pr = s->props ? s->props + nd->prop_first : NULL; /* NULL: no property anywhere */
     switch (f->phase) {
     case O_OPEN:
         if (b != '{') return false;
