@@ -419,6 +419,55 @@ static void gen_one(gen_model *g, const char *schema_text, const cJSON *schema, 
     g_runs++;
 }
 
+/* Token-level API on a real vocabulary: refusals leave the state alone, end-of-generation only
+ * once complete (and then alone), a budget at the minimum forces the shortest document. */
+static void test_tokens(gen_model *g) {
+    slm_error err;
+    json_constraint *c;
+    const char *schema = "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},\"required\":[\"ok\"]}";
+    if (json_constraint_new_vocab(schema, g->v, &c, &err) != SLM_OK) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    int32_t eos = slm_tokenizer_eos(g->tok);
+    slm_tokens tk = {0};
+    CHECK(slm_tokenize(g->tok, "x", 1, SLM_TOKENIZE_DEFAULT, &tk, &err) == SLM_OK && tk.n >= 1, "tokenize");
+    CHECK(json_constraint_accept(c, tk.ids[tk.n - 1]) == SLM_E_INVALID_ARG, "'x' accepted at the start");
+    CHECK(json_constraint_accept(c, eos) == SLM_E_INVALID_ARG, "EOS accepted before the document is complete");
+    CHECK(json_constraint_accept(c, -1) == SLM_E_INVALID_ARG && json_constraint_accept(c, 1 << 30) == SLM_E_INVALID_ARG,
+          "bad ids");
+    size_t len;
+    json_constraint_text(c, &len);
+    CHECK(len == 0, "refused tokens changed the text");
+    int64_t min = json_constraint_min_tokens(c);
+    CHECK(min == 11, "min tokens %lld, want 11 ({\"ok\":true})", (long long)min);
+    /* budget == minimum at every step: greedy over zero logits must produce exactly the minimum */
+    for (int32_t used = 0; used < min; used++) {
+        for (int32_t i = 0; i < g->n_vocab; i++)
+            g->logits[i] = 0.0f;
+        int32_t n = json_constraint_mask(c, g->logits, g->n_vocab, (int32_t)(min - used));
+        CHECK(n > 0, "nothing allowed at step %d", used);
+        int32_t t = 0;
+        while (t < g->n_vocab && !isfinite(g->logits[t]))
+            t++;
+        CHECK(eos < 0 || !isfinite(g->logits[eos]) || json_constraint_done(c), "EOS allowed early");
+        CHECK(t < g->n_vocab && json_constraint_accept(c, t) == SLM_OK, "step %d", used);
+    }
+    const char *txt = json_constraint_text(c, &len);
+    CHECK(json_constraint_done(c) && len == 11, "forced completion '%.*s'", (int)len, txt);
+    for (int32_t i = 0; i < g->n_vocab; i++)
+        g->logits[i] = 0.0f;
+    int32_t n = json_constraint_mask(c, g->logits, g->n_vocab, 5);
+    CHECK(eos >= 0 && n >= 1 && isfinite(g->logits[eos]), "EOS not allowed once complete");
+    int32_t finite = 0;
+    for (int32_t i = 0; i < g->n_vocab; i++)
+        finite += isfinite(g->logits[i]) != 0;
+    CHECK(finite == n && slm_tokenizer_is_eot(g->tok, eos), "only end-of-generation tokens once complete (%d)", finite);
+    CHECK(json_constraint_accept(c, eos) == SLM_OK, "EOS refused once complete");
+    slm_tokens_free(&tk);
+    json_constraint_free(c);
+}
+
 static void test_models(void) {
     gen_model models[2] = {
         {.path = tu_path("%s/models/llama2-quant/gguf/llama2-quant-Q4_0.gguf", tu_fixtures())},
@@ -427,13 +476,15 @@ static void test_models(void) {
     bool ok = true;
     for (int i = 0; i < 2; i++)
         ok &= gen_open(&models[i]);
+    for (int i = 0; ok && i < 2; i++)
+        test_tokens(&models[i]);
     const char *r = getenv("SLM_JSON_ROUNDS");
     int rounds = r ? atoi(r) : 200;
     g_rng = 0x9E3779B97F4A7C15ull;
     static const int32_t extras[] = {0, 1, 2, 8, 24, 40};
     for (int i = 0; ok && i < rounds; i++) {
-        cJSON *s = i == 0 ? cJSON_CreateTrue() : rand_schema(0);
-        char *txt = i == 0 ? NULL : cJSON_PrintUnformatted(s);
+        cJSON *s = i % 20 == 0 ? cJSON_CreateTrue() : rand_schema(0); /* every 20th: any JSON */
+        char *txt = i % 20 == 0 ? NULL : cJSON_PrintUnformatted(s);
         for (int m = 0; m < 2; m++)
             for (int k = 0; k < 2; k++)
                 gen_one(&models[m], txt, s, 1000u + (uint64_t)i * 4 + (uint64_t)m * 2 + (uint64_t)k, extras[rnd(6)]);

@@ -35,6 +35,25 @@ static bool cpu_has_avx2(void) {
 #endif
 }
 
+/* AVX-512 F/BW/DQ/VL + VNNI, and the OS saves opmask and ZMM state (XCR0 bits 1, 2, 5, 6, 7):
+ * checked here with xgetbv rather than trusting every compiler runtime's
+ * __builtin_cpu_supports to do it. */
+static bool cpu_has_avx512(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27))) return false; /* OSXSAVE */
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    (void)xcr0_hi;
+    if ((xcr0_lo & 0xE6u) != 0xE6u) return false;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    const unsigned f = 1u << 16, dq = 1u << 17, bw = 1u << 30, vl = 1u << 31, vnni = 1u << 11;
+    return (ebx & f) && (ebx & dq) && (ebx & bw) && (ebx & vl) && (ecx & vnni);
+#else
+    return false;
+#endif
+}
+
 /* Preferred ISA from SLM_ISA, or -1 if unset / unusable. */
 static int env_isa(void) {
     const char *s = getenv("SLM_ISA");
@@ -55,6 +74,14 @@ static void tables_init(void) {
         kernels_fill_avx2(t);
         kernels_fill_avx2_kquants(t);
         g_have[SLM_ISA_AVX2] = true;
+        if (cpu_has_avx512()) {
+            slm_kernels *t5 = &g_tables[SLM_ISA_AVX512];
+            *t5 = *t;
+            t5->isa = SLM_ISA_AVX512;
+            t5->name = "avx512";
+            kernels_fill_avx512(t5);
+            g_have[SLM_ISA_AVX512] = true;
+        }
     }
 #endif
     int best = 0;

@@ -39,7 +39,7 @@
 typedef enum slm_isa {
     SLM_ISA_SCALAR = 0, /* portable C reference; always available */
     SLM_ISA_AVX2 = 1,   /* x86-64 AVX2 + FMA + F16C */
-    SLM_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/VNNI (not built yet: no test machine) */
+    SLM_ISA_AVX512 = 2, /* AVX-512 F/BW/DQ/VL + VNNI (Zen 4, Ice Lake+) */
     SLM_ISA_COUNT
 } slm_isa;
 

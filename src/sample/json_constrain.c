@@ -71,6 +71,7 @@ void json_vocab_free(json_vocab *v) {
 
 slm_status json_vocab_new(const slm_tokenizer *tok, json_vocab **out, slm_error *err) {
     *out = NULL;
+    if (!tok) return slm_fail(err, SLM_E_INVALID_ARG, "no tokenizer for the JSON constraint");
     int32_t nv = slm_tokenizer_n_vocab(tok);
     if (nv <= 0) return slm_fail(err, SLM_E_INVALID_ARG, "tokenizer has no vocabulary");
     json_vocab *v = calloc(1, sizeof *v);
