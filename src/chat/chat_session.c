@@ -1,6 +1,7 @@
 /* Chat session: conversation -> template -> tokens -> KV-cache prefix reuse -> sampling -> text.
  * See chat_session.h for the policies (tokenization of contents, context overflow). */
 #include "chat/chat_session.h"
+#include "sample/json_constrain.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -27,7 +28,18 @@ struct chat_session {
     int32_t n_ctx;
     int32_t extra_eos[CHAT_MAX_EXTRA_EOS]; /* eos ids from model metadata / generation_config */
     int n_extra_eos;
+    json_constraint *jc; /* borrowed; output constraint of every turn, or NULL */
+    float *masked;       /* n_vocab logits, for the constraint's mask */
 };
+
+slm_status chat_session_set_constraint(chat_session *s, json_constraint *c, slm_error *err) {
+    if (c && !s->masked) {
+        s->masked = malloc((size_t)slm_context_n_vocab(s->ctx) * sizeof(float));
+        if (!s->masked) return slm_fail(err, SLM_E_NOMEM, "out of memory");
+    }
+    s->jc = c;
+    return SLM_OK;
+}
 
 const char *chat_stop_reason_name(chat_stop_reason r) {
     switch (r) {
@@ -175,6 +187,7 @@ void chat_session_free(chat_session *s) {
     cJSON_Delete(s->messages);
     slm_tokens_free(&s->cache);
     free(s->batch);
+    free(s->masked);
     free(s);
 }
 
@@ -528,6 +541,7 @@ static slm_status generate(chat_session *s, const int32_t *prompt, size_t n_prom
             slm_detok_stream_push(&ds, prompt[i], &piece, &plen, NULL);
     int32_t logits_i = (int32_t)(n_prompt - keep - 1);
     double t_gen0 = 0;
+    if (s->jc) json_constraint_reset(s->jc);
     st->stop = CHAT_STOP_LENGTH;
     for (;;) {
         if (n_predict >= 0 && st->n_gen >= n_predict) break;
@@ -536,7 +550,22 @@ static slm_status generate(chat_session *s, const int32_t *prompt, size_t n_prom
             rc = slm_fail(err, SLM_E_INVALID_ARG, "no logits after decoding");
             break;
         }
-        int32_t id = slm_sampler_sample(smp, lg);
+        int32_t id;
+        if (s->jc) {
+            /* Constrained output: only tokens that keep a valid prefix which can still be closed
+             * within the remaining budget; EOS only once the document is complete. */
+            int32_t nv = slm_context_n_vocab(s->ctx);
+            int32_t budget = n_predict >= 0 ? n_predict - st->n_gen : s->n_ctx - (int32_t)s->cache.n;
+            memcpy(s->masked, lg, (size_t)nv * sizeof(float));
+            if (json_constraint_mask(s->jc, s->masked, nv, budget) == 0) break;
+            id = slm_sampler_sample(smp, s->masked);
+            if (json_constraint_accept(s->jc, id) != SLM_OK) {
+                rc = slm_fail(err, SLM_E_INVALID_ARG, "internal: sampled a token the constraint refused");
+                break;
+            }
+        } else {
+            id = slm_sampler_sample(smp, lg);
+        }
         if (st->n_gen == 0) {
             t_gen0 = now_s();
             st->t_first_token = t_gen0 - t0;

@@ -104,6 +104,11 @@ int32_t chat_session_n_cached(const chat_session *s);
  * to n_predict tokens (< 0: until end of turn or a full context) and append the answer as an
  * assistant message (also when cancelled, unless nothing was generated: then the user message is
  * removed again). *answer (may be NULL): malloc'd copy of the answer text. */
+/* Constrain the output of every following turn (JSON / JSON Schema, sample/json_constrain.h);
+ * NULL removes it. c is borrowed and reset at the start of each turn. */
+struct json_constraint;
+slm_status chat_session_set_constraint(chat_session *s, struct json_constraint *c, slm_error *err);
+
 slm_status chat_session_respond(chat_session *s, const char *user_text, slm_sampler *smp, int32_t n_predict,
                                 chat_piece_fn on_piece, void *user, char **answer, chat_turn_stats *stats,
                                 slm_error *err);

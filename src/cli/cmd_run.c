@@ -10,6 +10,8 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "store/store.h"
+#include "base/file.h"
+#include "sample/json_constrain.h"
 #include "cli/run_chat.h"
 
 #define RUN_STDIN_MAX ((size_t)64 << 20)
@@ -34,6 +36,10 @@ static const char k_help[] =
     "  --repeat-penalty R    penalise tokens of the last 64 (1 = off)\n"
     "  --seed S              random seed (default: from the clock); same seed = same output\n"
     "  --system TEXT         system prompt\n"
+    "  --format json         the answer is always one valid JSON document (compact)\n"
+    "  --json-schema FILE    the answer is always valid JSON for this JSON Schema (types, properties,\n"
+    "                        required, enum/const, items, min/maxItems, min/maxLength, anyOf/oneOf);\n"
+    "                        when -n would cut it short it is closed validly within the budget\n"
     "  --ctx N               context size in tokens (default: min(training context, 4096))\n"
     "  -t, --threads N       threads (default: physical cores)\n"
     "  --verbose             timing line on stderr: prompt and generation tokens/s, time to\n"
@@ -251,6 +257,20 @@ static void apply_store_defaults(const char *name, sampler_overrides *ov, const 
     cJSON_Delete(m);
 }
 
+/* --format json / --json-schema FILE: every answer is a valid JSON document (of that schema), closed
+ * validly even when -n cuts it short. */
+static int make_constraint(run_state *st, const char *schema_path, json_constraint **out) {
+    slm_error err = {0};
+    char *schema = NULL;
+    if (schema_path && slm_file_read_all(schema_path, (size_t)1 << 20, &schema, NULL, &err))
+        return cli_fail(schema_path, &err);
+    slm_status rc = json_constraint_new(schema, st->tok, out, &err);
+    free(schema);
+    if (rc) return cli_fail(schema_path ? schema_path : "--format json", &err);
+    if (chat_session_set_constraint(st->sess, *out, &err)) return cli_fail("constraint", &err);
+    return CLI_EXIT_OK;
+}
+
 int cmd_run(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(k_help, stdout);
@@ -258,7 +278,8 @@ int cmd_run(int argc, char **argv) {
     }
     run_state st = {0};
     sampler_overrides ov = {0};
-    const char *prompt = NULL, *system = NULL;
+    const char *prompt = NULL, *system = NULL, *schema_path = NULL;
+    bool format_json = false;
     bool raw = false, json = false;
     long n_predict = -1, n_ctx = 0, threads = 0, seed = 0;
     for (int i = 1; i < argc; i++) {
@@ -309,6 +330,13 @@ int cmd_run(int argc, char **argv) {
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             NEED_VALUE();
             if (!parse_long(v, 1, 256, &threads)) return cli_usage_error("run", "bad %s '%s'", a, v);
+        } else if (!strcmp(a, "--format")) {
+            NEED_VALUE();
+            if (strcmp(v, "json")) return cli_usage_error("run", "--format takes 'json'");
+            format_json = true;
+        } else if (!strcmp(a, "--json-schema")) {
+            NEED_VALUE();
+            schema_path = v;
         } else if (!strcmp(a, "--system")) {
             NEED_VALUE();
             system = v;
@@ -364,8 +392,11 @@ int cmd_run(int argc, char **argv) {
     }
     if (code == CLI_EXIT_OK && system && chat_session_set_system(st.sess, system, &err))
         code = cli_fail("system prompt", &err);
+    json_constraint *jc = NULL;
+    if (code == CLI_EXIT_OK && (format_json || schema_path)) code = make_constraint(&st, schema_path, &jc);
     if (code == CLI_EXIT_OK) code = interactive ? run_interactive(&st) : run_once(&st, prompt, raw, json);
     free_everything(&st);
+    json_constraint_free(jc);
     free(stdin_prompt);
     return code;
 }
