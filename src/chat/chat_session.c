@@ -2,6 +2,7 @@
  * See chat_session.h for the policies (tokenization of contents, context overflow). */
 #include "chat/chat_session.h"
 #include "sample/json_constrain.h"
+#include "sample/stop.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -29,8 +30,11 @@ struct chat_session {
     int32_t extra_eos[CHAT_MAX_EXTRA_EOS]; /* eos ids from model metadata / generation_config */
     int n_extra_eos;
     json_constraint *jc; /* borrowed; output constraint of every turn, or NULL */
+    slm_stop *stop;      /* borrowed; stop strings of every turn, or NULL */
     float *masked;       /* n_vocab logits, for the constraint's mask */
 };
+
+void chat_session_set_stop(chat_session *s, slm_stop *stop) { s->stop = stop; }
 
 slm_status chat_session_set_constraint(chat_session *s, json_constraint *c, slm_error *err) {
     if (c && !s->masked) {
@@ -51,6 +55,8 @@ const char *chat_stop_reason_name(chat_stop_reason r) {
         return "context";
     case CHAT_STOP_CANCELLED:
         return "cancelled";
+    case CHAT_STOP_STRING:
+        return "stop";
     }
     return "unknown";
 }
@@ -542,6 +548,7 @@ static slm_status generate(chat_session *s, const int32_t *prompt, size_t n_prom
     int32_t logits_i = (int32_t)(n_prompt - keep - 1);
     double t_gen0 = 0;
     if (s->jc) json_constraint_reset(s->jc);
+    if (s->stop) slm_stop_reset(s->stop);
     st->stop = CHAT_STOP_LENGTH;
     for (;;) {
         if (n_predict >= 0 && st->n_gen >= n_predict) break;
@@ -577,7 +584,19 @@ static slm_status generate(chat_session *s, const int32_t *prompt, size_t n_prom
         }
         st->n_gen++;
         if ((rc = slm_detok_stream_push(&ds, id, &piece, &plen, err))) break;
-        sink_emit(sink, piece, plen);
+        if (s->stop) {
+            /* text that might start a stop string is held back until it cannot */
+            const char *safe;
+            size_t nsafe;
+            bool hit = slm_stop_feed(s->stop, piece, plen, &safe, &nsafe);
+            sink_emit(sink, safe, nsafe);
+            if (hit) {
+                st->stop = CHAT_STOP_STRING;
+                break;
+            }
+        } else {
+            sink_emit(sink, piece, plen);
+        }
         if (sink->stopped) {
             st->stop = CHAT_STOP_CANCELLED;
             break;
@@ -603,7 +622,20 @@ static slm_status generate(chat_session *s, const int32_t *prompt, size_t n_prom
         logits_i = 0;
     }
     slm_detok_stream_flush(&ds, &piece, &plen);
-    if (!rc) sink_emit(sink, piece, plen);
+    if (s->stop && !slm_stop_hit(s->stop)) {
+        const char *safe;
+        size_t nsafe;
+        bool hit = slm_stop_feed(s->stop, piece, plen, &safe, &nsafe);
+        if (!rc) sink_emit(sink, safe, nsafe);
+        if (hit) {
+            st->stop = CHAT_STOP_STRING;
+        } else {
+            slm_stop_flush(s->stop, &safe, &nsafe); /* held-back text that never became a stop */
+            if (!rc) sink_emit(sink, safe, nsafe);
+        }
+    } else if (!s->stop && !rc) {
+        sink_emit(sink, piece, plen);
+    }
     slm_detok_stream_free(&ds);
     if (st->n_gen > 0) st->t_gen = now_s() - t_gen0;
     if (!rc && sink->text.oom) rc = slm_fail(err, SLM_E_NOMEM, "out of memory for the answer text");

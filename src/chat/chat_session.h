@@ -49,6 +49,7 @@ typedef enum chat_stop_reason {
     CHAT_STOP_LENGTH,    /* n_predict tokens generated */
     CHAT_STOP_CONTEXT,   /* the KV cache is full */
     CHAT_STOP_CANCELLED, /* abort callback of the context, or the piece callback returned false */
+    CHAT_STOP_STRING,    /* a stop string appeared in the text (it is not part of the answer) */
 } chat_stop_reason;
 
 const char *chat_stop_reason_name(chat_stop_reason r); /* "eos", "length", "context", "cancelled" */
@@ -107,6 +108,10 @@ int32_t chat_session_n_cached(const chat_session *s);
 /* Constrain the output of every following turn (JSON / JSON Schema, sample/json_constrain.h);
  * NULL removes it. c is borrowed and reset at the start of each turn. */
 struct json_constraint;
+struct slm_stop;
+/* Stop strings for the following turns (sample/stop.h; matched across token boundaries, never
+ * shown); NULL removes them. Borrowed, reset at the start of each turn. */
+void chat_session_set_stop(chat_session *s, struct slm_stop *stop);
 slm_status chat_session_set_constraint(chat_session *s, struct json_constraint *c, slm_error *err);
 
 slm_status chat_session_respond(chat_session *s, const char *user_text, slm_sampler *smp, int32_t n_predict,

@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "base/file.h"
 #include "sample/json_constrain.h"
+#include "sample/stop.h"
 #include "cli/run_chat.h"
 
 #define RUN_STDIN_MAX ((size_t)64 << 20)
@@ -36,6 +37,9 @@ static const char k_help[] =
     "  --repeat-penalty R    penalise tokens of the last 64 (1 = off)\n"
     "  --seed S              random seed (default: from the clock); same seed = same output\n"
     "  --system TEXT         system prompt\n"
+    "  --stop STR            stop when STR appears (not printed); repeatable\n"
+    "  --typical-p P         locally typical sampling (1 = off)\n"
+    "  --presence-penalty X, --frequency-penalty X   OpenAI-style penalties (-2 .. 2, 0 = off)\n"
     "  --format json         the answer is always one valid JSON document (compact)\n"
     "  --json-schema FILE    the answer is always valid JSON for this JSON Schema (types, properties,\n"
     "                        required, enum/const, items, min/maxItems, min/maxLength, anyOf/oneOf);\n"
@@ -226,9 +230,9 @@ static void free_everything(run_state *st) {
 
 /* Sampler options override the model's defaults, which need the model: collected first. */
 typedef struct sampler_overrides {
-    float temp, top_p, min_p, repeat;
+    float temp, top_p, min_p, repeat, typical_p, presence, frequency;
     long top_k;
-    bool has_temp, has_top_p, has_min_p, has_repeat, has_top_k;
+    bool has_temp, has_top_p, has_min_p, has_repeat, has_top_k, has_typical_p, has_presence, has_frequency;
 } sampler_overrides;
 
 /* A model made with `slm create` carries its own defaults (Ollama's Modelfile idea): a system
@@ -279,6 +283,9 @@ int cmd_run(int argc, char **argv) {
     run_state st = {0};
     sampler_overrides ov = {0};
     const char *prompt = NULL, *system = NULL, *schema_path = NULL;
+#define RUN_MAX_STOPS 16
+    const char *stops[RUN_MAX_STOPS];
+    int n_stops = 0;
     bool format_json = false;
     bool raw = false, json = false;
     long n_predict = -1, n_ctx = 0, threads = 0, seed = 0;
@@ -330,6 +337,20 @@ int cmd_run(int argc, char **argv) {
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             NEED_VALUE();
             if (!parse_long(v, 1, 256, &threads)) return cli_usage_error("run", "bad %s '%s'", a, v);
+        } else if (!strcmp(a, "--stop")) {
+            NEED_VALUE();
+            if (n_stops == RUN_MAX_STOPS) return cli_usage_error("run", "at most %d --stop strings", RUN_MAX_STOPS);
+            stops[n_stops++] = v;
+        } else if (!strcmp(a, "--typical-p")) {
+            NEED_VALUE();
+            if (!parse_float(v, 0, 1, &ov.typical_p)) return cli_usage_error("run", "bad --typical-p '%s' (0 .. 1)", v);
+            ov.has_typical_p = true;
+        } else if (!strcmp(a, "--presence-penalty") || !strcmp(a, "--frequency-penalty")) {
+            NEED_VALUE();
+            float *dst = a[2] == 'p' ? &ov.presence : &ov.frequency;
+            if (!parse_float(v, -2, 2, dst)) return cli_usage_error("run", "bad %s '%s' (-2 .. 2)", a, v);
+            if (a[2] == 'p') ov.has_presence = true;
+            else ov.has_frequency = true;
         } else if (!strcmp(a, "--format")) {
             NEED_VALUE();
             if (strcmp(v, "json")) return cli_usage_error("run", "--format takes 'json'");
@@ -387,16 +408,25 @@ int cmd_run(int argc, char **argv) {
         if (ov.has_top_p) st.sp.top_p = ov.top_p;
         if (ov.has_min_p) st.sp.min_p = ov.min_p;
         if (ov.has_repeat) st.sp.repeat_penalty = ov.repeat;
+        if (ov.has_typical_p) st.sp.typical_p = ov.typical_p;
+        if (ov.has_presence) st.sp.presence_penalty = ov.presence;
+        if (ov.has_frequency) st.sp.frequency_penalty = ov.frequency;
         st.sp.seed = st.seed_set ? (uint64_t)seed : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
         if (run_sampler_rebuild(&st, &err)) code = cli_fail("sampler", &err);
     }
     if (code == CLI_EXIT_OK && system && chat_session_set_system(st.sess, system, &err))
         code = cli_fail("system prompt", &err);
+    slm_stop *stop = NULL;
+    if (code == CLI_EXIT_OK && n_stops) {
+        if (slm_stop_new(stops, n_stops, &stop, &err)) code = cli_fail("--stop", &err);
+        else chat_session_set_stop(st.sess, stop);
+    }
     json_constraint *jc = NULL;
     if (code == CLI_EXIT_OK && (format_json || schema_path)) code = make_constraint(&st, schema_path, &jc);
     if (code == CLI_EXIT_OK) code = interactive ? run_interactive(&st) : run_once(&st, prompt, raw, json);
     free_everything(&st);
     json_constraint_free(jc);
+    slm_stop_free(stop);
     free(stdin_prompt);
     return code;
 }
