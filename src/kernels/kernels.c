@@ -80,6 +80,7 @@ static void tables_init(void) {
             t5->isa = SLM_ISA_AVX512;
             t5->name = "avx512";
             kernels_fill_avx512(t5);
+            kernels_fill_avx512_kquants(t5);
             g_have[SLM_ISA_AVX512] = true;
         }
     }

@@ -16,6 +16,7 @@ void kernels_fill_avx2_kquants(slm_kernels *kt);
  * filled by the AVX2 functions. Only called when the CPU has AVX-512 F/BW/DQ/VL + VNNI with ZMM
  * state enabled by the OS, and AVX2 + FMA + F16C. */
 void kernels_fill_avx512(slm_kernels *kt);
+void kernels_fill_avx512_kquants(slm_kernels *kt);
 
 /* Bytes of one activation row of act_type (F32, Q8_0 or Q8_K) for k elements, rounded up to a
  * multiple of 32 bytes; 0 if k does not fit the block size. */
