@@ -15,6 +15,7 @@
 
 #include "base/dtype.h"
 #include "base/threadpool.h"
+#include "convert/convert.h"
 #include "convert/recipe.h"
 #include "gguf/gguf.h"
 #include "quant/quant.h"
@@ -39,6 +40,7 @@ typedef struct tensor_plan {
     int64_t ne[2];
     float mean, std; /* norms: 1 +- 0.1, biases 0 +- 0.2, matrices 0 +- 1/sqrt(fan_in) */
     uint64_t seed;
+    const float *fixed; /* F32 values to store instead of random ones (rope_freqs) */
 } tensor_plan;
 
 typedef struct fill_ctx {
@@ -58,6 +60,13 @@ static inline uint64_t mix64(uint64_t x) {
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
     return x ^ (x >> 31);
+}
+
+/* Per-tensor seed from its name (FNV-1a), so values do not depend on the tensor order. */
+static uint64_t name_seed(const char *name) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *name; name++) h = (h ^ (uint8_t)*name) * 0x100000001b3ull;
+    return mix64(h);
 }
 
 static inline float normalish(uint64_t seed, uint64_t i) {
@@ -85,6 +94,10 @@ static slm_status fill_tensor(void *user, int64_t index, void *dst, uint64_t nby
     fill_ctx *c = user;
     c->cur = &c->plans[index];
     c->dst = dst;
+    if (c->cur->fixed) {
+        memcpy(dst, c->cur->fixed, nbytes);
+        return SLM_OK;
+    }
     slm_dtype_row_size(c->cur->type, (uint64_t)c->cur->ne[0], &c->row_bytes);
     slm_threadpool_run(c->pool, fill_rows, c);
     if (isatty(2)) fprintf(stderr, "\r%-40s %-6s", c->cur->name, slm_dtype_name(c->cur->type));
@@ -149,28 +162,28 @@ int main(int argc, char **argv) {
     /* Tensor list in llama-quantize order (non-layer first, then by layer, by name). */
     tensor_plan *plans = calloc((size_t)(8 + 16 * sh->n_layer), sizeof *plans);
     int np = 0;
-    float rope_div[256];
+    float rope_div[256] = {0};
     int64_t q_dim = sh->n_head * sh->head_dim, kv_dim = sh->n_head_kv * sh->head_dim;
 #define ADD(nm, d0, d1, nd, mu, sd)                                                         \
     do {                                                                                    \
         tensor_plan *p_ = &plans[np];                                                       \
         snprintf(p_->name, sizeof p_->name, "%s", nm);                                      \
         p_->ne[0] = d0; p_->ne[1] = d1; p_->n_dims = nd; p_->mean = mu; p_->std = sd;      \
-        p_->seed = mix64((uint64_t)np + 1);                                                 \
+        p_->seed = name_seed(p_->name);                                                     \
         p_->type = nd == 1 ? SLM_DT_F32                                                     \
                            : slm_recipe_tensor_type(&rc, p_->name, nd, p_->ne, SLM_DT_F32); \
         np++;                                                                               \
     } while (0)
     slm_recipe_ctx rc = {.ftype = ft, .n_layer = sh->n_layer, .n_gqa = sh->n_head / sh->n_head_kv, .has_output = false};
-    ADD("output_norm.weight", sh->n_embd, 1, 1, 1.0f, 0.1f);
     if (sh->llama3_rope) {
-        /* Llama 3.2's divisors (factor 32, low 1, high 4, original context 8192). */
-        for (int64_t i = 0; i < sh->head_dim / 2; i++) {
-            double freq = pow(sh->theta, -2.0 * (double)i / (double)sh->head_dim), wl = 2 * M_PI / freq;
-            rope_div[i] = wl < 8192.0 / 4 ? 1.0f : wl > 8192.0 ? 32.0f
-                        : (float)(1 / ((1 - (8192.0 / wl - 1) / 3) / 32 + (8192.0 / wl - 1) / 3));
-        }
+        /* Llama 3.2's scaling (factor 32, low 1, high 4, original context 8192), as its GGUFs store it. */
+        slm_hparams hp = {.n_rot = sh->head_dim, .rope_theta = sh->theta, .rope_factor = 32.0f,
+                          .rope_low_freq_factor = 1.0f, .rope_high_freq_factor = 4.0f, .rope_orig_ctx = 8192};
+        slm_llama3_rope_divisors(&hp, rope_div);
+        ADD("rope_freqs.weight", sh->head_dim / 2, 1, 1, 0.0f, 0.0f);
+        plans[np - 1].fixed = rope_div;
     }
+    ADD("output_norm.weight", sh->n_embd, 1, 1, 1.0f, 0.1f);
     ADD("token_embd.weight", sh->n_embd, sh->n_vocab, 2, 0.0f, 1.0f / sqrtf((float)sh->n_embd));
     char nm[64];
     for (int64_t il = 0; il < sh->n_layer; il++) {
@@ -194,24 +207,13 @@ int main(int argc, char **argv) {
     if (slm_threadpool_new(n_threads, &pool, &err)) return fail("threads", &err);
     fill_ctx fc = {.plans = plans, .pool = pool, .max_row = sh->n_ff > sh->n_embd ? sh->n_ff : sh->n_embd};
     fc.scratch = malloc((size_t)n_threads * (size_t)fc.max_row * sizeof(float));
-    if (sh->llama3_rope) {
-        int64_t ne = sh->head_dim / 2;
-        st = gguf_writer_add_tensor(w, "rope_freqs.weight", SLM_DT_F32, 1, &ne, rope_div, &err);
-    }
-    /* rope_freqs is tensor 0 when present; plans follow. */
-    int offset = sh->llama3_rope ? 1 : 0;
-    fill_ctx *fcp = &fc;
-    tensor_plan *shifted = calloc((size_t)(np + offset), sizeof *shifted);
-    memcpy(shifted + offset, plans, (size_t)np * sizeof *plans);
-    fc.plans = shifted;
     for (int i = 0; !st && i < np; i++)
         st = gguf_writer_add_tensor_fn(w, plans[i].name, plans[i].type, (uint32_t)plans[i].n_dims, plans[i].ne,
-                                       fill_tensor, fcp, &err);
+                                       fill_tensor, &fc, &err);
     if (!st) st = gguf_writer_write(w, argv[3], &err);
     fprintf(stderr, "\n");
     if (st) return fail(argv[3], &err);
     fprintf(stderr, "wrote %s\n", argv[3]);
-    free(shifted);
     free(plans);
     free(fc.scratch);
     slm_threadpool_free(pool);

@@ -259,7 +259,7 @@ static slm_status write_hparams(gguf_writer *w, const slm_hparams *hp, const cha
 /* Llama 3 rope scaling as llama.cpp stores it: one divisor per rotated frequency pair. Computed
  * in float32 step by step as its converter does with torch (x / t is reciprocal(t) * x there), so
  * that the tensor is bit-identical to llama.cpp's. */
-static void llama3_rope_divisors(const slm_hparams *hp, float *out) {
+void slm_llama3_rope_divisors(const slm_hparams *hp, float *out) {
     int64_t half = hp->n_rot / 2;
     float orig = (float)hp->rope_orig_ctx, lo = hp->rope_low_freq_factor, hi = hp->rope_high_freq_factor;
     float factor = hp->rope_factor;
@@ -324,7 +324,7 @@ slm_status slm_convert(const char *in, const char *out, const slm_convert_opts *
         int64_t half = hp->n_rot / 2;
         if (!st && hp->rope_scaling == SLM_ROPE_SCALING_LLAMA3 && half > 0) {
             extras[n_extras] = (extra_tensor){"rope_freqs.weight", malloc((size_t)half * sizeof(float)), half};
-            if (extras[n_extras].data) llama3_rope_divisors(hp, extras[n_extras].data);
+            if (extras[n_extras].data) slm_llama3_rope_divisors(hp, extras[n_extras].data);
             n_extras++;
         }
         if (!st && hp->rope_scaling == SLM_ROPE_SCALING_LONGROPE && half > 0) {

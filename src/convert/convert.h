@@ -25,6 +25,10 @@ typedef struct slm_convert_opts {
     void *progress_user;
 } slm_convert_opts;
 
+/* Llama 3 rope scaling as llama.cpp stores it (the rope_freqs tensor): hp->n_rot / 2 divisors, one
+ * per rotated frequency pair, computed in float32 as llama.cpp's converter does (torch). */
+void slm_llama3_rope_divisors(const slm_hparams *hp, float *out);
+
 /* in: a .gguf file or a Hugging Face folder; out: the GGUF to write (atomically). */
 slm_status slm_convert(const char *in, const char *out, const slm_convert_opts *opts, slm_error *err);
 
