@@ -1,6 +1,9 @@
 /* Kernel lab: matmul throughput in isolation (not a test).
  *
- *   bench_kernels [-t threads] [-k K] [-n N] [-p n_tok] [-i isa] [types...]
+ *   bench_kernels [-t threads] [-k K] [-n N] [-p n_tok] [-i isa] [--fast] [types...]
+ *
+ * Times the default (precise) matmul, slm_matmul_precise; --fast times slm_matmul (8-bit
+ * activations only).
  *
  * For each weight type: matvec (n_tok = 1, token generation) as GB/s of weight bytes streamed,
  * and prompt processing (n_tok = p, default 512) as GFLOP/s (2 N K p flops); see now_s for how
@@ -21,6 +24,15 @@
  * (see time_matmul), measured as process CPU time with one thread (immune to preemption) and as
  * wall time with several (CPU time would hide a thread that waits). */
 static int g_threads = 1;
+static int g_fast = 0;
+
+static void run_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t rb, int64_t n,
+                       const float *x, int64_t n_tok, int64_t k, void *act, float *y) {
+    if (g_fast)
+        slm_matmul(kt, pool, type, w, rb, n, x, k, n_tok, k, act, y, n);
+    else
+        slm_matmul_precise(kt, pool, type, w, rb, n, x, k, n_tok, k, act, y, n);
+}
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(g_threads == 1 ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
@@ -46,11 +58,11 @@ static void *xalloc(size_t n) {
  * minimum filters out the other processes' interference). */
 static double time_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t rb,
                           int64_t n, const float *x, int64_t n_tok, int64_t k, void *act, float *y, double min_s) {
-    slm_matmul(kt, pool, type, w, rb, n, x, k, n_tok, k, act, y, n); /* warm-up */
+    run_matmul(kt, pool, type, w, rb, n, x, n_tok, k, act, y); /* warm-up */
     double best = 1e30, start = now_s(), t1;
     do {
         double t0 = now_s();
-        slm_matmul(kt, pool, type, w, rb, n, x, k, n_tok, k, act, y, n);
+        run_matmul(kt, pool, type, w, rb, n, x, n_tok, k, act, y);
         t1 = now_s();
         if (t1 - t0 < best) best = t1 - t0;
     } while (t1 - start < min_s);
@@ -91,6 +103,8 @@ int main(int argc, char **argv) {
             P = atoll(argv[++i]);
         else if (!strcmp(argv[i], "-i") && i + 1 < argc)
             isa_name = argv[++i];
+        else if (!strcmp(argv[i], "--fast"))
+            g_fast = 1;
         else if (n_types < 32)
             types[n_types++] = argv[i];
     }
@@ -115,8 +129,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    printf("isa %s, %d threads, K=%lld N=%lld, pp n_tok=%lld\n", kt->name, n_threads, (long long)K, (long long)N,
-           (long long)P);
+    printf("isa %s, %d threads, K=%lld N=%lld, pp n_tok=%lld, %s matmul\n", kt->name, n_threads, (long long)K,
+           (long long)N, (long long)P, g_fast ? "fast (8-bit activations)" : "precise");
     printf("thread pool dispatch: %.2f us per run (wall clock)\n", dispatch_us(pool, 20000));
     printf("%-7s %10s %10s %12s %10s\n", "type", "tg ms", "tg GB/s", "pp ms", "pp GFLOP/s");
 
@@ -147,7 +161,7 @@ int main(int argc, char **argv) {
         }
         for (int64_t r = 64; r < N; r++)
             memcpy(w + (size_t)r * rb, w + (size_t)(r % 64) * rb, rb);
-        void *act = xalloc(slm_matmul_act_size(type, K, P3));
+        void *act = xalloc(slm_matmul_act_size(type, K, 2 * P3));
 
         /* Sanity: 3 tokens x 64 rows against the scalar reference. */
         float ys[3 * 64], yr[3 * 64];

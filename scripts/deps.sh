@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages slm needs to build and test, only those missing.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config clang libclang-rt-dev libcjson-dev libpcre2-dev libutf8proc-dev libedit-dev libcurl4-openssl-dev tmux)
+pkgs=(build-essential cmake pkg-config clang libclang-rt-dev libcjson-dev libpcre2-dev libutf8proc-dev libedit-dev libcurl4-openssl-dev libmicrohttpd-dev tmux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -2,32 +2,35 @@
  *  - exact path (weights dequantized by the scalar reference, float32 math, f32 KV): within 1e-3
  *    of reference-<Q>/ (transformers on the exactly dequantized weights), top-1 and greedy with
  *    the near-tie rule;
- *  - production path (quantized activations, default f16 KV) compared with llama.cpp itself on
- *    the same gold, per file (llamacpp-deviation.json, kv=f16 rows): max error over the
- *    last-position vocab and over the top-20 ids of every position, and top-1 agreement.
- *    Both engines quantize activations the same way (Q8_0 / Q8_K), so which of the two lands
- *    closer on a given file is a matter of rounding luck (measured: either way by up to ~30%);
- *    the test therefore requires llama.cpp's precision class (errors <= 1.5 x llama.cpp's,
- *    top-1 agreement >= llama.cpp's - 4 of 66) and prints the strict comparison;
- *  - production path with `precise` (a second kernel pass over the activations' quantization
- *    residual): strictly closer than llama.cpp on all three criteria, and within the f16-KV bound
- *    3e-2 of the gold (measured ~5e-3, against llama.cpp's 0.16..0.41). */
+ *  - the default production path (precise matmuls: 8-bit activations plus their quantized
+ *    rounding residual, default f16 KV) compared with llama.cpp itself on the same gold, per file
+ *    (llamacpp-deviation.json, kv=f16 rows, read at run time): strictly at least as close on every
+ *    criterion the gold allows us to measure: max error over the top-20 ids of every position
+ *    (and over the whole vocab at the last position) <= llama.cpp's, and <= llama.cpp's max over
+ *    every position and the full vocab; top-1 agreement >= llama.cpp's; within the f16-KV bound
+ *    3e-2 of the gold (measured ~5e-3 against llama.cpp's 0.16..0.41);
+ *  - params.fast (8-bit activations only, as llama.cpp): llama.cpp's precision class. Both
+ *    engines quantize activations the same way there, so which one lands closer on a file is
+ *    rounding luck (measured either way by up to ~30%): errors <= 1.5 x llama.cpp's, top-1
+ *    agreement >= llama.cpp's - 4 of 66. */
 #include "test_engine_common.h"
 
 static const char *k_types[] = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K",
                                 "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS"};
 
-/* llama.cpp's deviation for one file: {max last, max top-20, top-1 agreement}. */
-static bool llamacpp_row(const cJSON *files, const char *type, double *last, double *top20, int *agree) {
+/* llama.cpp's deviation for one file: {max last, max top-20, max all positions, top-1 agreement}. */
+static bool llamacpp_row(const cJSON *files, const char *type, double *last, double *top20, double *all, int *agree) {
     char key[128];
     snprintf(key, sizeof key, "llama2-quant-%s.gguf kv=f16", type);
     const cJSON *o = cJSON_GetObjectItem(files, key);
     const cJSON *l = cJSON_GetObjectItem(o, "max_abs_last_position_full_vocab");
     const cJSON *t = cJSON_GetObjectItem(o, "max_abs_top20_every_position");
+    const cJSON *v = cJSON_GetObjectItem(o, "max_abs_all_positions_full_vocab");
     const cJSON *a = cJSON_GetObjectItem(o, "top1_agreement");
-    if (!cJSON_IsNumber(l) || !cJSON_IsNumber(t) || !cJSON_IsString(a)) return false;
+    if (!cJSON_IsNumber(l) || !cJSON_IsNumber(t) || !cJSON_IsNumber(v) || !cJSON_IsString(a)) return false;
     *last = l->valuedouble;
     *top20 = t->valuedouble;
+    *all = v->valuedouble;
     *agree = atoi(a->valuestring);
     return true;
 }
@@ -54,49 +57,48 @@ int main(void) {
         snprintf(ref, sizeof ref, "%s/reference-%s", gdir, q);
         slm_model *m = er_model(path);
         if (!m) continue;
-        eng_stats ex = {0}, pr = {0}, pp = {0};
+        eng_stats ex = {0}, pr = {0}, pf = {0};
         for (int k = quick ? 2 : 0; k < 3; k++) {
             eng_ref r;
             if (!er_load(ref, k_kinds[k], &r)) continue;
             slm_context_params p = er_params(SLM_KV_F32, true);
             /* greedy on one prompt: each step dequantizes the whole output matrix (exact path) */
             er_run(m, &p, &r, 1e-3, k == 2, q, &ex);
-            p = er_params(SLM_KV_F16, false);
+            p = er_params(SLM_KV_F16, false); /* the default production path */
             er_run(m, &p, &r, 1.0, false, q, &pr);
-            p.precise = true;
-            er_run(m, &p, &r, 1.0, false, q, &pp);
+            p.fast = true;
+            er_run(m, &p, &r, 1.0, false, q, &pf);
             er_free(&r);
         }
         char label[128];
         snprintf(label, sizeof label, "%s exact", q);
         er_check_stats(label, &ex, 1e-3);
-        double l_last = 0, l_top20 = 0;
+        double l_last = 0, l_top20 = 0, l_all = 0;
         int l_agree = 0;
-        if (!llamacpp_row(files, q, &l_last, &l_top20, &l_agree)) {
+        if (!llamacpp_row(files, q, &l_last, &l_top20, &l_all, &l_agree)) {
             CHECK(0, "no llama.cpp row for %s", q);
         } else {
-            printf("  %-12s production: top20 %.3f (llama.cpp %.3f)  last %.3f (%.3f)  top1 %d/%d (%d/66)\n", q,
+            printf("  %-12s default: top20 %.4f (llama.cpp %.3f)  last %.4f (%.3f)  top1 %d/%d (%d/66)\n", q,
                    pr.max_top20, l_top20, pr.max_last, l_last, pr.top1_agree, pr.top1_total, l_agree);
-            const double slack = 1.5;
-            CHECK(pr.max_top20 <= slack * l_top20, "%s production: top-20 error %g > %.2f x llama.cpp %g", q,
-                  pr.max_top20, slack, l_top20);
-            CHECK(pr.max_last <= slack * l_last, "%s production: last-position error %g > %.2f x llama.cpp %g", q,
-                  pr.max_last, slack, l_last);
+            CHECK(pr.max_top20 <= l_top20 && pr.max_last <= l_last, "%s default: errors %g / %g vs llama.cpp %g / %g",
+                  q, pr.max_top20, pr.max_last, l_top20, l_last);
+            CHECK(fmax(pr.max_top20, pr.max_last) <= l_all, "%s default: error %g > llama.cpp's all-position %g", q,
+                  fmax(pr.max_top20, pr.max_last), l_all);
+            CHECK(pr.max_top20 <= 0.03 && pr.max_last <= 0.03, "%s default: errors %g / %g above the f16-KV bound", q,
+                  pr.max_top20, pr.max_last);
             if (!quick)
-                CHECK(pr.top1_agree >= l_agree - 4, "%s production: top-1 agreement %d/66, llama.cpp %d/66", q,
+                CHECK(pr.top1_agree >= l_agree, "%s default: top-1 agreement %d/66 < llama.cpp %d/66", q,
                       pr.top1_agree, l_agree);
-            const bool strict = pr.max_top20 <= l_top20 && pr.max_last <= l_last && pr.top1_agree >= l_agree;
-            printf("  %-12s default production strictly as close as llama.cpp: %s\n", q, strict ? "yes" : "no");
-            /* precise mode: strictly closer than llama.cpp on every criterion */
-            printf("  %-12s precise:    top20 %.3f  last %.3f  top1 %d/%d\n", q, pp.max_top20, pp.max_last,
-                   pp.top1_agree, pp.top1_total);
-            CHECK(pp.max_top20 <= l_top20 && pp.max_last <= l_last, "%s precise: errors %g / %g vs llama.cpp %g / %g",
-                  q, pp.max_top20, pp.max_last, l_top20, l_last);
-            CHECK(pp.max_top20 <= 0.03 && pp.max_last <= 0.03, "%s precise: errors %g / %g above the f16-KV bound", q,
-                  pp.max_top20, pp.max_last);
+            printf("  %-12s fast:    top20 %.3f  last %.3f  top1 %d/%d\n", q, pf.max_top20, pf.max_last,
+                   pf.top1_agree, pf.top1_total);
+            const double slack = 1.5;
+            CHECK(pf.max_top20 <= slack * l_top20, "%s fast: top-20 error %g > %.2f x llama.cpp %g", q, pf.max_top20,
+                  slack, l_top20);
+            CHECK(pf.max_last <= slack * l_last, "%s fast: last-position error %g > %.2f x llama.cpp %g", q,
+                  pf.max_last, slack, l_last);
             if (!quick)
-                CHECK(pp.top1_agree >= l_agree, "%s precise: top-1 agreement %d/66 < llama.cpp %d/66", q,
-                      pp.top1_agree, l_agree);
+                CHECK(pf.top1_agree >= l_agree - 4, "%s fast: top-1 agreement %d/66, llama.cpp %d/66", q,
+                      pf.top1_agree, l_agree);
         }
         slm_model_free(m);
     }

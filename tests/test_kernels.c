@@ -290,6 +290,178 @@ static void test_matmul_pool(const slm_kernels *kt) {
     slm_threadpool_free(pool);
 }
 
+/* ---- precise matmul (kernels.h gemm2 / slm_matmul_precise) ------------------------------------ */
+
+/* One case: scalar act2 bytes = 2 rows per token (row 2t exactly the plain activation row, row
+ * 2t+1 its quantized residual); every ISA's act2 bit-exact (also split over 3 threads); every
+ * ISA's gemm2 within the float-order bound of the scalar gemm2, which equals the plain scalar
+ * gemm of both rows summed; and the paired activation ~100x closer to x than the plain one. */
+static void check_precise_case(const slm_kernels *isas[], int n_isa, const case_data *c) {
+    const slm_kernels *ref = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    const char *tn = slm_dtype_name(c->type);
+    const uint32_t at = ref->mm[c->type].act_type;
+    const size_t arb = slm_matmul_act_row_bytes(c->type, c->k), asz = slm_matmul_act_size(c->type, c->k, 2 * c->n_tok);
+    const int64_t ldy = c->n_rows + 1, ny = c->n_tok * ldy;
+    uint8_t *act = xmalloc(asz), *act_ref = xmalloc(asz), *act1 = xmalloc(asz);
+    float *y = xmalloc(sizeof(float) * ny), *y_ref = xmalloc(sizeof(float) * ny);
+    float *y2 = xmalloc(sizeof(float) * 2 * c->n_tok * ldy);
+    float *a0 = xmalloc(sizeof(float) * c->k), *a1 = xmalloc(sizeof(float) * c->k);
+    double *tol = xmalloc(sizeof(double) * ny);
+    CHECK(slm_matmul_has_precise(ref, c->type), "scalar %s: no precise matmul", tn);
+
+    slm_matmul_quantize_act2(ref, c->type, c->x, c->ldx, c->n_tok, c->k, act_ref, 0, 1);
+    slm_matmul_quantize_act(ref, c->type, c->x, c->ldx, c->n_tok, c->k, act1, 0, 1);
+    const slm_dtype_info *ai = slm_dtype_get(at);
+    const size_t used = (size_t)(c->k / ai->blck_size) * ai->type_size;
+    double err1 = 0, err2 = 0;
+    for (int64_t t = 0; t < c->n_tok; t++) {
+        CHECK(!memcmp(act_ref + (size_t)(2 * t) * arb, act1 + (size_t)t * arb, used),
+              "scalar %s: precise row %lld is not the plain activation row", tn, (long long)t);
+        act_to_float(at, act_ref + (size_t)(2 * t) * arb, c->k, a0);
+        act_to_float(at, act_ref + (size_t)(2 * t + 1) * arb, c->k, a1);
+        for (int64_t i = 0; i < c->k; i++) {
+            const double xv = c->x[t * c->ldx + i];
+            err1 = fmax(err1, fabs(xv - a0[i]));
+            err2 = fmax(err2, fabs(xv - ((double)a0[i] + a1[i])));
+        }
+        for (int64_t r = 0; r < c->n_rows; r++) {
+            double mag = 0;
+            const float *wf = c->wf + r * c->k, *wm = c->wm + r * c->k;
+            for (int64_t i = 0; i < c->k; i++)
+                mag += (fabs((double)wf[i] + wm[i]) + fabs((double)wm[i])) * (fabs((double)a0[i]) + fabs((double)a1[i]));
+            tol[t * ldy + r] = ((double)c->k / 32 + 16) * 0x1p-24 * mag + 1e-30;
+        }
+    }
+    CHECK(err2 <= err1 / 64, "scalar %s k=%lld: residual does not refine: max error %g vs %g", tn, (long long)c->k,
+          err2, err1);
+    /* scalar gemm2 == scalar gemm on the 2 n_tok rows, pairs summed (same float operations) */
+    for (int64_t j = 0; j < ny; j++)
+        y_ref[j] = -7.0f;
+    slm_matmul_rows2(ref, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y_ref, ldy, 0, c->n_rows);
+    slm_matmul_rows(ref, c->type, c->w, c->row_bytes, act_ref, 2 * c->n_tok, c->k, y2, ldy, 0, c->n_rows);
+    int bad = 0;
+    for (int64_t t = 0; t < c->n_tok; t++) {
+        CHECK(y_ref[t * ldy + c->n_rows] == -7.0f, "scalar %s gemm2: wrote past row end", tn);
+        for (int64_t r = 0; r < c->n_rows; r++)
+            bad += y_ref[t * ldy + r] != y2[2 * t * ldy + r] + y2[(2 * t + 1) * ldy + r];
+    }
+    CHECK(bad == 0, "scalar %s gemm2: %d outputs differ from gemm on both rows", tn, bad);
+
+    for (int i = 0; i < n_isa; i++) {
+        const slm_kernels *kt = isas[i];
+        if (kt == ref) continue;
+        memset(act, 0xAB, asz);
+        for (int ith = 0; ith < 3; ith++)
+            slm_matmul_quantize_act2(kt, c->type, c->x, c->ldx, c->n_tok, c->k, act, ith, 3);
+        bool same = true;
+        for (int64_t t = 0; t < 2 * c->n_tok; t++)
+            same = same && !memcmp(act + (size_t)t * arb, act_ref + (size_t)t * arb, used);
+        CHECK(same, "%s %s k=%lld n_tok=%lld: precise activation bytes differ from the reference", kt->name, tn,
+              (long long)c->k, (long long)c->n_tok);
+        const int64_t cut = c->n_rows / 3;
+        for (int64_t j = 0; j < ny; j++)
+            y[j] = -7.0f;
+        slm_matmul_rows2(kt, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, 0, cut);
+        slm_matmul_rows2(kt, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, cut, c->n_rows);
+        bad = 0;
+        for (int64_t t = 0; t < c->n_tok; t++) {
+            CHECK(y[t * ldy + c->n_rows] == -7.0f, "%s %s gemm2: wrote past row end", kt->name, tn);
+            for (int64_t r = 0; r < c->n_rows; r++) {
+                const int64_t j = t * ldy + r;
+                if (!(fabs((double)y[j] - y_ref[j]) <= tol[j]) && bad++ < 3)
+                    CHECK(0, "%s %s gemm2 k=%lld n_tok=%lld row %lld tok %lld: %.9g vs ref %.9g (tol %.3g)", kt->name,
+                          tn, (long long)c->k, (long long)c->n_tok, (long long)r, (long long)t, y[j], y_ref[j], tol[j]);
+            }
+        }
+        tu_checks++;
+    }
+    free(act);
+    free(act_ref);
+    free(act1);
+    free(y);
+    free(y_ref);
+    free(y2);
+    free(a0);
+    free(a1);
+    free(tol);
+}
+
+static void test_matmul_precise(const slm_kernels *isas[], int n_isa) {
+    static const int64_t toks[] = {1, 2, 3, 5, 8, 33};
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        const uint32_t type = k_types[ti];
+        const slm_dtype_info *di = slm_dtype_get(type);
+        if (di->blck_size == 1) {
+            /* float weights: F32 activations, nothing to refine; the precise driver is plain */
+            for (int i = 0; i < n_isa; i++)
+                CHECK(!slm_matmul_has_precise(isas[i], type), "%s %s: precise matmul on float weights",
+                      isas[i]->name, slm_dtype_name(type));
+            continue;
+        }
+        const int64_t ks[] = {di->blck_size == 32 ? 96 : 256, 512, 2304};
+        for (size_t ki = 0; ki < 3; ki++) {
+            case_data c;
+            case_make(&c, type, ks[ki], ks[ki] >= 2304 ? 11 : 23, 33);
+            for (size_t nt = 0; nt < sizeof toks / sizeof toks[0]; nt++) {
+                case_data v = c;
+                v.n_tok = toks[nt];
+                check_precise_case(isas, n_isa, &v);
+            }
+            case_free(&c);
+        }
+    }
+}
+
+/* The pooled precise driver (block-split quantization for one token, token chunking past 32)
+ * against the scalar one, and its error against the float64 product of the dequantized weights
+ * with the unquantized x: far below the plain (8-bit activation) matmul's. */
+static void test_matmul_precise_pool(const slm_kernels *kt) {
+    static const uint32_t types[] = {SLM_DT_Q4_0, SLM_DT_Q4_K, SLM_DT_Q6_K, SLM_DT_Q8_0, SLM_DT_F16};
+    static const int64_t toks[] = {1, 70};
+    const slm_kernels *ref = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    slm_threadpool *pool = NULL;
+    slm_error err;
+    CHECK(slm_threadpool_new(3, &pool, &err) == SLM_OK, "pool: %s", err.msg);
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        for (size_t ti = 0; ti < 2; ti++) {
+            const int64_t nt = toks[ti], nr = 45;
+            case_data c;
+            case_make(&c, types[i], 512, nr, nt);
+            const size_t asz = slm_matmul_act_size(c.type, c.k, 2 * nt);
+            uint8_t *act = xmalloc(asz);
+            float *y = xmalloc(sizeof(float) * nt * nr), *y_ref = xmalloc(sizeof(float) * nt * nr);
+            float *y8 = xmalloc(sizeof(float) * nt * nr);
+            slm_matmul_precise(ref, NULL, c.type, c.w, c.row_bytes, nr, c.x, c.ldx, nt, c.k, act, y_ref, nr);
+            slm_matmul(kt, pool, c.type, c.w, c.row_bytes, nr, c.x, c.ldx, nt, c.k, act, y8, nr);
+            slm_matmul_precise(kt, pool, c.type, c.w, c.row_bytes, nr, c.x, c.ldx, nt, c.k, act, y, nr);
+            int bad = 0;
+            double e8 = 0, e16 = 0;
+            for (int64_t t = 0; t < nt; t++)
+                for (int64_t r = 0; r < nr; r++) {
+                    const int64_t j = t * nr + r;
+                    if (!(fabs((double)y[j] - y_ref[j]) <= 1e-4 * (fabs(y_ref[j]) + 1.0))) bad++;
+                    double exact = 0;
+                    for (int64_t q = 0; q < c.k; q++) exact += (double)c.wf[r * c.k + q] * c.x[t * c.ldx + q];
+                    e8 = fmax(e8, fabs(y8[j] - exact));
+                    e16 = fmax(e16, fabs(y[j] - exact));
+                }
+            CHECK(bad == 0, "%s slm_matmul_precise %s n_tok %lld: %d outputs off the reference", kt->name,
+                  slm_dtype_name(c.type), (long long)nt, bad);
+            if (c.type == SLM_DT_F16)
+                CHECK(e16 == e8, "%s F16: precise differs from plain (%g vs %g)", kt->name, e16, e8);
+            else
+                CHECK(e16 <= e8 / 20, "%s %s n_tok %lld: precise error %g not << plain %g", kt->name,
+                      slm_dtype_name(c.type), (long long)nt, e16, e8);
+            free(act);
+            free(y);
+            free(y_ref);
+            free(y8);
+            case_free(&c);
+        }
+    }
+    slm_threadpool_free(pool);
+}
+
 static void test_matmul_check(void) {
     slm_error err;
     CHECK(slm_matmul_check(SLM_DT_Q4_K, 512, 288, &err) == SLM_OK, "%s", err.msg);
@@ -523,7 +695,9 @@ int main(void) {
         test_vector_ops(isas[i]);
         test_act_edges(isas[i]);
         test_matmul_pool(isas[i]);
+        test_matmul_precise_pool(isas[i]);
     }
     test_matmul_paths(isas, n_isa);
+    test_matmul_precise(isas, n_isa);
     return tu_finish("test_kernels");
 }

@@ -43,6 +43,7 @@ CLI_COMMAND(list);
 CLI_COMMAND(rm);
 CLI_COMMAND(cp);
 CLI_COMMAND(create);
+CLI_COMMAND(serve);
 #undef CLI_COMMAND
 
 #endif

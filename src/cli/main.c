@@ -28,6 +28,7 @@ static const command k_commands[] = {
     {"rm", cmd_rm, "remove a model from the local store"},
     {"cp", cmd_cp, "copy a stored model under another name"},
     {"create", cmd_create, "make a named model with its own system prompt, template and parameters"},
+    {"serve", cmd_serve, "serve models over HTTP (Ollama's API) on 127.0.0.1"},
 };
 #define N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
 

@@ -14,6 +14,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 /* ---- CPU features and tables ----------------------------------------------------------------- */
 
@@ -22,6 +25,7 @@ static bool g_have[SLM_ISA_COUNT];
 static const slm_kernels *g_active;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+#if defined(__x86_64__) || defined(__i386__) /* (only called on x86) */
 static bool cpu_has_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
@@ -53,6 +57,23 @@ static bool cpu_has_avx512(void) {
     return false;
 #endif
 }
+#endif
+
+/* AArch64 features from the kernel's hwcaps (Linux): Advanced SIMD (always there on arm64
+ * Linux), dotprod (HWCAP_ASIMDDP, bit 20 of AT_HWCAP) and i8mm (HWCAP2_I8MM, bit 13 of
+ * AT_HWCAP2). The bits are spelled out because older libc headers lack the names. */
+#if defined(__aarch64__)
+static unsigned arm_features(void) {
+#if defined(__linux__)
+    const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    const unsigned long asimd = 1ul << 1, asimddp = 1ul << 20, i8mm2 = 1ul << 13;
+    if (!(hw & asimd)) return 0;
+    return 1u | ((hw & asimddp) ? 2u : 0u) | ((hw2 & i8mm2) ? 4u : 0u);
+#else
+    return 1u; /* other AArch64 OSes: base NEON only (no portable feature query) */
+#endif
+}
+#endif
 
 /* Preferred ISA from SLM_ISA, or -1 if unset / unusable. */
 static int env_isa(void) {
@@ -85,6 +106,28 @@ static void tables_init(void) {
         }
     }
 #endif
+#if defined(__aarch64__)
+    const unsigned arm = arm_features();
+    if (arm & 1u) { /* each level starts from the scalar table and overwrites every entry it has */
+        static const struct {
+            slm_isa isa;
+            unsigned need;
+            const char *name;
+            void (*fill)(slm_kernels *);
+        } levels[] = {{SLM_ISA_NEON, 1u, "neon", kernels_fill_neon},
+                      {SLM_ISA_NEON_DOT, 3u, "neon_dot", kernels_fill_neon_dot},
+                      {SLM_ISA_NEON_I8MM, 7u, "neon_i8mm", kernels_fill_neon_i8mm}};
+        for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+            if ((arm & levels[i].need) != levels[i].need) continue;
+            slm_kernels *t = &g_tables[levels[i].isa];
+            kernels_fill_scalar(t);
+            t->isa = levels[i].isa;
+            t->name = levels[i].name;
+            levels[i].fill(t);
+            g_have[levels[i].isa] = true;
+        }
+    }
+#endif
     int best = 0;
     for (int i = 0; i < SLM_ISA_COUNT; i++)
         if (g_have[i]) best = i;
@@ -103,7 +146,7 @@ const slm_kernels *slm_kernels_for_isa(slm_isa isa) {
     return &g_tables[isa];
 }
 
-static const char *const g_isa_names[SLM_ISA_COUNT] = {"scalar", "avx2", "avx512"};
+static const char *const g_isa_names[SLM_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon", "neon_dot", "neon_i8mm"};
 
 bool slm_isa_from_name(const char *name, slm_isa *out) {
     for (int i = 0; i < SLM_ISA_COUNT; i++) {
@@ -123,7 +166,7 @@ slm_status slm_kernels_init(slm_error *err) {
     if (!s || !*s) return SLM_OK;
     slm_isa isa;
     if (!slm_isa_from_name(s, &isa))
-        return slm_fail(err, SLM_E_INVALID_ARG, "SLM_ISA=%.32s: unknown instruction set (use scalar, avx2 or avx512)",
+        return slm_fail(err, SLM_E_INVALID_ARG, "SLM_ISA=%.32s: unknown instruction set (use scalar, avx2, avx512, neon, neon_dot or neon_i8mm)",
                         s);
     if (!g_have[isa]) return slm_fail(err, SLM_E_UNSUPPORTED, "SLM_ISA=%s: this CPU or build does not support it", s);
     return SLM_OK;
@@ -257,4 +300,92 @@ void slm_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, cons
     if (n_rows <= 0 || n_tok <= 0) return;
     matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy};
     slm_threadpool_run(pool, matmul_task_run, &m);
+}
+
+/* ---- Precise matmul (kernels.h): activation + quantized rounding residual ---------------------- */
+
+bool slm_matmul_has_precise(const slm_kernels *kt, uint32_t type) {
+    return type < SLM_DT_COUNT && kt->mm[type].gemm2 != NULL &&
+           (kt->mm[type].act_type == SLM_DT_Q8_0 || kt->mm[type].act_type == SLM_DT_Q8_K);
+}
+
+/* Elements [e0, e1) (whole activation blocks) of one token: q8(x) into row0, q8(x - deq(q8(x)))
+ * into row1, both at the blocks' own offsets. The residual goes through a 256-float stack chunk,
+ * so the row is read from memory once and nothing is allocated. */
+static void quant2_range(const slm_matmul_kernel *mk, const slm_dtype_info *ai, const float *x, int64_t e0,
+                         int64_t e1, uint8_t *row0, uint8_t *row1, size_t arb) {
+    enum { CHUNK = 256 }; /* a multiple of both activation blocks (32 and 256) */
+    float deq[CHUNK], res[CHUNK];
+    for (int64_t c0 = e0; c0 < e1; c0 += CHUNK) {
+        const int64_t n = e1 - c0 < CHUNK ? e1 - c0 : CHUNK;
+        const size_t off = (size_t)(c0 / ai->blck_size) * ai->type_size;
+        mk->quant_act(x + c0, n, 1, n, row0 + off, arb);
+        if (mk->act_type == SLM_DT_Q8_K)
+            dequantize_row_q8_K((const block_q8_K *)(row0 + off), deq, n);
+        else
+            dequantize_row_q8_0((const block_q8_0 *)(row0 + off), deq, n);
+        for (int64_t i = 0; i < n; i++) res[i] = x[c0 + i] - deq[i];
+        mk->quant_act(res, n, 1, n, row1 + off, arb);
+    }
+}
+
+void slm_matmul_quantize_act2(const slm_kernels *kt, uint32_t type, const float *x, int64_t ldx, int64_t n_tok,
+                              int64_t k, void *act, int ith, int nth) {
+    const slm_matmul_kernel *mk = &kt->mm[type];
+    const slm_dtype_info *ai = slm_dtype_get(mk->act_type);
+    const size_t arb = slm_matmul_act_row_bytes(type, k);
+    uint8_t *a = act;
+    if (n_tok != 1 || nth == 1) {
+        int64_t t0, t1;
+        slm_split_range(n_tok, ith, nth, 1, &t0, &t1);
+        for (int64_t t = t0; t < t1; t++)
+            quant2_range(mk, ai, x + t * ldx, 0, k, a + (size_t)(2 * t) * arb, a + (size_t)(2 * t + 1) * arb, arb);
+        return;
+    }
+    /* One token, several threads: split the row at block bounds. */
+    const int64_t nb = k / ai->blck_size;
+    int64_t b0, b1;
+    slm_split_range(nb, ith, nth, 1, &b0, &b1);
+    if (b1 > b0) quant2_range(mk, ai, x, b0 * ai->blck_size, b1 * ai->blck_size, a, a + arb, arb);
+}
+
+void slm_matmul_rows2(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                      int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const slm_matmul_kernel *mk = &kt->mm[type];
+    const size_t arb = slm_matmul_act_row_bytes(type, k);
+    /* same cache blocking as slm_matmul_rows, counted in activation rows (2 per token) */
+    const int64_t tok_chunk = TOK_CHUNK / 2;
+    if (n_tok <= tok_chunk) {
+        mk->gemm2(k, (const uint8_t *)w + (size_t)r0 * row_bytes, row_bytes, r1 - r0, act, arb, n_tok, y + r0, ldy);
+        return;
+    }
+    for (int64_t rc = r0; rc < r1; rc += ROW_CHUNK) {
+        const int64_t nr = r1 - rc < ROW_CHUNK ? r1 - rc : ROW_CHUNK;
+        for (int64_t tc = 0; tc < n_tok; tc += tok_chunk) {
+            const int64_t nt = n_tok - tc < tok_chunk ? n_tok - tc : tok_chunk;
+            mk->gemm2(k, (const uint8_t *)w + (size_t)rc * row_bytes, row_bytes, nr,
+                      (const uint8_t *)act + (size_t)(2 * tc) * arb, arb, nt, y + tc * ldy + rc, ldy);
+        }
+    }
+}
+
+static void matmul2_task_run(void *arg, int ith, int nth) {
+    const matmul_task *m = arg;
+    slm_matmul_quantize_act2(m->kt, m->type, m->x, m->ldx, m->n_tok, m->k, m->act, ith, nth);
+    slm_threadpool_barrier(m->pool);
+    int64_t r0, r1;
+    slm_split_range(m->n_rows, ith, nth, SLM_MATMUL_ROW_ALIGN, &r0, &r1);
+    if (r1 > r0) slm_matmul_rows2(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
+}
+
+void slm_matmul_precise(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
+                        int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
+                        int64_t ldy) {
+    if (!slm_matmul_has_precise(kt, type)) {
+        slm_matmul(kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy);
+        return;
+    }
+    if (n_rows <= 0 || n_tok <= 0) return;
+    matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy};
+    slm_threadpool_run(pool, matmul2_task_run, &m);
 }

@@ -40,6 +40,9 @@ typedef enum slm_isa {
     SLM_ISA_SCALAR = 0, /* portable C reference; always available */
     SLM_ISA_AVX2 = 1,   /* x86-64 AVX2 + FMA + F16C */
     SLM_ISA_AVX512 = 2, /* AVX-512 F/BW/DQ/VL + VNNI (Zen 4, Ice Lake+) */
+    SLM_ISA_NEON = 3,      /* AArch64 Advanced SIMD (any arm64 CPU) */
+    SLM_ISA_NEON_DOT = 4,  /* + dot product (ARMv8.2 sdot: Cortex-A55/A76+, Apple M1+) */
+    SLM_ISA_NEON_I8MM = 5, /* + int8 matrix multiply (ARMv8.6 smmla: Apple M2+, Graviton 3) */
     SLM_ISA_COUNT
 } slm_isa;
 
@@ -58,6 +61,13 @@ typedef struct slm_matmul_kernel {
     uint32_t act_type; /* slm_dtype of the activation rows: F32, Q8_0 or Q8_K */
     slm_quant_act_fn quant_act;
     slm_gemm_fn gemm; /* NULL: weight type not supported by slm's matmul */
+    /* Precise tile (NULL for float weights, whose F32 activations are not rounded): the
+     * activation holds two rows per token, row 2t = q8(x_t) and row 2t+1 = q8(e_t), where
+     * e_t = x_t - dequant(q8(x_t)) is the rounding residual (see slm_matmul_precise), and
+     *     y[t * ldy + r] = dot(row r of w, row 2t) + dot(row r of w, row 2t+1)   for t < n_tok,
+     * n_tok counting tokens (the activation has 2 n_tok rows). Each weight block is unpacked
+     * once for both rows. */
+    slm_gemm_fn gemm2;
 } slm_matmul_kernel;
 
 typedef struct slm_kernels {
@@ -83,7 +93,7 @@ typedef struct slm_kernels {
 /* ---- Selecting a table -------------------------------------------------------------------- */
 
 /* The table in use. The first call picks the best ISA the CPU supports, or the one named by the
- * environment variable SLM_ISA (scalar|avx2|avx512) when set and usable; an unusable SLM_ISA is
+ * environment variable SLM_ISA (scalar|avx2|avx512|neon|neon_dot|neon_i8mm) when set and usable; an unusable SLM_ISA is
  * reported by slm_kernels_init, and slm_kernels_get then falls back to the best available table.
  * Thread-safe; never NULL. */
 const slm_kernels *slm_kernels_get(void);
@@ -95,7 +105,7 @@ slm_status slm_kernels_init(slm_error *err);
 /* Table of one ISA, or NULL if the CPU or this build lacks it (tests iterate over all of them). */
 const slm_kernels *slm_kernels_for_isa(slm_isa isa);
 
-/* Parse "scalar" / "avx2" / "avx512"; false if unknown. */
+/* Parse an ISA name ("scalar", "avx2", "avx512", "neon", "neon_dot", "neon_i8mm"); false if unknown. */
 bool slm_isa_from_name(const char *name, slm_isa *out);
 const char *slm_isa_name(slm_isa isa);
 
@@ -133,5 +143,31 @@ void slm_matmul_rows(const slm_kernels *kt, uint32_t type, const void *w, size_t
 void slm_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
                 int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
                 int64_t ldy);
+
+/* ---- Precise matmul ------------------------------------------------------------------------ */
+
+/* The same product with ~16-bit activations: x = q8(x) + e exactly, and e is quantized again
+ * (its own Q8_0 / Q8_K scale, about 1/128 of x's), so
+ *     W x ~= W q8(x) + W q8(e)
+ * with an activation error ~100x below q8(x) alone (llama.cpp's precision class). The two
+ * activation rows of a token go through one tile (gemm2), so weights are read and unpacked once;
+ * the integer dot work doubles. Float weights (F32 activations) take slm_matmul unchanged.
+ * act: slm_matmul_act_size(type, k, 2 * n_tok) bytes, 32-byte aligned. */
+bool slm_matmul_has_precise(const slm_kernels *kt, uint32_t type);
+
+/* Phase 1 of the precise matmul, part ith of nth: rows 2t and 2t+1 of act for this thread's
+ * share of the tokens (or of the blocks, when n_tok == 1). */
+void slm_matmul_quantize_act2(const slm_kernels *kt, uint32_t type, const float *x, int64_t ldx, int64_t n_tok,
+                              int64_t k, void *act, int ith, int nth);
+
+/* Phase 2: rows [r0, r1) against n_tok tokens of act (2 n_tok rows). */
+void slm_matmul_rows2(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                      int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1);
+
+/* Both phases on the pool, like slm_matmul; falls back to slm_matmul when the type has no
+ * gemm2. */
+void slm_matmul_precise(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
+                        int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
+                        int64_t ldy);
 
 #endif

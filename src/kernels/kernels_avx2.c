@@ -105,8 +105,9 @@ static inline __attribute__((always_inline)) __m256i b32_unpack(int kind, const 
 
 static inline int b32_has_min(int kind) { return kind == B32_Q4_1 || kind == B32_Q5_1; }
 
-/* R x T tile over all blocks of the row. */
-static inline __attribute__((always_inline)) void b32_tile(int kind, int R, int T, int64_t nb, const uint8_t *w,
+/* R x T tile over all blocks of the row. P (precise, kernels.h gemm2): activation rows come in
+ * pairs (x, residual) whose products are summed into one output per token; T is then even. */
+static inline __attribute__((always_inline)) void b32_tile(int kind, int R, int T, int P, int64_t nb, const uint8_t *w,
                                                            size_t wrb, const uint8_t *act, size_t arb, float *y,
                                                            int64_t ldy) {
     __m256 acc[4][4];
@@ -139,8 +140,8 @@ static inline __attribute__((always_inline)) void b32_tile(int kind, int R, int 
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            y[t * ldy + r] = avx2_hsum_ps(acc[r][t]);
+        for (int t = 0; t < T; t += 1 + P)
+            y[(t >> P) * ldy + r] = avx2_hsum_ps(P ? _mm256_add_ps(acc[r][t], acc[r][t + 1]) : acc[r][t]);
 }
 
 /* acc += block b of a weight row times activation block b (one row, one token). */
@@ -185,14 +186,50 @@ static inline __attribute__((always_inline)) void b32_gemm(int kind, int64_t k, 
     for (; t + 4 <= nt; t += 4) {
         int64_t r = 0;
         for (; r + 2 <= nr; r += 2)
-            b32_tile(kind, 2, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+            b32_tile(kind, 2, 4, 0, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
         for (; r < nr; r++)
-            b32_tile(kind, 1, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+            b32_tile(kind, 1, 4, 0, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
     }
     for (; t < nt; t++)
         for (int64_t r = 0; r < nr; r++)
             y[t * ldy + r] = b32_dot1(kind, nb, w + (size_t)r * wrb, act + (size_t)t * arb);
 }
+
+/* Precise tiles (gemm2): 2 rows x 2 tokens (4 activation rows) while 2 tokens remain, then 1
+ * row x 1 token (its 2 activation rows; token generation keeps one weight stream per row). */
+static inline __attribute__((always_inline)) void b32_gemm2(int kind, int64_t k, const void *vw, size_t wrb,
+                                                            int64_t nr, const void *vact, size_t arb, int64_t nt,
+                                                            float *y, int64_t ldy) {
+    const uint8_t *w = vw, *act = vact;
+    const int64_t nb = k / 32;
+    int64_t t = 0;
+    for (; t + 2 <= nt; t += 2) {
+        int64_t r = 0;
+        for (; r + 2 <= nr; r += 2)
+            b32_tile(kind, 2, 4, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
+                     ldy);
+        for (; r < nr; r++)
+            b32_tile(kind, 1, 4, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
+                     ldy);
+    }
+    for (; t < nt; t++)
+        for (int64_t r = 0; r < nr; r++)
+            b32_tile(kind, 1, 2, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
+                     ldy);
+}
+
+#define B32_GEMM2(name, kind)                                                                                          \
+    static void gemm2_##name##_avx2(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb,      \
+                                    int64_t nt, float *y, int64_t ldy) {                                               \
+        b32_gemm2(kind, k, w, wrb, nr, a, arb, nt, y, ldy);                                                            \
+    }
+B32_GEMM2(q4_0, B32_Q4_0)
+B32_GEMM2(q4_1, B32_Q4_1)
+B32_GEMM2(q5_0, B32_Q5_0)
+B32_GEMM2(q5_1, B32_Q5_1)
+B32_GEMM2(q8_0, B32_Q8_0)
+B32_GEMM2(iq4_nl, B32_IQ4_NL)
+#undef B32_GEMM2
 
 static void gemm_q4_0_avx2(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb, int64_t nt,
                            float *y, int64_t ldy) {
@@ -426,14 +463,18 @@ static void vq8_0_to_f32_avx2(const void *vx, float *y, int64_t n) {
 void kernels_fill_avx2(slm_kernels *kt) {
     static const struct {
         uint32_t type;
-        slm_gemm_fn gemm;
+        slm_gemm_fn gemm, gemm2;
     } tab[] = {
-        {SLM_DT_Q4_0, gemm_q4_0_avx2}, {SLM_DT_Q4_1, gemm_q4_1_avx2}, {SLM_DT_Q5_0, gemm_q5_0_avx2},
-        {SLM_DT_Q5_1, gemm_q5_1_avx2}, {SLM_DT_Q8_0, gemm_q8_0_avx2}, {SLM_DT_IQ4_NL, gemm_iq4_nl_avx2},
-        {SLM_DT_F32, gemm_f32_avx2},   {SLM_DT_F16, gemm_f16_avx2},   {SLM_DT_BF16, gemm_bf16_avx2},
+        {SLM_DT_Q4_0, gemm_q4_0_avx2, gemm2_q4_0_avx2},       {SLM_DT_Q4_1, gemm_q4_1_avx2, gemm2_q4_1_avx2},
+        {SLM_DT_Q5_0, gemm_q5_0_avx2, gemm2_q5_0_avx2},       {SLM_DT_Q5_1, gemm_q5_1_avx2, gemm2_q5_1_avx2},
+        {SLM_DT_Q8_0, gemm_q8_0_avx2, gemm2_q8_0_avx2},       {SLM_DT_IQ4_NL, gemm_iq4_nl_avx2, gemm2_iq4_nl_avx2},
+        {SLM_DT_F32, gemm_f32_avx2, NULL},                    {SLM_DT_F16, gemm_f16_avx2, NULL},
+        {SLM_DT_BF16, gemm_bf16_avx2, NULL},
     };
-    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
         kt->mm[tab[i].type].gemm = tab[i].gemm;
+        kt->mm[tab[i].type].gemm2 = tab[i].gemm2;
+    }
     for (int t = 0; t < SLM_DT_COUNT; t++)
         if (kt->mm[t].gemm && kt->mm[t].act_type == SLM_DT_Q8_0) kt->mm[t].quant_act = quant_act_q8_0_avx2;
     kt->dot_f32 = vdot_f32_avx2;

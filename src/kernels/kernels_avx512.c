@@ -86,8 +86,9 @@ static inline __m512i pair_act(const uint8_t *act, int64_t b, int two, __m512 *d
                : _mm512_zextsi256_si512(a0);
 }
 
-/* R rows x T tokens over all blocks, two blocks per step. */
-static inline __attribute__((always_inline)) void pair_tile(int kind, int R, int T, int64_t nb, const uint8_t *w,
+/* R rows x T tokens over all blocks, two blocks per step. P (precise, kernels.h gemm2): activation
+ * rows come in pairs (x, residual) summed into one output per token; T is then even. */
+static inline __attribute__((always_inline)) void pair_tile(int kind, int R, int T, int P, int64_t nb, const uint8_t *w,
                                                             size_t wrb, const uint8_t *act, size_t arb, float *y,
                                                             int64_t ldy) {
     __m512 acc[4][4];
@@ -123,8 +124,8 @@ static inline __attribute__((always_inline)) void pair_tile(int kind, int R, int
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+        for (int t = 0; t < T; t += 1 + P)
+            y[(t >> P) * ldy + r] = _mm512_reduce_add_ps(P ? _mm512_add_ps(acc[r][t], acc[r][t + 1]) : acc[r][t]);
 }
 
 /* acc += blocks b, b+1 (or b alone) of one row times one activation row. */
@@ -170,13 +171,45 @@ static inline __attribute__((always_inline)) void pair_gemm(int kind, int64_t k,
     for (; t + 4 <= nt; t += 4) {
         int64_t r = 0;
         for (; r + 4 <= nr; r += 4)
-            pair_tile(kind, 4, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+            pair_tile(kind, 4, 4, 0, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
         for (; r < nr; r++)
-            pair_tile(kind, 1, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+            pair_tile(kind, 1, 4, 0, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
     }
     for (; t < nt; t++)
         for (int64_t r = 0; r < nr; r++)
             y[t * ldy + r] = pair_dot1(kind, nb, w + (size_t)r * wrb, act + (size_t)t * arb);
+}
+
+/* Precise tiles (gemm2): 4 rows x 2 tokens (4 activation rows) while both remain, then 1 row x 1
+ * token (its 2 activation rows, two independent fma chains, one weight stream per row). */
+static inline __attribute__((always_inline)) void pair_gemm2(int kind, int64_t k, const void *vw, size_t wrb,
+                                                             int64_t nr, const void *vact, size_t arb, int64_t nt,
+                                                             float *y, int64_t ldy) {
+    const uint8_t *w = vw, *act = vact;
+    const int64_t nb = k / 32;
+    int64_t t = 0;
+    for (; t + 2 <= nt; t += 2) {
+        int64_t r = 0;
+        for (; r + 4 <= nr; r += 4)
+            pair_tile(kind, 4, 4, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
+                      ldy);
+        for (; r < nr; r++)
+            pair_tile(kind, 1, 4, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
+                      ldy);
+    }
+    for (; t < nt; t++)
+        for (int64_t r = 0; r < nr; r++)
+            pair_tile(kind, 1, 2, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
+                      ldy);
+}
+
+static void gemm2_q4_0_avx512(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb, int64_t nt,
+                              float *y, int64_t ldy) {
+    pair_gemm2(P_Q4_0, k, w, wrb, nr, a, arb, nt, y, ldy);
+}
+static void gemm2_q8_0_avx512(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb, int64_t nt,
+                              float *y, int64_t ldy) {
+    pair_gemm2(P_Q8_0, k, w, wrb, nr, a, arb, nt, y, ldy);
 }
 
 static void gemm_q4_0_avx512(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb, int64_t nt,
@@ -191,4 +224,6 @@ static void gemm_q8_0_avx512(int64_t k, const void *w, size_t wrb, int64_t nr, c
 void kernels_fill_avx512(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_0].gemm = gemm_q4_0_avx512;
     kt->mm[SLM_DT_Q8_0].gemm = gemm_q8_0_avx512;
+    kt->mm[SLM_DT_Q4_0].gemm2 = gemm2_q4_0_avx512;
+    kt->mm[SLM_DT_Q8_0].gemm2 = gemm2_q8_0_avx512;
 }

@@ -18,6 +18,12 @@ void kernels_fill_avx2_kquants(slm_kernels *kt);
 void kernels_fill_avx512(slm_kernels *kt);
 void kernels_fill_avx512_kquants(slm_kernels *kt);
 
+/* Overwrite every entry with the AArch64 NEON version of one feature level (kernels_neon*.c,
+ * bodies in kernels_neon_impl.h): ARMv8.0, + dotprod, + i8mm. Only called when the CPU has it. */
+void kernels_fill_neon(slm_kernels *kt);
+void kernels_fill_neon_dot(slm_kernels *kt);
+void kernels_fill_neon_i8mm(slm_kernels *kt);
+
 /* Bytes of one activation row of act_type (F32, Q8_0 or Q8_K) for k elements, rounded up to a
  * multiple of 32 bytes; 0 if k does not fit the block size. */
 size_t kernels_act_row_bytes(uint32_t act_type, int64_t k);

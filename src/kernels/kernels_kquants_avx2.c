@@ -77,13 +77,13 @@ static inline __attribute__((always_inline)) void kq_gemm(int kind, int64_t k, c
     for (; t + DT_TOK <= nt; t += DT_TOK) {
         int64_t r = 0;
         for (; r + 2 <= nr; r += 2)
-            kq_tile(kind, 2, DT_TOK, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+            kq_tile(kind, 2, DT_TOK, 0, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
         for (; r < nr; r++)
-            kq_tile(kind, 1, DT_TOK, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+            kq_tile(kind, 1, DT_TOK, 0, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
     }
     for (; t < nt; t++)
         for (int64_t r = 0; r < nr; r++)
-            kq_tile(kind, 1, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+            kq_tile(kind, 1, 1, 0, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
 }
 
 static void gemm_q2_K_avx2(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb, int64_t nt,
@@ -111,16 +111,54 @@ static void gemm_iq4_xs_avx2(int64_t k, const void *w, size_t wrb, int64_t nr, c
     kq_gemm(KQ_IQ4_XS, k, w, wrb, nr, a, arb, nt, y, ldy);
 }
 
+/* Precise tiles (gemm2): 2 rows x 2 tokens (4 activation rows) while both remain, then 1 row x
+ * 1 token (its 2 activation rows: each chunk of codes is decoded once for both). */
+static inline __attribute__((always_inline)) void kq_gemm2_avx2(int kind, int64_t k, const void *vw, size_t wrb,
+                                                              int64_t nr, const void *vact, size_t arb, int64_t nt,
+                                                              float *y, int64_t ldy) {
+    const uint8_t *w = vw, *act = vact;
+    const int64_t nb = k / QK_K;
+    int64_t t = 0;
+    for (; t + 2 <= nt; t += 2) {
+        int64_t r = 0;
+        for (; r + 2 <= nr; r += 2)
+            kq_tile(kind, 2, 4, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
+                    ldy);
+        for (; r < nr; r++)
+            kq_tile(kind, 1, 4, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
+                    ldy);
+    }
+    for (; t < nt; t++)
+        for (int64_t r = 0; r < nr; r++)
+            kq_tile(kind, 1, 2, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
+                    ldy);
+}
+
+#define KQ_GEMM2(name, kind)                                                                                           \
+    static void gemm2_##name##_avx2(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb,      \
+                                    int64_t nt, float *y, int64_t ldy) {                                               \
+        kq_gemm2_avx2(kind, k, w, wrb, nr, a, arb, nt, y, ldy);                                                        \
+    }
+KQ_GEMM2(q2_K, KQ_Q2_K)
+KQ_GEMM2(q3_K, KQ_Q3_K)
+KQ_GEMM2(q4_K, KQ_Q4_K)
+KQ_GEMM2(q5_K, KQ_Q5_K)
+KQ_GEMM2(q6_K, KQ_Q6_K)
+KQ_GEMM2(iq4_xs, KQ_IQ4_XS)
+#undef KQ_GEMM2
+
 void kernels_fill_avx2_kquants(slm_kernels *kt) {
     static const struct {
         uint32_t type;
-        slm_gemm_fn gemm;
+        slm_gemm_fn gemm, gemm2;
     } tab[] = {
-        {SLM_DT_Q2_K, gemm_q2_K_avx2}, {SLM_DT_Q3_K, gemm_q3_K_avx2}, {SLM_DT_Q4_K, gemm_q4_K_avx2},
-        {SLM_DT_Q5_K, gemm_q5_K_avx2}, {SLM_DT_Q6_K, gemm_q6_K_avx2}, {SLM_DT_IQ4_XS, gemm_iq4_xs_avx2},
+        {SLM_DT_Q2_K, gemm_q2_K_avx2, gemm2_q2_K_avx2},     {SLM_DT_Q3_K, gemm_q3_K_avx2, gemm2_q3_K_avx2},
+        {SLM_DT_Q4_K, gemm_q4_K_avx2, gemm2_q4_K_avx2},     {SLM_DT_Q5_K, gemm_q5_K_avx2, gemm2_q5_K_avx2},
+        {SLM_DT_Q6_K, gemm_q6_K_avx2, gemm2_q6_K_avx2},     {SLM_DT_IQ4_XS, gemm_iq4_xs_avx2, gemm2_iq4_xs_avx2},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
         kt->mm[tab[i].type].gemm = tab[i].gemm;
+        kt->mm[tab[i].type].gemm2 = tab[i].gemm2;
         kt->mm[tab[i].type].quant_act = quant_act_q8_K_avx2;
     }
 }

@@ -211,7 +211,9 @@ static inline __attribute__((always_inline)) __m256 kq_finish(int kind, const kq
 
 /* ---- R rows (<= 4) against T tokens (<= DT_TOK) ---------------------------------------------- */
 
-static inline __attribute__((always_inline)) void kq_tile(int kind, int R, int T, int64_t nb, const uint8_t *w,
+/* P (precise, kernels.h gemm2): activation rows come in pairs (x, residual) summed into one output
+ * per token; T is then even. */
+static inline __attribute__((always_inline)) void kq_tile(int kind, int R, int T, int P, int64_t nb, const uint8_t *w,
                                                           size_t wrb, const uint8_t *act, size_t arb, float *y,
                                                           int64_t ldy) {
     __m256 acc[4][DT_TOK];
@@ -262,8 +264,8 @@ static inline __attribute__((always_inline)) void kq_tile(int kind, int R, int T
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            y[t * ldy + r] = avx2_hsum_ps(acc[r][t]);
+        for (int t = 0; t < T; t += 1 + P)
+            y[(t >> P) * ldy + r] = avx2_hsum_ps(P ? _mm256_add_ps(acc[r][t], acc[r][t + 1]) : acc[r][t]);
 }
 
 #endif

@@ -303,27 +303,46 @@ static void gemm_with(dot_fn dot, int64_t k, const void *w, size_t wrb, int64_t 
     }
 }
 
+/* Precise tile (kernels.h gemm2): activation rows 2t (q8(x)) and 2t+1 (q8 of its residual). */
+static void gemm2_with(dot_fn dot, int64_t k, const void *w, size_t wrb, int64_t nr, const void *act, size_t arb,
+                       int64_t nt, float *y, int64_t ldy) {
+    for (int64_t t = 0; t < nt; t++) {
+        const uint8_t *a = (const uint8_t *)act + (size_t)(2 * t) * arb;
+        for (int64_t r = 0; r < nr; r++) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r * wrb;
+            y[t * ldy + r] = dot(k, wr, a) + dot(k, wr, a + arb);
+        }
+    }
+}
+
 #define GEMM_REF(name)                                                                                                 \
     static void gemm_##name(int64_t k, const void *w, size_t wrb, int64_t nr, const void *act, size_t arb, int64_t nt, \
                             float *y, int64_t ldy) {                                                                   \
         gemm_with(dot_##name, k, w, wrb, nr, act, arb, nt, y, ldy);                                                    \
     }
-GEMM_REF(q4_0)
-GEMM_REF(q4_1)
-GEMM_REF(q5_0)
-GEMM_REF(q5_1)
-GEMM_REF(q8_0)
-GEMM_REF(iq4_nl)
-GEMM_REF(q2_K)
-GEMM_REF(q3_K)
-GEMM_REF(q4_K)
-GEMM_REF(q5_K)
-GEMM_REF(q6_K)
-GEMM_REF(iq4_xs)
+#define GEMM2_REF(name)                                                                                                \
+    GEMM_REF(name)                                                                                                     \
+    static void gemm2_##name(int64_t k, const void *w, size_t wrb, int64_t nr, const void *act, size_t arb,           \
+                             int64_t nt, float *y, int64_t ldy) {                                                      \
+        gemm2_with(dot_##name, k, w, wrb, nr, act, arb, nt, y, ldy);                                                   \
+    }
+GEMM2_REF(q4_0)
+GEMM2_REF(q4_1)
+GEMM2_REF(q5_0)
+GEMM2_REF(q5_1)
+GEMM2_REF(q8_0)
+GEMM2_REF(iq4_nl)
+GEMM2_REF(q2_K)
+GEMM2_REF(q3_K)
+GEMM2_REF(q4_K)
+GEMM2_REF(q5_K)
+GEMM2_REF(q6_K)
+GEMM2_REF(iq4_xs)
 GEMM_REF(f32w)
 GEMM_REF(f16w)
 GEMM_REF(bf16w)
 #undef GEMM_REF
+#undef GEMM2_REF
 
 static void quant_act_q8_0(const float *x, int64_t ldx, int64_t n, int64_t k, void *act, size_t arb) {
     for (int64_t t = 0; t < n; t++)
@@ -390,21 +409,29 @@ void kernels_fill_scalar(slm_kernels *kt) {
     kt->name = "scalar";
     const struct {
         uint32_t type, act;
-        slm_gemm_fn gemm;
+        slm_gemm_fn gemm, gemm2;
     } tab[] = {
-        {SLM_DT_F32, SLM_DT_F32, gemm_f32w},       {SLM_DT_F16, SLM_DT_F32, gemm_f16w},
-        {SLM_DT_BF16, SLM_DT_F32, gemm_bf16w},     {SLM_DT_Q4_0, SLM_DT_Q8_0, gemm_q4_0},
-        {SLM_DT_Q4_1, SLM_DT_Q8_0, gemm_q4_1},     {SLM_DT_Q5_0, SLM_DT_Q8_0, gemm_q5_0},
-        {SLM_DT_Q5_1, SLM_DT_Q8_0, gemm_q5_1},     {SLM_DT_Q8_0, SLM_DT_Q8_0, gemm_q8_0},
-        {SLM_DT_IQ4_NL, SLM_DT_Q8_0, gemm_iq4_nl}, {SLM_DT_Q2_K, SLM_DT_Q8_K, gemm_q2_K},
-        {SLM_DT_Q3_K, SLM_DT_Q8_K, gemm_q3_K},     {SLM_DT_Q4_K, SLM_DT_Q8_K, gemm_q4_K},
-        {SLM_DT_Q5_K, SLM_DT_Q8_K, gemm_q5_K},     {SLM_DT_Q6_K, SLM_DT_Q8_K, gemm_q6_K},
-        {SLM_DT_IQ4_XS, SLM_DT_Q8_K, gemm_iq4_xs},
+        {SLM_DT_F32, SLM_DT_F32, gemm_f32w, NULL},
+        {SLM_DT_F16, SLM_DT_F32, gemm_f16w, NULL},
+        {SLM_DT_BF16, SLM_DT_F32, gemm_bf16w, NULL},
+        {SLM_DT_Q4_0, SLM_DT_Q8_0, gemm_q4_0, gemm2_q4_0},
+        {SLM_DT_Q4_1, SLM_DT_Q8_0, gemm_q4_1, gemm2_q4_1},
+        {SLM_DT_Q5_0, SLM_DT_Q8_0, gemm_q5_0, gemm2_q5_0},
+        {SLM_DT_Q5_1, SLM_DT_Q8_0, gemm_q5_1, gemm2_q5_1},
+        {SLM_DT_Q8_0, SLM_DT_Q8_0, gemm_q8_0, gemm2_q8_0},
+        {SLM_DT_IQ4_NL, SLM_DT_Q8_0, gemm_iq4_nl, gemm2_iq4_nl},
+        {SLM_DT_Q2_K, SLM_DT_Q8_K, gemm_q2_K, gemm2_q2_K},
+        {SLM_DT_Q3_K, SLM_DT_Q8_K, gemm_q3_K, gemm2_q3_K},
+        {SLM_DT_Q4_K, SLM_DT_Q8_K, gemm_q4_K, gemm2_q4_K},
+        {SLM_DT_Q5_K, SLM_DT_Q8_K, gemm_q5_K, gemm2_q5_K},
+        {SLM_DT_Q6_K, SLM_DT_Q8_K, gemm_q6_K, gemm2_q6_K},
+        {SLM_DT_IQ4_XS, SLM_DT_Q8_K, gemm_iq4_xs, gemm2_iq4_xs},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
         slm_matmul_kernel *m = &kt->mm[tab[i].type];
         m->act_type = tab[i].act;
         m->gemm = tab[i].gemm;
+        m->gemm2 = tab[i].gemm2;
         m->quant_act = tab[i].act == SLM_DT_Q8_0   ? quant_act_q8_0
                        : tab[i].act == SLM_DT_Q8_K ? quant_act_q8_K
                                                    : quant_act_f32;

@@ -62,7 +62,9 @@ static slm_status check_model(const slm_model *m, slm_error *err) {
 /* Activation scratch of the production matmuls: the largest over every weight multiplied. */
 static slm_status alloc_act(slm_context *c, slm_error *err) {
     const slm_model *m = c->model;
-    const int64_t n_act = c->params.precise ? 2 * (int64_t)c->params.n_ubatch : c->params.n_ubatch;
+    /* the precise matmul (the default) has two activation rows per token */
+    const bool precise = c->params.precise || !c->params.fast;
+    const int64_t n_act = precise ? 2 * (int64_t)c->params.n_ubatch : c->params.n_ubatch;
     size_t need = slm_matmul_act_size(m->output.type, m->output.ne[0], n_act);
     for (int64_t il = 0; il < m->hp.n_layer; il++) {
         const slm_layer *L = &m->layers[il];
@@ -88,13 +90,8 @@ static slm_status alloc_arena(slm_context *c, int n_threads, slm_error *err) {
     const int64_t U = c->params.n_ubatch, E = hp->n_embd, hd = hp->head_dim, F = hp->n_ff;
     const int64_t n_q = hp->n_head * hd, n_kv = hp->n_head_kv * hd;
     const int64_t vec = max3(E, n_q + 2 * n_kv, F);
-    const int64_t U2 = c->params.precise && !c->params.exact ? 2 * U : 0;
-    /* the output projection goes through y2 in chunks of tokens: at least one token (2 rows) */
-    const int64_t y2_min = U2 ? 2 * hp->n_vocab : 0;
-    const int64_t sizes[] = {U * E, U * E, U * (n_q + 2 * n_kv), U * n_q, U * E, U * 2 * F, 2 * vec,
-                             U2 * max3(E, n_q, F), U2 ? max3(U2 * max3(E, n_q + 2 * n_kv, 2 * F), y2_min, 0) : 0};
-    /* slot 7, 8: precise mode only (x2, y2) */
-    float **slots[] = {&c->x, &c->xn, &c->qkv, &c->att, &c->proj, &c->ffn, &c->vbuf, &c->x2, &c->y2};
+    const int64_t sizes[] = {U * E, U * E, U * (n_q + 2 * n_kv), U * n_q, U * E, U * 2 * F, 2 * vec};
+    float **slots[] = {&c->x, &c->xn, &c->qkv, &c->att, &c->proj, &c->ffn, &c->vbuf};
     const int64_t max_row = max3(E, n_q, F);
     c->per_thread_attn_off = (size_t)(max_row + 15) & ~(size_t)15;
     c->per_thread_floats = (c->per_thread_attn_off + (size_t)(2 * hd + hp->n_head * hd + 2 * hp->n_head) + 15) &
@@ -108,7 +105,6 @@ static slm_status alloc_arena(slm_context *c, int n_threads, slm_error *err) {
     if (!c->arena) return slm_fail(err, SLM_E_NOMEM, "cannot allocate %llu bytes of scratch",
                                    (unsigned long long)total * 4);
     c->arena_floats = (size_t)total;
-    c->y2_floats = (size_t)sizes[8];
     float *p = c->arena;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         *slots[i] = p;

@@ -60,10 +60,7 @@ struct slm_context {
      * copies of up to n_ubatch input rows, 32-byte aligned, sized for the largest weight). */
     const struct slm_kernels *kt; /* NULL on the exact path */
     void *act;
-    size_t act_bytes;
-    /* precise mode: [2 U, max K] activations + residuals, [2 U, max N] their products */
-    float *x2, *y2;
-    size_t y2_floats;
+    size_t act_bytes; /* precise matmuls (the default): 2 activation rows per token */
 };
 
 /* Run fn over the context's threads (serially when there is no pool). */

@@ -36,6 +36,7 @@ typedef struct pull_ctx {
     char endpoint_origin[1024];
     const char *token;
     volatile int *cancel;
+    const char *digest; /* sha256 hex of the file being fetched, when the Hub listed it (progress) */
 } pull_ctx;
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -70,7 +71,7 @@ static bool redirect_allowed(const pull_ctx *c, const char *to) {
 static void emit(const pull_ctx *c, slm_pull_phase ph, const char *file, uint64_t done, uint64_t total,
                  uint64_t resumed, double bps, const char *msg) {
     if (!c->opt || !c->opt->progress) return;
-    slm_pull_progress p = {ph, file, done, total, resumed, bps, msg};
+    slm_pull_progress p = {ph, file, done, total, resumed, bps, msg, c->digest};
     c->opt->progress(c->opt->user, &p);
 }
 
@@ -705,6 +706,7 @@ slm_status slm_store_pull(const char *name, const slm_pull_options *opt, char *o
     char url[URL_MAX], hex[65], source[256];
     snprintf(url, sizeof url, "%s/%s/resolve/main/%s", c.endpoint, repo, f.path);
     uint64_t size = 0;
+    c.digest = f.sha;
     if ((st = fetch_blob(&c, url, f.path, f.sha, f.size, hex, &size, err))) return st;
     snprintf(source, sizeof source, "hf.co/%s", repo);
     if ((st = store_write_pull_manifest(name, hex, size, source, f.path, quant, err))) return st;

@@ -84,6 +84,7 @@ typedef struct slm_pull_progress {
     uint64_t resumed;  /* bytes that were already there when this pull started */
     double bytes_per_s; /* average speed of this transfer */
     const char *message; /* for RETRYING: why */
+    const char *digest;  /* sha256 hex the Hub lists for file; NULL when not known (direct URLs) */
 } slm_pull_progress;
 
 typedef void (*slm_pull_progress_fn)(void *user, const slm_pull_progress *p);
