@@ -4,7 +4,7 @@
 //   node bench/ratio_table.mjs table OUT.jsonl      same
 //   node bench/ratio_table.mjs wrap SRC FILE        stdin (a JSON array, or JSON Lines) -> one line
 //                                                   {"src":SRC,"file":FILE,"r":ROW} per row
-//   node bench/ratio_table.mjs estimate OUT.jsonl THREADS REPS PP TG DEPTH
+//   node bench/ratio_table.mjs estimate OUT.jsonl THREADS REPS PP TG DEPTH [DEPTH_THREADS]
 //                                                   rough duration of the run, in seconds
 //
 // Records in OUT.jsonl (one JSON object per line, "src" says which):
@@ -138,22 +138,24 @@ function table(path) {
   console.log(out.join("\n"));
 }
 
-// Rough run time: prompt work at ~50 GFLOP/s per thread (2 flops per parameter per token),
+// Rough run time: prompt work at ~80 GFLOP/s per thread (2 flops per parameter per token; what
+// both tools reach on Zen 3/4 cores within a factor of 1.5),
 // generation at 60% of the measured bandwidth, both tools, warm-ups, depth fills, loads.
-function estimate(path, threads, reps, pp, tg, depth) {
+function estimate(path, threads, reps, pp, tg, depth, depthThreads) {
   const rows = readRows(path);
   const bw = bandwidth(rows);
   let s = 0;
-  const ts = String(threads).split(",").map(Number).filter((t) => t > 0);
+  const list = (x) => String(x).split(",").map(Number).filter((t) => t > 0);
   for (const b of rows.filter((x) => x.src === "bytes").map((x) => x.r)) {
-    for (const t of ts) {
-      const band = (bw.get(t) ?? 20e9) * 0.6, flops = 50e9 * t;
-      const ppS = (n) => (n * 2 * b.n_params) / flops;
-      const tgS = (n, d) => (n * tokenBytes(b, d + n / 2)) / band;
-      if (pp > 0) s += 2 * (reps + 1) * ppS(pp);
-      if (tg > 0) s += 2 * (reps * tgS(tg, 0) + tgS(2, 0));
-      if (depth > 0 && tg > 0) s += 2 * (1.15 * ppS(depth) + reps * tgS(tg, depth));
+    const band = (t) => (bw.get(t) ?? 20e9) * 0.6, flops = (t) => 80e9 * t;
+    const ppS = (n, t) => (n * 2 * b.n_params) / flops(t);
+    const tgS = (n, d, t) => (n * tokenBytes(b, d + n / 2)) / band(t);
+    for (const t of list(threads)) {
+      if (pp > 0) s += 2 * (reps + 1) * ppS(pp, t);
+      if (tg > 0) s += 2 * (reps * tgS(tg, 0, t) + tgS(2, 0, t));
     }
+    for (const t of list(depthThreads)) // one untimed fill per tool (+15% for the attention)
+      if (depth > 0 && tg > 0) s += 2 * (1.15 * ppS(depth, t) + reps * tgS(tg, depth, t));
     s += (depth > 0 ? 4 : 2) * (2 + b.file_bytes / 1e9); // process start, load, page-in
   }
   console.log(Math.round(s));
@@ -161,10 +163,10 @@ function estimate(path, threads, reps, pp, tg, depth) {
 
 const [cmd, ...rest] = process.argv.slice(2);
 if (cmd === "wrap") wrap(rest[0], rest[1]);
-else if (cmd === "estimate") estimate(rest[0], rest[1], Number(rest[2]), Number(rest[3]), Number(rest[4]), Number(rest[5]));
+else if (cmd === "estimate") estimate(rest[0], rest[1], Number(rest[2]), Number(rest[3]), Number(rest[4]), Number(rest[5]), rest[6] ?? rest[1]);
 else if (cmd === "table") table(rest[0]);
 else if (cmd && fs.existsSync(cmd)) table(cmd);
 else {
-  console.error("usage: node bench/ratio_table.mjs [table] OUT.jsonl | wrap SRC FILE | estimate OUT.jsonl THREADS REPS PP TG DEPTH");
+  console.error("usage: node bench/ratio_table.mjs [table] OUT.jsonl | wrap SRC FILE | estimate OUT.jsonl THREADS REPS PP TG DEPTH [DEPTH_THREADS]");
   process.exit(2);
 }

@@ -5,7 +5,7 @@
 # (bench/out/DATE.jsonl) and the table (bench/out/DATE.md).
 #
 # usage: bench/run_bench.sh [-Q] [-s SHAPES] [-q TYPES] [-x TYPES_1B] [-t 1,2] [-r 3] [-p 512]
-#                           [-n 128] [-d 4096] [-b BUILD_DIR] [-o OUT.jsonl] [EXTRA.gguf ...]
+#                           [-n 128] [-d 4096] [-D 2] [-b BUILD_DIR] [-o OUT.jsonl] [EXTRA.gguf ...]
 #   -Q  quick smoke run (~1-2 min): qwen2.5-0.5b q4_0 only, -r 1 -p 64 -n 16 -d 512; options
 #       after -Q override it
 #   -s  shapes (make_bench_model names), default "qwen2.5-0.5b llama3.2-1b llama3.2-3b"
@@ -13,6 +13,8 @@
 #   -x  more types for llama3.2-1b only, default "q6_k iq4_xs" ("" for none)
 #   -t  thread counts; -r repetitions per test; -p prompt tokens of pp (0 = no pp rows);
 #   -n  generated tokens of tg (0 = no tg rows); -d depth of the tg@depth rows (0 = none)
+#   -D  thread counts of the tg@depth rows, default the last of -t (their untimed 4096-token fill
+#       at 1 thread costs minutes per file and tool; -D 1,2 for both)
 #   EXTRA.gguf: more files: a path, or a name in models/bench/; a missing SHAPE-TYPE.gguf name
 #       (e.g. gemma3-1b-q4_k_m.gguf, phi4-mini-q4_k_m.gguf) is made there first
 # Missing files of the shape/type grid are made with make_bench_model (random weights, real
@@ -24,20 +26,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shapes="qwen2.5-0.5b llama3.2-1b llama3.2-3b"; types="q4_0 q4_k_m q8_0"; types_1b="q6_k iq4_xs"
-threads=1,2; reps=3; pp=512; tg=128; depth=4096; build=build; out=""
-while getopts "Qs:q:x:t:r:p:n:d:b:o:" o; do
+threads=1,2; reps=3; pp=512; tg=128; depth=4096; dthreads=""; build=build; out=""
+while getopts "Qs:q:x:t:r:p:n:d:D:b:o:" o; do
   case $o in
     Q) shapes=qwen2.5-0.5b; types=q4_0; types_1b=""; reps=1; pp=64; tg=16; depth=512;;
     s) shapes=$OPTARG;; q) types=$OPTARG;; x) types_1b=$OPTARG;; t) threads=$OPTARG;; r) reps=$OPTARG;;
-    p) pp=$OPTARG;; n) tg=$OPTARG;; d) depth=$OPTARG;; b) build=$OPTARG;; o) out=$OPTARG;;
-    *) sed -n '6,22p' "$0" >&2; exit 2;;
+    p) pp=$OPTARG;; n) tg=$OPTARG;; d) depth=$OPTARG;; D) dthreads=$OPTARG;; b) build=$OPTARG;; o) out=$OPTARG;;
+    *) sed -n '/^# usage:/,/^# Missing/p' "$0" >&2; exit 2;;
   esac
 done
 shift $((OPTIND - 1))
 for v in "$reps" "$pp" "$tg" "$depth"; do
   [[ $v =~ ^[0-9]+$ ]] || { echo "run_bench: bad number '$v'" >&2; exit 2; }
 done
-[[ $threads =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "run_bench: bad thread list '$threads'" >&2; exit 2; }
+dthreads=${dthreads:-${threads##*,}}
+for v in "$threads" "$dthreads"; do
+  [[ $v =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "run_bench: bad thread list '$v'" >&2; exit 2; }
+done
 
 PEER=${PEER_SCRIPT:-../shared/bench/nlc_bench.mjs}
 FIX=${SLM_FIXTURES:-../shared/fixtures}/models
@@ -112,26 +117,26 @@ if awk -v b="$b" 'BEGIN { exit !(b > 10) }'; then
   echo "run_bench: WARNING: the machine is not idle; other processes will slow both tools (llama.cpp's spinning threads most)" >&2
 fi
 membw() {
-  "$build/bench_membw" -t "$threads" -m 1024 -n 10 --json |
+  "$build/bench_membw" -t "$(echo "$threads,$dthreads" | tr , '\n' | sort -nu | paste -sd,)" -m 1024 -n 10 --json |
     node bench/ratio_table.mjs wrap membw "$1" >>"$out"
 }
 membw start
 for f in "${files[@]}"; do
   "$build/bench_token_bytes" "$f" | node bench/ratio_table.mjs wrap bytes "$(basename "$f")" >>"$out"
 done
-est=$(node bench/ratio_table.mjs estimate "$out" "$threads" "$reps" "$pp" "$tg" "$depth")
-echo "run_bench: ${#files[@]} files, threads $threads, $reps reps, pp$pp tg$tg depth $depth:" \
+est=$(node bench/ratio_table.mjs estimate "$out" "$threads" "$reps" "$pp" "$tg" "$depth" "$dthreads")
+echo "run_bench: ${#files[@]} files, threads $threads, $reps reps, pp$pp tg$tg, depth $depth at threads $dthreads:" \
      "expected duration about $((est / 60)) min $((est % 60)) s (rough)" >&2
 
 # ---- the runs: per file llama.cpp and slm back to back, the first of the pair alternating
 opt() { [ "$1" -gt 0 ] && echo "$1" || echo ""; } # nlc_bench takes "" for "no such test"
-peer_run() { # file, pp, depth
-  node "$PEER" --model "$1" --threads "$threads" --pp "$(opt "$2")" --tg "$(opt "$tg")" --depth "$3" \
+peer_run() { # file, pp, depth, threads
+  node "$PEER" --model "$1" --threads "$4" --pp "$(opt "$2")" --tg "$(opt "$tg")" --depth "$3" \
     --reps "$reps" --json - | node bench/ratio_table.mjs wrap nlc "$(basename "$1")" >>"$out" ||
     echo "run_bench: WARNING: llama.cpp failed on $1 (pp $2, depth $3)" >&2
 }
-slm_run() { # file, pp, depth
-  "$SLM" bench "$1" -p "$2" -n "$tg" -d "$3" -r "$reps" -t "$threads" --json |
+slm_run() { # file, pp, depth, threads
+  "$SLM" bench "$1" -p "$2" -n "$tg" -d "$3" -r "$reps" -t "$4" --json |
     node bench/ratio_table.mjs wrap slm "$(basename "$1")" >>"$out" ||
     echo "run_bench: WARNING: slm failed on $1 (pp $2, depth $3)" >&2
   echo "$(basename "$1") slm pp$2 tg$tg depth $3 done" >&2
@@ -143,11 +148,12 @@ for f in "${files[@]}"; do
   printf '{"src":"idle","file":"%s","busy_pct":%s}\n' "$(basename "$f")" "$b" >>"$out"
   echo "== $f (CPUs ${b}% busy before)" >&2
   stages=()
-  [ "$pp" -gt 0 ] || [ "$tg" -gt 0 ] && stages+=("$pp:0")
-  [ "$depth" -gt 0 ] && [ "$tg" -gt 0 ] && stages+=("0:$depth")
+  [ "$pp" -gt 0 ] || [ "$tg" -gt 0 ] && stages+=("$pp:0:$threads")
+  [ "$depth" -gt 0 ] && [ "$tg" -gt 0 ] && stages+=("0:$depth:$dthreads")
   for st in "${stages[@]}"; do
-    if [ $((i % 2)) -eq 0 ]; then peer_run "$f" "${st%:*}" "${st#*:}"; slm_run "$f" "${st%:*}" "${st#*:}"
-    else slm_run "$f" "${st%:*}" "${st#*:}"; peer_run "$f" "${st%:*}" "${st#*:}"; fi
+    IFS=: read -r sp sd stt <<<"$st"
+    if [ $((i % 2)) -eq 0 ]; then peer_run "$f" "$sp" "$sd" "$stt"; slm_run "$f" "$sp" "$sd" "$stt"
+    else slm_run "$f" "$sp" "$sd" "$stt"; peer_run "$f" "$sp" "$sd" "$stt"; fi
   done
   i=$((i + 1))
 done

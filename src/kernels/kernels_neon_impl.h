@@ -477,24 +477,80 @@ static void neon_vq8_0_to_f32(const void *vx, float *y, int64_t n) {
     }
 }
 
+/* ---- Precise tiles (kernels.h gemm2) ------------------------------------------------------- */
+
+/* Token t has two activation rows, 2t (q8(x)) and 2t+1 (q8 of its rounding residual). The tiles
+ * above run on both as if they were two tokens (the weight blocks are decoded once for both) and
+ * the pair is summed, as the scalar gemm2 does: 2 rows x 2 tokens (4 activation rows) while 2
+ * tokens remain, then one row x one token (2 activation rows). */
+#define NEON_GEMM2_DEF(fname, tile, kind, blk)                                                                  \
+    static void fname(int64_t k, const void *vw, size_t wrb, int64_t nr, const void *vact, size_t arb,          \
+                      int64_t nt, float *y, int64_t ldy) {                                                      \
+        const uint8_t *w = vw, *act = vact;                                                                     \
+        const int64_t nb = k / (blk);                                                                           \
+        float tmp[8]; /* tmp[activation row * ldt + row] */                                                    \
+        int64_t t = 0;                                                                                          \
+        for (; t + 2 <= nt; t += 2) {                                                                           \
+            const uint8_t *a = act + (size_t)(2 * t) * arb;                                                     \
+            int64_t r = 0;                                                                                      \
+            for (; r + 2 <= nr; r += 2) {                                                                       \
+                tile(kind, 2, 4, nb, w + (size_t)r * wrb, wrb, a, arb, tmp, 2);                                 \
+                for (int u = 0; u < 2; u++)                                                                     \
+                    for (int rr = 0; rr < 2; rr++)                                                              \
+                        y[(t + u) * ldy + r + rr] = tmp[4 * u + rr] + tmp[4 * u + 2 + rr];                      \
+            }                                                                                                   \
+            for (; r < nr; r++) {                                                                               \
+                tile(kind, 1, 4, nb, w + (size_t)r * wrb, wrb, a, arb, tmp, 1);                                 \
+                y[t * ldy + r] = tmp[0] + tmp[1];                                                               \
+                y[(t + 1) * ldy + r] = tmp[2] + tmp[3];                                                         \
+            }                                                                                                   \
+        }                                                                                                       \
+        for (; t < nt; t++)                                                                                     \
+            for (int64_t r = 0; r < nr; r++) {                                                                  \
+                tile(kind, 1, 2, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, tmp, 1);       \
+                y[t * ldy + r] = tmp[0] + tmp[1];                                                               \
+            }                                                                                                   \
+    }
+NEON_GEMM2_DEF(neon_gemm2_q4_0, nb32_tile, NB32_Q4_0, 32)
+NEON_GEMM2_DEF(neon_gemm2_q4_1, nb32_tile, NB32_Q4_1, 32)
+NEON_GEMM2_DEF(neon_gemm2_q5_0, nb32_tile, NB32_Q5_0, 32)
+NEON_GEMM2_DEF(neon_gemm2_q5_1, nb32_tile, NB32_Q5_1, 32)
+NEON_GEMM2_DEF(neon_gemm2_q8_0, nb32_tile, NB32_Q8_0, 32)
+NEON_GEMM2_DEF(neon_gemm2_iq4_nl, nb32_tile, NB32_IQ4_NL, 32)
+NEON_GEMM2_DEF(neon_gemm2_q2_K, nkq_tile, NKQ_Q2_K, QK_K)
+NEON_GEMM2_DEF(neon_gemm2_q3_K, nkq_tile, NKQ_Q3_K, QK_K)
+NEON_GEMM2_DEF(neon_gemm2_q4_K, nkq_tile, NKQ_Q4_K, QK_K)
+NEON_GEMM2_DEF(neon_gemm2_q5_K, nkq_tile, NKQ_Q5_K, QK_K)
+NEON_GEMM2_DEF(neon_gemm2_q6_K, nkq_tile, NKQ_Q6_K, QK_K)
+NEON_GEMM2_DEF(neon_gemm2_iq4_xs, nkq_tile, NKQ_IQ4_XS, QK_K)
+#undef NEON_GEMM2_DEF
+
 /* Overwrite every entry of a scalar-filled table with this feature level's version. */
 static void neon_fill_common(slm_kernels *kt) {
     static const struct {
         uint32_t type;
-        slm_gemm_fn gemm;
+        slm_gemm_fn gemm, gemm2; /* gemm2 NULL for float weights (no precise tile) */
     } tab[] = {
-        {SLM_DT_Q4_0, neon_gemm_b32_NB32_Q4_0},     {SLM_DT_Q4_1, neon_gemm_b32_NB32_Q4_1},
-        {SLM_DT_Q5_0, neon_gemm_b32_NB32_Q5_0},     {SLM_DT_Q5_1, neon_gemm_b32_NB32_Q5_1},
-        {SLM_DT_Q8_0, neon_gemm_b32_NB32_Q8_0},     {SLM_DT_IQ4_NL, neon_gemm_b32_NB32_IQ4_NL},
-        {SLM_DT_Q2_K, neon_gemm_kq_NKQ_Q2_K},       {SLM_DT_Q3_K, neon_gemm_kq_NKQ_Q3_K},
-        {SLM_DT_Q4_K, neon_gemm_kq_NKQ_Q4_K},       {SLM_DT_Q5_K, neon_gemm_kq_NKQ_Q5_K},
-        {SLM_DT_Q6_K, neon_gemm_kq_NKQ_Q6_K},       {SLM_DT_IQ4_XS, neon_gemm_kq_NKQ_IQ4_XS},
-        {SLM_DT_F32, neon_gemm_f32},                {SLM_DT_F16, neon_gemm_f16},
-        {SLM_DT_BF16, neon_gemm_bf16},
+        {SLM_DT_Q4_0, neon_gemm_b32_NB32_Q4_0, neon_gemm2_q4_0},
+        {SLM_DT_Q4_1, neon_gemm_b32_NB32_Q4_1, neon_gemm2_q4_1},
+        {SLM_DT_Q5_0, neon_gemm_b32_NB32_Q5_0, neon_gemm2_q5_0},
+        {SLM_DT_Q5_1, neon_gemm_b32_NB32_Q5_1, neon_gemm2_q5_1},
+        {SLM_DT_Q8_0, neon_gemm_b32_NB32_Q8_0, neon_gemm2_q8_0},
+        {SLM_DT_IQ4_NL, neon_gemm_b32_NB32_IQ4_NL, neon_gemm2_iq4_nl},
+        {SLM_DT_Q2_K, neon_gemm_kq_NKQ_Q2_K, neon_gemm2_q2_K},
+        {SLM_DT_Q3_K, neon_gemm_kq_NKQ_Q3_K, neon_gemm2_q3_K},
+        {SLM_DT_Q4_K, neon_gemm_kq_NKQ_Q4_K, neon_gemm2_q4_K},
+        {SLM_DT_Q5_K, neon_gemm_kq_NKQ_Q5_K, neon_gemm2_q5_K},
+        {SLM_DT_Q6_K, neon_gemm_kq_NKQ_Q6_K, neon_gemm2_q6_K},
+        {SLM_DT_IQ4_XS, neon_gemm_kq_NKQ_IQ4_XS, neon_gemm2_iq4_xs},
+        {SLM_DT_F32, neon_gemm_f32, NULL},
+        {SLM_DT_F16, neon_gemm_f16, NULL},
+        {SLM_DT_BF16, neon_gemm_bf16, NULL},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
         slm_matmul_kernel *m = &kt->mm[tab[i].type];
         m->gemm = tab[i].gemm;
+        m->gemm2 = tab[i].gemm2;
         if (m->act_type == SLM_DT_Q8_0) m->quant_act = neon_quant_act_q8_0;
         if (m->act_type == SLM_DT_Q8_K) m->quant_act = neon_quant_act_q8_K;
     }

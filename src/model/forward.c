@@ -134,16 +134,22 @@ static void qk_tokens(void *arg, int ith, int nth) {
     }
 }
 
-/* ffn[t, :F] = act(gate) * up for the tokens of this thread. */
+/* ffn[t, :F] = act(gate) * up. The U x F elements are split over threads as one flat range (not
+ * by token), so that generation (U = 1) uses every thread too. */
 static void act_tokens(void *arg, int ith, int nth) {
     struct slm_context *c = arg;
     const slm_hparams *hp = &c->model->hp;
     const int64_t F = hp->n_ff;
-    int64_t t0, t1;
-    slm_split_range(c->n_ub, ith, nth, 1, &t0, &t1);
-    for (int64_t t = t0; t < t1; t++) {
+    int64_t e0, e1;
+    slm_split_range((int64_t)c->n_ub * F, ith, nth, 64, &e0, &e1);
+    while (e0 < e1) {
+        const int64_t t = e0 / F, i0 = e0 % F, i1 = e1 - t * F < F ? e1 - t * F : F;
         float *g = c->ffn + t * 2 * F, *u = g + F;
-        for (int64_t i = 0; i < F; i++) g[i] = (hp->gelu_mlp ? fwd_gelu_tanh(g[i]) : fwd_silu(g[i])) * u[i];
+        if (hp->gelu_mlp)
+            for (int64_t i = i0; i < i1; i++) g[i] = fwd_gelu_tanh(g[i]) * u[i];
+        else
+            for (int64_t i = i0; i < i1; i++) g[i] = fwd_silu(g[i]) * u[i];
+        e0 = t * F + i1;
     }
 }
 

@@ -101,6 +101,11 @@ static slm_status hparams_from_gguf(const gguf_file *f, slm_hparams *hp, slm_err
     key_f32(f, a, "rope.freq_base_swa", &hp->rope_theta_local);
     key_i64(f, a, "attention.sliding_window", &hp->sliding_window);
     key_f32(f, a, "attention.scale", &hp->attn_scale);
+    /* llama.cpp's converter writes no attention scale for Gemma 3: llama.cpp uses
+     * 1/sqrt(head_dim), except for the 62-layer 27B, whose query_pre_attn_scalar is
+     * n_embd / n_head (168, head_dim 128). Same here for such files. */
+    if (hp->arch == SLM_ARCH_GEMMA3 && hp->attn_scale <= 0 && hp->n_layer == 62 && hp->n_head > 0)
+        hp->attn_scale = (float)(1.0 / sqrt((double)hp->n_embd / (double)hp->n_head));
     key_f32(f, a, "attn_logit_softcapping", &hp->attn_logit_softcap);
     key_f32(f, a, "final_logit_softcapping", &hp->final_logit_softcap);
 

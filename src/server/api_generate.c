@@ -369,7 +369,7 @@ static void gen_worker(srv_out *o, void *arg) {
     slm_error err = {0};
     slm_status st = gen_run(j, &answer, &stats, &err);
     if (st == SLM_E_CANCELLED || srv_out_cancelled(o)) {
-        srv_log(j->srv, "%s: generation cancelled (client gone)", j->model->name);
+        srv_log(j->srv, "%s: generation cancelled (client gone or server stopping)", j->model->name);
     } else if (st) {
         cJSON *e = cJSON_CreateObject();
         if (e) cJSON_AddStringToObject(e, "error", err.msg);
@@ -423,7 +423,7 @@ static enum MHD_Result handle(slm_server *s, struct MHD_Connection *c, const cJS
     st = gen_run(j, &answer, &stats, &err);
     enum MHD_Result ret;
     if (st == SLM_E_CANCELLED || srv_out_cancelled(&o)) {
-        srv_log(s, "%s: generation cancelled (client gone)", j->model->name);
+        srv_log(s, "%s: generation cancelled (client gone or server stopping)", j->model->name);
         ret = MHD_NO;
     } else if (st) {
         ret = srv_reply_error(c, srv_http_status(st), "%s", err.msg);

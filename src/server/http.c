@@ -173,6 +173,7 @@ static const route k_routes[] = {
 
 static enum MHD_Result dispatch(slm_server *s, struct MHD_Connection *c, const char *url, const char *method,
                                 srv_request *rq) {
+    srv_log(s, "%s %.200s", method, url);
     const route *r = NULL;
     bool path_known = false;
     for (size_t i = 0; i < sizeof k_routes / sizeof k_routes[0]; i++) {

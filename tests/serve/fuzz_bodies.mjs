@@ -54,6 +54,8 @@ function body(path) {
   return s;
 }
 function send(method, path, data, headers = {}) {
+  // node frames GET/DELETE bodies only with an explicit Content-Length
+  headers = { ...headers, 'Content-Length': Buffer.byteLength(data) };
   return new Promise((resolve) => {
     const req = http.request({ host: url.hostname, port: url.port, method, path, headers, timeout: 60000 }, (res) => {
       let d = '';
@@ -67,7 +69,8 @@ function send(method, path, data, headers = {}) {
   });
 }
 
-let bad = 0;
+let bad = 0, prev = '';
+const hist = {};
 const paths = Object.keys(bases);
 for (let i = 0; i < N; i++) {
   const path = rnd() < 0.05 ? pick(['/api/x', '/', '/api/tags?x=1', '/%00', '/api/generate/../tags', '/' + 'a'.repeat(3000)]) : pick(paths);
@@ -75,16 +78,21 @@ for (let i = 0; i < N; i++) {
   const headers = rnd() < 0.05 ? { Authorization: 'Bearer ' + 'x'.repeat(rnd() * 1000 | 0), 'Content-Type': 'text/plain' } : {};
   const data = bases[path] ? body(path) : '';
   const r = await send(method, path, data, headers);
+  hist[r.status] = (hist[r.status] || 0) + 1;
+  if (r.status >= 500) hist[`${r.status} ${path}`] = (hist[`${r.status} ${path}`] || 0) + 1;
+  const cur = `${method} ${path.slice(0, 40)} -> ${r.status} ${JSON.stringify(String(data).slice(0, 80))} ${String(data).length}`;
   let okShape = r.status >= 200 && r.status < 600;
   if (okShape && r.type.includes('json')) {
     const lines = r.type.includes('ndjson') ? r.body.split('\n').filter(Boolean) : [r.body];
     try { lines.forEach((l) => JSON.parse(l)); } catch { okShape = false; }
   }
-  if (!okShape) { bad++; console.log(`FAIL: ${method} ${path.slice(0, 40)} -> ${r.status} ${r.body.slice(0, 200)} (request: ${JSON.stringify(headers).slice(0, 60)} ${String(data).length} bytes: ${JSON.stringify(String(data).slice(0, 120))})`); }
+  if (!okShape) { console.log('previous: ' + prev); bad++; console.log(`FAIL: ${method} ${path.slice(0, 40)} -> ${r.status} ${r.body.slice(0, 200)} (request: ${JSON.stringify(headers).slice(0, 60)} ${String(data).length} bytes: ${JSON.stringify(String(data).slice(0, 120))})`); }
+  prev = cur;
 }
 const alive = await send('GET', '/health', '');
 if (alive.status !== 200) { bad++; console.log('FAIL: server not healthy after the fuzz'); }
 const code = await new Promise((resolve) => { proc.removeAllListeners('exit'); proc.on('exit', (c) => resolve(c)); proc.kill('SIGINT'); });
 if (code !== 0) { bad++; console.log(`FAIL: serve exited ${code} after SIGINT; log tail:\n${log.slice(-4000)}`); }
+console.log(`statuses: ${JSON.stringify(hist)}`);
 console.log(bad ? `${bad} problems in ${N} requests` : `ok: ${N} fuzzed requests answered well-formed, server alive, clean exit`);
 process.exit(bad ? 1 : 0);

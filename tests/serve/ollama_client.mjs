@@ -90,6 +90,7 @@ function rawRequest(url, { method = 'POST', path: p, body = '', headers = {} }) 
 const srv = await startServer([L3], 'server');
 const client = new Ollama({ host: srv.url });
 try {
+  check(new URL(srv.url).hostname === '127.0.0.1', 'binds 127.0.0.1 by default', srv.url);
   // --- version, ps, health -------------------------------------------------------------------
   const v = await client.version();
   check(typeof v.version === 'string' && v.version.length > 0, 'version', JSON.stringify(v));
