@@ -107,7 +107,7 @@ enum MHD_Result srv_api_show(slm_server *s, struct MHD_Connection *c, const cJSO
     if (!name) return srv_reply_error(c, 400, "\"model\" (a string) is required");
     srv_model *m = NULL;
     slm_error err = {0};
-    slm_status st = srv_model_acquire(s, name, &m, &err);
+    slm_status st = srv_model_describe_open(s, name, &m, &err);
     if (st) return srv_reply_error(c, srv_http_status(st), "%s", err.msg);
     cJSON *o = cJSON_CreateObject();
     cJSON *man = NULL;

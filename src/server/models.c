@@ -167,19 +167,10 @@ slm_status srv_model_load(slm_server *s, const char *name, const char *path, con
     return st;
 }
 
-slm_status srv_model_acquire(slm_server *s, const char *name, srv_model **out, slm_error *err) {
-    *out = NULL;
-    pthread_mutex_lock(&s->reg_mu);
-    srv_model *m = find_locked(s, name);
-    if (m) m->refs++;
-    pthread_mutex_unlock(&s->reg_mu);
-    if (m) {
-        *out = m;
-        return SLM_OK;
-    }
-    /* Not loaded: a store name is loaded on first use. Never a path: requests name store models. */
-    char sname[SLM_STORE_NAME_MAX + 1];
-    snprintf(sname, sizeof sname, "%s", name);
+/* A request's model name -> store name (without an implicit ":latest") and blob path. */
+static slm_status resolve_stored(const char *name, char sname[SLM_STORE_NAME_MAX + 1], char path[SLM_STORE_PATH_MAX],
+                                 slm_error *err) {
+    snprintf(sname, SLM_STORE_NAME_MAX + 1, "%s", name);
     slm_error e2 = {0};
     if (slm_store_check_name(sname, &e2)) return slm_fail(err, SLM_E_NOT_FOUND, "model '%s' not found", name);
     cJSON *man = NULL;
@@ -191,8 +182,53 @@ slm_status srv_model_acquire(slm_server *s, const char *name, srv_model **out, s
     }
     cJSON_Delete(man);
     if (st) return slm_fail(err, SLM_E_NOT_FOUND, "model '%s' not found", name);
-    char path[SLM_STORE_PATH_MAX];
-    if ((st = slm_store_resolve(sname, path, sizeof path, err))) return st;
+    return slm_store_resolve(sname, path, SLM_STORE_PATH_MAX, err);
+}
+
+slm_status srv_model_describe_open(slm_server *s, const char *name, srv_model **out, slm_error *err) {
+    *out = NULL;
+    pthread_mutex_lock(&s->reg_mu);
+    srv_model *m = find_locked(s, name);
+    if (m) m->refs++;
+    pthread_mutex_unlock(&s->reg_mu);
+    if (m) {
+        *out = m;
+        return SLM_OK;
+    }
+    char sname[SLM_STORE_NAME_MAX + 1], path[SLM_STORE_PATH_MAX];
+    slm_status st = resolve_stored(name, sname, path, err);
+    if (st) return st;
+    if (!(m = calloc(1, sizeof *m))) return slm_fail(err, SLM_E_NOMEM, "out of memory");
+    pthread_mutex_init(&m->gen_mu, NULL);
+    snprintf(m->name, sizeof m->name, "%s", sname);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    snprintf(m->store_name, sizeof m->store_name, "%s", sname);
+    m->loaded_at = (int64_t)time(NULL);
+    m->refs = 1; /* the caller's only: never listed */
+    if ((st = slm_model_load(path, &m->m, err))) {
+        model_free(m);
+        return st;
+    }
+    m->has_tmpl = chat_template_load(path, &m->tmpl, NULL) == SLM_OK && m->tmpl.source && m->tmpl.len;
+    if (!m->has_tmpl) chat_template_source_free(&m->tmpl);
+    *out = m;
+    return SLM_OK;
+}
+
+slm_status srv_model_acquire(slm_server *s, const char *name, srv_model **out, slm_error *err) {
+    *out = NULL;
+    pthread_mutex_lock(&s->reg_mu);
+    srv_model *m = find_locked(s, name);
+    if (m) m->refs++;
+    pthread_mutex_unlock(&s->reg_mu);
+    if (m) {
+        *out = m;
+        return SLM_OK;
+    }
+    /* Not loaded: a store name is loaded on first use. Never a path: requests name store models. */
+    char sname[SLM_STORE_NAME_MAX + 1], path[SLM_STORE_PATH_MAX];
+    slm_status st = resolve_stored(name, sname, path, err);
+    if (st) return st;
 
     pthread_mutex_lock(&s->load_mu);
     pthread_mutex_lock(&s->reg_mu);

@@ -65,6 +65,10 @@ slm_status srv_model_load(slm_server *s, const char *name, const char *path, con
  * no valid store name. Release with srv_model_release. */
 slm_status srv_model_acquire(slm_server *s, const char *name, srv_model **out, slm_error *err);
 void srv_model_release(slm_server *s, srv_model *m);
+/* For /api/show: a listed model as srv_model_acquire, else a stored one opened for its metadata
+ * only (weights mapped, template read; no context, not listed, freed by srv_model_release), so
+ * describing a model does not keep it loaded. */
+slm_status srv_model_describe_open(slm_server *s, const char *name, srv_model **out, slm_error *err);
 /* Unlist every model loaded from this store name (after /api/delete). */
 void srv_model_unlist_store(slm_server *s, const char *store_name);
 /* Unlist and free everything (shutdown, no requests left). */

@@ -125,6 +125,7 @@ try {
   check(mi['general.architecture'] === 'llama' && mi['llama.block_count'] === cfg.num_hidden_layers &&
     mi['llama.embedding_length'] === cfg.hidden_size && mi['llama.attention.head_count_kv'] === cfg.num_key_value_heads &&
     show.details.quantization_level === 'F16', 'show: model_info matches config.json', JSON.stringify(show).slice(0, 400));
+  check(!(await client.ps()).models.some((m) => m.name === pullName), 'show does not keep the model loaded');
   await expectError(client.pull({ model: 'hf.co/bartowski/Missing-GGUF', stream: false }), 404, 'pull of a missing repo: 404');
   let streamErr = '';
   try { for await (const e of await client.pull({ model: 'hf.co/bartowski/Missing-GGUF', stream: true })) void e; } catch (e) { streamErr = e.message; }
@@ -255,7 +256,13 @@ try {
   const kl = await kc.ps();
   check(kl.models.map((m) => m.name).sort().join() === 'hf.co/bartowski/Tiny-GGUF:Q4_0,llama3-tiny-f16', 'right key: accepted; both models loaded',
     JSON.stringify(kl));
-  await stopServer(ks, 'keyed server');
+  // SIGINT while a client is mid-stream: the generation is cancelled and the server still exits 0
+  const live = await kc.chat({ model: 'llama3-tiny-f16', messages: [{ role: 'user', content: 'Go on.' }], stream: true, options: { num_predict: 100000 } });
+  const reader = (async () => { let n = 0; try { for await (const p of live) { void p; n++; } } catch { /* cut by the shutdown */ } return n; })();
+  await sleep(300);
+  const t = Date.now();
+  await stopServer(ks, 'keyed server (with a client mid-stream)');
+  check((await reader) > 0 && Date.now() - t < 5000, `shutdown with a live stream took ${Date.now() - t} ms`);
 } catch (e) {
   fail(`api key: ${e.stack || e}`);
 }
