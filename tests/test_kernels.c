@@ -349,6 +349,21 @@ static void check_precise_case(const slm_kernels *isas[], int n_isa, const case_
 
     for (int i = 0; i < n_isa; i++) {
         const slm_kernels *kt = isas[i];
+        /* A table without precise tiles (gemm2 NULL): slm_matmul_rows2 pairs the table's gemm. */
+        slm_kernels no2 = *kt;
+        no2.mm[c->type].gemm2 = NULL;
+        CHECK(slm_matmul_has_precise(&no2, c->type), "%s %s: no precise matmul without gemm2", kt->name, tn);
+        for (int64_t j = 0; j < ny; j++)
+            y[j] = -7.0f;
+        slm_matmul_rows2(&no2, c->type, c->w, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, 0, c->n_rows);
+        bad = 0;
+        for (int64_t t = 0; t < c->n_tok; t++) {
+            bad += y[t * ldy + c->n_rows] != -7.0f;
+            for (int64_t r = 0; r < c->n_rows; r++)
+                bad += !(fabs((double)y[t * ldy + r] - y_ref[t * ldy + r]) <= tol[t * ldy + r]);
+        }
+        CHECK(bad == 0, "%s %s k=%lld n_tok=%lld: gemm-paired fallback: %d outputs off", kt->name, tn,
+              (long long)c->k, (long long)c->n_tok, bad);
         if (kt == ref) continue;
         memset(act, 0xAB, asz);
         for (int ith = 0; ith < 3; ith++)

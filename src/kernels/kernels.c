@@ -128,6 +128,14 @@ static void tables_init(void) {
         }
     }
 #endif
+    /* A table that replaced a type's gemm but still has the scalar gemm2 (an ISA without its own
+     * precise tiles) drops that gemm2: slm_matmul_rows2 then runs the ISA's gemm on both rows. */
+    const slm_kernels *sc = &g_tables[SLM_ISA_SCALAR];
+    for (int i = 1; i < SLM_ISA_COUNT; i++)
+        for (int ty = 0; g_have[i] && ty < SLM_DT_COUNT; ty++) {
+            slm_matmul_kernel *mk = &g_tables[i].mm[ty];
+            if (mk->gemm != sc->mm[ty].gemm && mk->gemm2 == sc->mm[ty].gemm2) mk->gemm2 = NULL;
+        }
     int best = 0;
     for (int i = 0; i < SLM_ISA_COUNT; i++)
         if (g_have[i]) best = i;
@@ -305,8 +313,32 @@ void slm_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, cons
 /* ---- Precise matmul (kernels.h): activation + quantized rounding residual ---------------------- */
 
 bool slm_matmul_has_precise(const slm_kernels *kt, uint32_t type) {
-    return type < SLM_DT_COUNT && kt->mm[type].gemm2 != NULL &&
+    return type < SLM_DT_COUNT && kt->mm[type].gemm != NULL &&
            (kt->mm[type].act_type == SLM_DT_Q8_0 || kt->mm[type].act_type == SLM_DT_Q8_K);
+}
+
+/* gemm2 from gemm, for a table without precise tiles: per token, chunks of up to 64 rows go
+ * through gemm with the token's 2 activation rows (weights reused from L1/L2), then the pairs
+ * are summed. */
+static void gemm2_from_gemm(slm_gemm_fn gemm, int64_t k, const uint8_t *w, size_t wrb, int64_t nr, const uint8_t *act,
+                            size_t arb, int64_t nt, float *y, int64_t ldy) {
+    enum { RC = 64 };
+    float tmp[2 * RC];
+    for (int64_t t = 0; t < nt; t++)
+        for (int64_t r = 0; r < nr; r += RC) {
+            const int64_t n = nr - r < RC ? nr - r : RC;
+            gemm(k, w + (size_t)r * wrb, wrb, n, act + (size_t)(2 * t) * arb, arb, 2, tmp, RC);
+            for (int64_t i = 0; i < n; i++) y[t * ldy + r + i] = tmp[i] + tmp[RC + i];
+        }
+}
+
+/* One gemm2 call, or its emulation when the table has none. */
+static void call_gemm2(const slm_matmul_kernel *mk, int64_t k, const uint8_t *w, size_t wrb, int64_t nr,
+                       const uint8_t *act, size_t arb, int64_t nt, float *y, int64_t ldy) {
+    if (mk->gemm2)
+        mk->gemm2(k, w, wrb, nr, act, arb, nt, y, ldy);
+    else
+        gemm2_from_gemm(mk->gemm, k, w, wrb, nr, act, arb, nt, y, ldy);
 }
 
 /* Elements [e0, e1) (whole activation blocks) of one token: q8(x) into row0, q8(x - deq(q8(x)))
@@ -356,15 +388,16 @@ void slm_matmul_rows2(const slm_kernels *kt, uint32_t type, const void *w, size_
     /* same cache blocking as slm_matmul_rows, counted in activation rows (2 per token) */
     const int64_t tok_chunk = TOK_CHUNK / 2;
     if (n_tok <= tok_chunk) {
-        mk->gemm2(k, (const uint8_t *)w + (size_t)r0 * row_bytes, row_bytes, r1 - r0, act, arb, n_tok, y + r0, ldy);
+        call_gemm2(mk, k, (const uint8_t *)w + (size_t)r0 * row_bytes, row_bytes, r1 - r0, act, arb, n_tok, y + r0,
+                   ldy);
         return;
     }
     for (int64_t rc = r0; rc < r1; rc += ROW_CHUNK) {
         const int64_t nr = r1 - rc < ROW_CHUNK ? r1 - rc : ROW_CHUNK;
         for (int64_t tc = 0; tc < n_tok; tc += tok_chunk) {
             const int64_t nt = n_tok - tc < tok_chunk ? n_tok - tc : tok_chunk;
-            mk->gemm2(k, (const uint8_t *)w + (size_t)rc * row_bytes, row_bytes, nr,
-                      (const uint8_t *)act + (size_t)(2 * tc) * arb, arb, nt, y + tc * ldy + rc, ldy);
+            call_gemm2(mk, k, (const uint8_t *)w + (size_t)rc * row_bytes, row_bytes, nr,
+                       (const uint8_t *)act + (size_t)(2 * tc) * arb, arb, nt, y + tc * ldy + rc, ldy);
         }
     }
 }

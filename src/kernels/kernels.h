@@ -66,7 +66,8 @@ typedef struct slm_matmul_kernel {
      * e_t = x_t - dequant(q8(x_t)) is the rounding residual (see slm_matmul_precise), and
      *     y[t * ldy + r] = dot(row r of w, row 2t) + dot(row r of w, row 2t+1)   for t < n_tok,
      * n_tok counting tokens (the activation has 2 n_tok rows). Each weight block is unpacked
-     * once for both rows. */
+     * once for both rows. NULL with a quantized act_type: slm_matmul_rows2 runs gemm on both
+     * rows (an ISA without precise tiles stays correct, at ~2x its gemm's weight unpacking). */
     slm_gemm_fn gemm2;
 } slm_matmul_kernel;
 
@@ -164,8 +165,7 @@ void slm_matmul_quantize_act2(const slm_kernels *kt, uint32_t type, const float 
 void slm_matmul_rows2(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
                       int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1);
 
-/* Both phases on the pool, like slm_matmul; falls back to slm_matmul when the type has no
- * gemm2. */
+/* Both phases on the pool, like slm_matmul; plain slm_matmul for types with F32 activations. */
 void slm_matmul_precise(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
                         int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
                         int64_t ldy);
