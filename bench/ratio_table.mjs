@@ -12,6 +12,8 @@
 //   membw  {when, r: bench_membw row}                       read bandwidth, start and end
 //   bytes  {file, r: bench_token_bytes object}              bytes a token reads, per file
 //   idle   {file, busy_pct}                                 other processes' CPU use just before
+//   disturb {tool, file, depth, other_pct}                  other processes' share of all CPUs
+//                                                           while that tool ran that file's stage
 //   nlc    {file, r: nlc_bench.mjs row}                     llama.cpp (node-llama-cpp)
 //   slm    {file, r: slm bench --json row}                  slm (llama-bench fields)
 //
@@ -90,6 +92,13 @@ function table(path) {
       if (!order.includes(k)) order.push(k);
     }
   }
+  // Other processes' CPU share during a row's runs (the worse of the two tools).
+  const disturb = new Map();
+  for (const x of rows.filter((x) => x.src === "disturb")) {
+    const k = `${x.file}|${x.depth}`;
+    disturb.set(k, Math.max(disturb.get(k) ?? 0, x.other_pct));
+  }
+  const noisy = [];
   const out = [];
   const f1 = (v) => (Number.isFinite(v) ? v.toFixed(1) : "-");
   const f2 = (v) => (Number.isFinite(v) ? v.toFixed(2) : "-");
@@ -106,6 +115,9 @@ function table(path) {
     const b = bytes.get(file), band = bw.get(Number(threads));
     if (test.startsWith("tg") && b && band) ceil = band / tokenBytes(b, ref.depth + (ref.n + 1) / 2);
     const ratio = p && o ? o.ts / p.ts : NaN;
+    const other = disturb.get(`${file}|${ref.depth ?? 0}`) ?? 0;
+    const mark = other > 10 ? " (!)" : "";
+    if (mark) noisy.push(`${file} ${test} (${other.toFixed(0)}%)`);
     if (Number.isFinite(ratio)) {
       bar.ratio[1]++;
       if (ratio >= 1.0) bar.ratio[0]++;
@@ -116,7 +128,7 @@ function table(path) {
       if (o.ts / ceil >= 0.8) bar.ceil[0]++;
       else below.push(`${file} ${test} t=${threads}: ${pct(o.ts / ceil)} of ceiling`);
     }
-    out.push(`| ${file} | ${test} | ${threads} | ${f1(p?.ts)} | ${f1(o?.ts)} | ${f2(ratio)} | ` +
+    out.push(`| ${file} | ${test}${mark} | ${threads} | ${f1(p?.ts)} | ${f1(o?.ts)} | ${f2(ratio)} | ` +
       `${o ? pct(o.ts / ceil) : "-"} | ${f1(ceil)} | ${p ? pct(p.ts / ceil) : "-"} |`);
   }
   out.push("");
@@ -133,6 +145,7 @@ function table(path) {
       ` + ${(b.kv_bytes_per_pos_full / 1024).toFixed(0)} KiB of KV per context position${b.kv_bytes_per_pos_swa ? ` (+ ${(b.kv_bytes_per_pos_swa / 1024).toFixed(0)} KiB on sliding layers, window ${b.swa_window})` : ""}.`);
   const busy = rows.filter((x) => x.src === "idle" && x.busy_pct > 10);
   if (busy.length) out.push(`WARNING: the machine was not idle before ${busy.map((x) => `${x.file} (${x.busy_pct.toFixed(0)}% busy)`).join(", ")}: those rows are disturbed.`);
+  if (noisy.length) out.push(`(!) other processes used > 10% of the CPUs while these rows ran: ${[...new Set(noisy)].join(", ")}; do not trust them.`);
   out.push(`Bar: slm >= 1.0x llama.cpp on ${bar.ratio[0]}/${bar.ratio[1]} rows; tg (depth 0) >= 80% of the bandwidth ceiling on ${bar.ceil[0]}/${bar.ceil[1]} rows.`);
   if (below.length) out.push(`Below the bar: ${below.join("; ")}.`);
   console.log(out.join("\n"));

@@ -128,17 +128,35 @@ est=$(node bench/ratio_table.mjs estimate "$out" "$threads" "$reps" "$pp" "$tg" 
 echo "run_bench: ${#files[@]} files, threads $threads, $reps reps, pp$pp tg$tg, depth $depth at threads $dthreads:" \
      "expected duration about $((est / 60)) min $((est % 60)) s (rough)" >&2
 
-# ---- the runs: per file llama.cpp and slm back to back, the first of the pair alternating
+# ---- the runs: per file llama.cpp and slm back to back, the first of the pair alternating.
+# Each tool run is wrapped by a CPU accounting of the whole machine (/proc/stat) minus what this
+# script's children used (/proc/$$/stat cutime + cstime): what other processes took meanwhile.
+cpu_snap() { # busy and total jiffies of all CPUs, our children's jiffies
+  local busy total ours
+  read -r busy total < <(head -1 /proc/stat | awk '{ t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }')
+  ours=$(sed 's/^.*) //' /proc/$$/stat | awk '{ print $14 + $15 }') # fields 16, 17 after pid and comm
+  echo "$busy $total $ours"
+}
+disturbed() { # tool file depth "snap before" "snap after"
+  awk -v a="$4" -v b="$5" -v tool="$1" -v file="$(basename "$2")" -v d="$3" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); tot = y[2] - x[2]; other = (y[1] - x[1]) - (y[3] - x[3])
+    if (other < 0) other = 0
+    printf "{\"src\":\"disturb\",\"tool\":\"%s\",\"file\":\"%s\",\"depth\":%d,\"other_pct\":%.1f}\n", tool, file, d, (tot > 0 ? 100 * other / tot : 0) }' >>"$out"
+}
 opt() { [ "$1" -gt 0 ] && echo "$1" || echo ""; } # nlc_bench takes "" for "no such test"
 peer_run() { # file, pp, depth, threads
+  local s0; s0=$(cpu_snap)
   node "$PEER" --model "$1" --threads "$4" --pp "$(opt "$2")" --tg "$(opt "$tg")" --depth "$3" \
     --reps "$reps" --json - | node bench/ratio_table.mjs wrap nlc "$(basename "$1")" >>"$out" ||
     echo "run_bench: WARNING: llama.cpp failed on $1 (pp $2, depth $3)" >&2
+  disturbed nlc "$1" "$3" "$s0" "$(cpu_snap)"
 }
 slm_run() { # file, pp, depth, threads
+  local s0; s0=$(cpu_snap)
   "$SLM" bench "$1" -p "$2" -n "$tg" -d "$3" -r "$reps" -t "$4" --json |
     node bench/ratio_table.mjs wrap slm "$(basename "$1")" >>"$out" ||
     echo "run_bench: WARNING: slm failed on $1 (pp $2, depth $3)" >&2
+  disturbed slm "$1" "$3" "$s0" "$(cpu_snap)"
   echo "$(basename "$1") slm pp$2 tg$tg depth $3 done" >&2
 }
 i=0

@@ -67,13 +67,12 @@ typedef struct slm_context_params {
     slm_kv_type kv_type;
     bool exact;         /* reference path: weights dequantized by the scalar reference, float32
                            math everywhere, f32 KV cache (kv_type is ignored). For tests. */
-    bool precise;       /* precise production matmuls (the default): each quantized activation
-                           row's rounding residual x - q8(x) is quantized too and its product
-                           added, ~16-bit activations instead of 8-bit (~100x closer to the exact
-                           result than llama.cpp on quantized weights; weights still read and
-                           unpacked once, twice the integer-dot work). Overrides fast. */
-    bool fast;          /* opt-out: 8-bit activations only (Q8_0 / Q8_K, like llama.cpp): faster
-                           prompt processing, ~0.2-0.4 logits from the exact result. */
+    bool precise;       /* opt-in precise matmuls: each quantized activation row's rounding
+                           residual x - q8(x) is quantized too and its product added: ~16-bit
+                           activations instead of 8-bit (~100x closer to the exact result than
+                           llama.cpp on quantized weights; weights still read and unpacked once,
+                           but twice the integer-dot work: ~0.55x prompt, ~0.7x generation speed).
+                           Default (false): 8-bit activations (Q8_0 / Q8_K) like llama.cpp. */
 } slm_context_params;
 
 /* One entry of a decode batch. Positions of a sequence must be < n_ctx. */

@@ -275,7 +275,13 @@ static void test_matmul_pool(const slm_kernels *kt) {
             slm_matmul(kt, p, c.type, c.w, c.row_bytes, c.n_rows, c.x, c.ldx, c.n_tok, c.k, act, y, 45);
             int bad = 0;
             for (int64_t j = 0; j < 70 * 45; j++) {
-                double tol = 1e-4 * (fabs(y_ref[j]) + 1.0);
+                /* float-order bound of check_case (magnitudes from x: activations round to ~x) */
+                const int64_t t = j / 45, r = j % 45;
+                double mag = 0;
+                for (int64_t e = 0; e < c.k; e++)
+                    mag += (fabs((double)c.wf[r * c.k + e] + c.wm[r * c.k + e]) + fabs((double)c.wm[r * c.k + e])) *
+                           fabs((double)c.x[t * c.ldx + e]) * 1.01;
+                const double tol = ((double)c.k / 32 + 16) * 0x1p-24 * mag + 1e-30;
                 if (!(fabs((double)y[j] - y_ref[j]) <= tol)) bad++;
             }
             CHECK(bad == 0, "%s slm_matmul %s (pool %d): %d of %d outputs off", kt->name, slm_dtype_name(c.type), rep,
@@ -689,6 +695,74 @@ static void test_isa_env(void) {
     CHECK(slm_kernels_get() != NULL, "slm_kernels_get");
 }
 
+/* Attention chunk kernels against the scalar reference: every head count 1..9 (blocks of 4 plus
+ * remainders), head sizes with and without an 8-element tail, chunks of 1..32 rows; exp_shift_sum
+ * against expf over the softmax range (relative error, the polynomial is good to ~2e-7). */
+static void test_attn_kernels(const slm_kernels *kt) {
+    const slm_kernels *ref = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    static const int64_t hds[] = {8, 64, 72, 128, 13};
+    enum { MAXH = 9, MAXHD = 128, CH = 32 };
+    float *q = xmalloc(sizeof(float) * MAXH * MAXHD), *s1 = xmalloc(sizeof(float) * MAXH * CH),
+          *s2 = xmalloc(sizeof(float) * MAXH * CH), *a1 = xmalloc(sizeof(float) * MAXH * MAXHD),
+          *a2 = xmalloc(sizeof(float) * MAXH * MAXHD);
+    slm_f16 *rows = xmalloc(sizeof(slm_f16) * CH * MAXHD * 2);
+    const slm_f16 *kp[CH], *vp[CH];
+    int bad_s = 0, bad_a = 0;
+    for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+        const int64_t hd = hds[hi];
+        for (int64_t nh = 1; nh <= MAXH; nh++) {
+            for (int n = 1; n <= CH; n += 7) {
+                for (int64_t i = 0; i < nh * hd; i++) q[i] = rnd_act();
+                for (int i = 0; i < n; i++) {
+                    /* rows at odd element offsets: the kernels must not assume alignment */
+                    kp[i] = rows + (size_t)i * 2 * MAXHD + 1;
+                    vp[i] = rows + (size_t)i * 2 * MAXHD + MAXHD + 1;
+                    for (int64_t d = 0; d < hd; d++) {
+                        rows[(size_t)i * 2 * MAXHD + 1 + d] = slm_f32_to_f16(rnd_act());
+                        if (MAXHD + 1 + d < 2 * MAXHD) rows[(size_t)i * 2 * MAXHD + MAXHD + 1 + d] = slm_f32_to_f16(rnd_act());
+                    }
+                }
+                kt->attn_scores_f16(q, nh, hd, kp, n, s1, CH);
+                ref->attn_scores_f16(q, nh, hd, kp, n, s2, CH);
+                for (int64_t h = 0; h < nh; h++)
+                    for (int i = 0; i < n; i++) {
+                        double mag = 0;
+                        for (int64_t d = 0; d < hd; d++) mag += fabs(q[h * hd + d] * slm_f16_to_f32(kp[i][d]));
+                        if (fabs((double)s1[h * CH + i] - s2[h * CH + i]) > 1e-6 * mag + 1e-30) bad_s++;
+                    }
+                for (int64_t i = 0; i < nh * CH; i++) s1[i] = (rnd_u32() & 1023) / 1024.0f;
+                for (int64_t i = 0; i < nh * hd; i++) a1[i] = a2[i] = rnd_act();
+                kt->attn_accum_f16(a1, nh, hd, vp, n, s1, CH);
+                ref->attn_accum_f16(a2, nh, hd, vp, n, s1, CH);
+                for (int64_t i = 0; i < nh * hd; i++)
+                    if (fabs((double)a1[i] - a2[i]) > 1e-5 * (n + 1)) bad_a++;
+            }
+        }
+    }
+    CHECK(bad_s == 0, "%s attn_scores_f16: %d mismatches", kt->name, bad_s);
+    CHECK(bad_a == 0, "%s attn_accum_f16: %d mismatches", kt->name, bad_a);
+    /* exp_shift_sum over [m - 100, m], incl. tails of every length mod 8 */
+    for (int n = 0; n <= 40; n++) {
+        float x[40], y[40];
+        const float m = 3.5f;
+        for (int i = 0; i < n; i++) x[i] = y[i] = m - 100.0f * (rnd_u32() & 0xFFFF) / 65536.0f * (i % 3 ? 0.05f : 1.0f);
+        if (n) x[0] = y[0] = m; /* the max itself: weight exactly 1 */
+        const float sa = kt->exp_shift_sum(x, n, m), sb = ref->exp_shift_sum(y, n, m);
+        int bad = 0;
+        for (int i = 0; i < n; i++)
+            if (fabs((double)x[i] - y[i]) > 4e-7 * y[i] + 1e-37) bad++;
+        CHECK(bad == 0 && fabs((double)sa - sb) <= 1e-6 * sb, "%s exp_shift_sum n=%d: %d bad, sum %g vs %g", kt->name,
+              n, bad, sa, sb);
+        if (n) CHECK(x[0] == 1.0f, "%s exp_shift_sum: exp(0) = %.9g", kt->name, x[0]);
+    }
+    free(q);
+    free(s1);
+    free(s2);
+    free(a1);
+    free(a2);
+    free(rows);
+}
+
 int main(void) {
     const slm_kernels *isas[SLM_ISA_COUNT];
     int n_isa = 0;
@@ -711,6 +785,7 @@ int main(void) {
         test_act_edges(isas[i]);
         test_matmul_pool(isas[i]);
         test_matmul_precise_pool(isas[i]);
+        test_attn_kernels(isas[i]);
     }
     test_matmul_paths(isas, n_isa);
     test_matmul_precise(isas, n_isa);

@@ -2,9 +2,11 @@
  *
  * Two tests per thread count: ppP (P random tokens in one decode call, logits of the last one)
  * and tgN (N decode calls of one token each), each after DEPTH tokens already in the KV cache
- * (filled untimed), repeated REPS times after one warm-up run. Prints a markdown table, or with
- * --json an array in llama-bench's `-o json` shape (n_prompt, n_gen, n_depth, n_threads, avg_ts,
- * stddev_ts, samples_ts, ...), so existing llama-bench tooling reads it. */
+ * (filled once per thread count, untimed, and cut back to DEPTH tokens before each run, as
+ * llama-bench restores its saved depth state), repeated REPS times after one warm-up run. Prints
+ * a markdown table, or with --json an array with every field of llama-bench's `-o json` objects
+ * (n_prompt, n_gen, n_depth, n_threads, avg_ts, stddev_ts, samples_ns, samples_ts, ...), so
+ * existing llama-bench tooling reads it. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -23,7 +25,7 @@ typedef struct bench_opts {
     int threads[BENCH_MAX_THREADS_LIST];
     int n_threads_list;
     slm_kv_type kv;
-    bool json, precise, fast;
+    bool json, precise;
 } bench_opts;
 
 static void usage(FILE *f) {
@@ -38,9 +40,8 @@ static void usage(FILE *f) {
             "  -t N[,N...]     threads, one result per count (default: physical cores)\n"
             "  -ub N           tokens per forward pass (default 512)\n"
             "  --kv TYPE       KV cache type: f16 (default), f32, q8_0\n"
-            "  --fast          8-bit activations only, like llama.cpp (faster prompt processing,\n"
-            "                  ~0.2-0.4 logits from exact); default: precise ~16-bit activations\n"
-            "  --precise       the default precise matmuls (overrides --fast)\n"
+            "  --precise       ~16-bit activations (8-bit plus their rounding residual; default:\n"
+            "                  8-bit activations like llama.cpp)\n"
             "  --json          print a JSON array (llama-bench -o json fields)\n");
 }
 
@@ -210,8 +211,6 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
             o->json = true;
         } else if (!strcmp(a, "--precise")) {
             o->precise = true;
-        } else if (!strcmp(a, "--fast")) {
-            o->fast = true;
         } else if (!strcmp(a, "-p") && v) {
             if (!parse_long(argv[++i], 0, 1L << 20, &o->n_prompt)) return cli_usage_error("bench", "bad -p");
         } else if (!strcmp(a, "-n") && v) {
@@ -285,7 +284,6 @@ int cmd_bench(int argc, char **argv) {
         p.n_threads = o.threads[ti];
         p.kv_type = o.kv;
         p.precise = o.precise;
-        p.fast = o.fast;
         slm_context *c = NULL;
         if (slm_context_new(m, &p, &c, &err) != SLM_OK) {
             rc = cli_fail("context", &err);

@@ -28,10 +28,9 @@ static void usage(FILE *f) {
             "  --ctx N           context size (default: input + greedy tokens)\n"
             "  --kv TYPE         KV cache type: f16 (default), f32, q8_0\n"
             "  --exact           reference path: exact dequantization, float32 math, f32 KV cache\n"
-            "  --fast            8-bit activations only (Q8_0/Q8_K, like llama.cpp): faster prompt\n"
-            "                    processing, ~0.2-0.4 logits from exact on quantized weights\n"
-            "  --precise         the default: production kernels plus a pass over the activations'\n"
-            "                    8-bit quantization residual (~16-bit activations); overrides --fast\n"
+            "  --precise         production kernels plus a pass over the activations' 8-bit\n"
+            "                    quantization residual (~16-bit activations, ~100x closer to exact\n"
+            "                    on quantized weights; default: 8-bit activations like llama.cpp)\n"
             "  --last-f32 FILE   write the full last-position logits (float32 little-endian)\n"
             "  -b, --ubatch N    tokens per forward pass (default 256)\n"
             "  -t, --threads N   threads (default: physical cores)\n");
@@ -132,7 +131,7 @@ int cmd_logits(int argc, char **argv) {
     }
     const char *model_path = NULL, *ids_arg = NULL, *last_path = NULL;
     long top = 10, greedy = 0, ctx_n = 0, threads = 0, ubatch = 256;
-    bool exact = false, precise = false, fast = false;
+    bool exact = false, precise = false;
     slm_kv_type kv = SLM_KV_F16;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -141,8 +140,6 @@ int cmd_logits(int argc, char **argv) {
             exact = true;
         } else if (!strcmp(a, "--precise")) {
             precise = true;
-        } else if (!strcmp(a, "--fast")) {
-            fast = true;
         } else if (!strcmp(a, "--ids") && has_val) {
             ids_arg = argv[++i];
         } else if (!strcmp(a, "--top") && has_val) {
@@ -194,7 +191,6 @@ int cmd_logits(int argc, char **argv) {
     p.kv_type = kv;
     p.exact = exact;
     p.precise = precise;
-    p.fast = fast;
     p.n_threads = (int32_t)threads;
     p.n_ubatch = (int32_t)ubatch;
     if (slm_context_new(m, &p, &ctx, &err) != SLM_OK) {

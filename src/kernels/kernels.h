@@ -89,6 +89,17 @@ typedef struct slm_kernels {
     /* Q8_0 KV rows: n a multiple of 32; bytes as quantize_row_q8_0_ref / dequantize_row_q8_0. */
     void (*q8_0_from_f32)(const float *x, void *y, int64_t n);
     void (*q8_0_to_f32)(const void *x, float *y, int64_t n);
+
+    /* Attention over a chunk of n f16 KV rows given by pointers (rows of one kv head, head_dim hd
+     * each), for n_heads query heads q[n_heads][hd] sharing that kv head (GQA):
+     *   attn_scores_f16: s[h * ld_s + i] = q_h . k_i            (raw dot products)
+     *   attn_accum_f16:  acc[h * hd + d] += sum_i p[h * ld_p + i] * v_i[d]
+     *   exp_shift_sum:   x[i] = exp(x[i] - m) for x[i] <= m, returns the sum of the new x[i] */
+    void (*attn_scores_f16)(const float *q, int64_t n_heads, int64_t hd, const slm_f16 *const *k, int n, float *s,
+                            int64_t ld_s);
+    void (*attn_accum_f16)(float *acc, int64_t n_heads, int64_t hd, const slm_f16 *const *v, int n, const float *p,
+                           int64_t ld_p);
+    float (*exp_shift_sum)(float *x, int64_t n, float m);
 } slm_kernels;
 
 /* ---- Selecting a table -------------------------------------------------------------------- */

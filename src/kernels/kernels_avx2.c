@@ -486,4 +486,5 @@ void kernels_fill_avx2(slm_kernels *kt) {
     kt->f16_to_f32 = vf16_to_f32_avx2;
     kt->q8_0_from_f32 = vq8_0_from_f32_avx2;
     kt->q8_0_to_f32 = vq8_0_to_f32_avx2;
+    kernels_fill_attn_avx2(kt);
 }

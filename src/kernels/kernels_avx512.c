@@ -180,8 +180,61 @@ static inline __attribute__((always_inline)) void pair_gemm(int kind, int64_t k,
             y[t * ldy + r] = pair_dot1(kind, nb, w + (size_t)r * wrb, act + (size_t)t * arb);
 }
 
+/* Codes of activation blocks b, b+1 of one Q8_0 row (absent one zero). */
+static inline __m512i pair_act_codes(const uint8_t *act, int64_t b, int two) {
+    const block_q8_0 *a = (const block_q8_0 *)act + b;
+    const __m256i a0 = _mm256_loadu_si256((const __m256i *)a[0].qs);
+    return two ? _mm512_inserti64x4(_mm512_castsi256_si512(a0), _mm256_loadu_si256((const __m256i *)a[1].qs), 1)
+               : _mm512_zextsi256_si512(a0);
+}
+
+/* Precise token generation, blocks b, b+1 of one row against a token's two activation rows (x at
+ * ax, its residual at ar): the weight codes are unpacked once, and the six fp16 scales (w0 w1,
+ * x0 x1, r0 r1) go through one vcvtph2ps and one multiply. */
+static inline __attribute__((always_inline)) void pair_step2(int kind, const uint8_t *w, const uint8_t *ax,
+                                                             const uint8_t *ar, int64_t b, int two, __m512 *acc0,
+                                                             __m512 *acc1) {
+    const __m512i z = _mm512_setzero_si512(), off = _mm512_set1_epi8((char)pair_offset(kind));
+    const __m512i q = pair_codes(kind, w, b, two);
+    const __m512i x = pair_act_codes(ax, b, two), r = pair_act_codes(ar, b, two);
+    const __m512i ix = _mm512_dpbusd_epi32(_mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, off, x)), q, x);
+    const __m512i ir = _mm512_dpbusd_epi32(_mm512_sub_epi32(z, _mm512_dpbusd_epi32(z, off, r)), q, r);
+    const size_t bs = kind == P_Q4_0 ? sizeof(block_q4_0) : sizeof(block_q8_0);
+    uint16_t w0, w1 = 0, x1 = 0, r1 = 0; /* d is the first member of every block */
+    memcpy(&w0, w + (size_t)b * bs, 2);
+    const uint16_t x0 = ((const block_q8_0 *)ax)[b].d, r0 = ((const block_q8_0 *)ar)[b].d;
+    if (two) {
+        memcpy(&w1, w + (size_t)(b + 1) * bs, 2);
+        x1 = ((const block_q8_0 *)ax)[b + 1].d;
+        r1 = ((const block_q8_0 *)ar)[b + 1].d;
+    }
+    const uint64_t hw = (uint64_t)w0 | (uint64_t)w1 << 16 | (uint64_t)w0 << 32 | (uint64_t)w1 << 48;
+    const uint64_t ha = (uint64_t)x0 | (uint64_t)x1 << 16 | (uint64_t)r0 << 32 | (uint64_t)r1 << 48;
+    const __m256 f = _mm256_cvtph_ps(_mm_set_epi64x((long long)ha, (long long)hw)); /* w0 w1 w0 w1 x0 x1 r0 r1 */
+    const __m512 p = _mm512_castps128_ps512(_mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1)));
+    const __m512 s0 = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), p);
+    const __m512 s1 = _mm512_permutexvar_ps(_mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), p);
+    *acc0 = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(ix), *acc0);
+    *acc1 = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(ir), *acc1);
+}
+
+static inline __attribute__((always_inline)) float pair_dot2(int kind, int64_t nb, const uint8_t *w, const uint8_t *ax,
+                                                             const uint8_t *ar) {
+    /* four fma chains (4 blocks per iteration): one chain per row pair would wait on fma latency */
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(),
+           acc3 = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        pair_step2(kind, w, ax, ar, b, 1, &acc0, &acc1);
+        pair_step2(kind, w, ax, ar, b + 2, 1, &acc2, &acc3);
+    }
+    for (; b < nb; b += 2)
+        pair_step2(kind, w, ax, ar, b, b + 1 < nb, &acc0, &acc1);
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
 /* Precise tiles (gemm2): 4 rows x 2 tokens (4 activation rows) while both remain, then 1 row x 1
- * token (its 2 activation rows, two independent fma chains, one weight stream per row). */
+ * token (pair_dot2: its 2 activation rows, one weight stream per row). */
 static inline __attribute__((always_inline)) void pair_gemm2(int kind, int64_t k, const void *vw, size_t wrb,
                                                              int64_t nr, const void *vact, size_t arb, int64_t nt,
                                                              float *y, int64_t ldy) {
@@ -199,8 +252,8 @@ static inline __attribute__((always_inline)) void pair_gemm2(int kind, int64_t k
     }
     for (; t < nt; t++)
         for (int64_t r = 0; r < nr; r++)
-            pair_tile(kind, 1, 2, 1, nb, w + (size_t)r * wrb, wrb, act + (size_t)(2 * t) * arb, arb, y + t * ldy + r,
-                      ldy);
+            y[t * ldy + r] = pair_dot2(kind, nb, w + (size_t)r * wrb, act + (size_t)(2 * t) * arb,
+                                       act + (size_t)(2 * t + 1) * arb);
 }
 
 static void gemm2_q4_0_avx512(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb, int64_t nt,

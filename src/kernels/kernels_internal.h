@@ -12,6 +12,10 @@ void kernels_fill_scalar(slm_kernels *kt);
 void kernels_fill_avx2(slm_kernels *kt);
 void kernels_fill_avx2_kquants(slm_kernels *kt);
 
+/* Attention entries (kernels_attn_scalar.c, kernels_attn_avx2.c); called by the fills above. */
+void kernels_fill_attn_scalar(slm_kernels *kt);
+void kernels_fill_attn_avx2(slm_kernels *kt);
+
 /* Overwrite the entries that have an AVX-512 version (kernels_*_avx512.c) in a table already
  * filled by the AVX2 functions. Only called when the CPU has AVX-512 F/BW/DQ/VL + VNNI with ZMM
  * state enabled by the OS, and AVX2 + FMA + F16C. */

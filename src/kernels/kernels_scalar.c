@@ -445,4 +445,5 @@ void kernels_fill_scalar(slm_kernels *kt) {
     kt->f16_to_f32 = vf16_to_f32;
     kt->q8_0_from_f32 = vq8_0_from_f32;
     kt->q8_0_to_f32 = vq8_0_to_f32;
+    kernels_fill_attn_scalar(kt);
 }

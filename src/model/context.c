@@ -62,8 +62,8 @@ static slm_status check_model(const slm_model *m, slm_error *err) {
 /* Activation scratch of the production matmuls: the largest over every weight multiplied. */
 static slm_status alloc_act(slm_context *c, slm_error *err) {
     const slm_model *m = c->model;
-    /* the precise matmul (the default) has two activation rows per token */
-    const bool precise = c->params.precise || !c->params.fast;
+    /* the precise matmul (opt-in) has two activation rows per token */
+    const bool precise = c->params.precise;
     const int64_t n_act = precise ? 2 * (int64_t)c->params.n_ubatch : c->params.n_ubatch;
     size_t need = slm_matmul_act_size(m->output.type, m->output.ne[0], n_act);
     for (int64_t il = 0; il < m->hp.n_layer; il++) {
@@ -94,7 +94,8 @@ static slm_status alloc_arena(slm_context *c, int n_threads, slm_error *err) {
     float **slots[] = {&c->x, &c->xn, &c->qkv, &c->att, &c->proj, &c->ffn, &c->vbuf};
     const int64_t max_row = max3(E, n_q, F);
     c->per_thread_attn_off = (size_t)(max_row + 15) & ~(size_t)15;
-    c->per_thread_floats = (c->per_thread_attn_off + (size_t)(2 * hd + hp->n_head * hd + 2 * hp->n_head) + 15) &
+    const size_t attn_floats = (size_t)(2 * hd + hp->n_head * hd + 2 * hp->n_head + hp->n_head * SLM_ATTN_CHUNK);
+    c->per_thread_floats = (c->per_thread_attn_off + attn_floats + 15) &
                            ~(size_t)15; /* 64-byte steps keep threads off each other's cache lines */
     uint64_t total = (uint64_t)c->per_thread_floats * (uint64_t)n_threads;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)

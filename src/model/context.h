@@ -34,8 +34,10 @@ struct slm_context {
     float *proj;   /* [n_ubatch, max(n_embd, ...)] output of o_proj / down_proj */
     float *ffn;    /* [n_ubatch, 2 n_ff] gate | up */
     /* n_threads x per_thread_floats: a dequantized weight row [0, per_thread_attn_off), then the
-     * attention state (k, v: head_dim each; acc: n_head * head_dim; max, sum: n_head) */
+     * attention state (k, v: head_dim each; acc: n_head * head_dim; max, sum: n_head; scores:
+     * n_head * SLM_ATTN_CHUNK) */
     float *per_thread;
+#define SLM_ATTN_CHUNK 32 /* KV cells per attention step (forward.c) */
     size_t per_thread_floats, per_thread_attn_off;
     float *vbuf;   /* 2 x max(E, Q + 2K, F): norm weights and biases converted to floats */
 

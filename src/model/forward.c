@@ -35,40 +35,109 @@ typedef struct attn_task {
     int32_t layer;
     bool swa;
     float scale;
+    int n_split; /* threads per item (split-K over the cells), 1 = items split over threads */
 } attn_task;
 
-/* fwd_attn_step for f32 / f16 cache rows read in place with the SIMD vector ops (production
- * path): same online softmax, no conversion of the rows into scratch. */
-static void attn_step_kernels(const slm_kernels *kt, const kv_cache *kv, int32_t layer, int32_t cell, int64_t off,
-                              const float *q, int64_t group, int64_t hd, float scale, float softcap, float *acc,
-                              float *mx, float *sum) {
-    const bool f16 = kv->type == SLM_KV_F16;
-    const void *krow = kv_cache_row_k(kv, layer, cell), *vrow = kv_cache_row_v(kv, layer, cell);
-    for (int64_t h = 0; h < group; h++) {
-        float s = f16 ? kt->dot_f16_f32((const slm_f16 *)krow + off, q + h * hd, hd)
-                      : kt->dot_f32((const float *)krow + off, q + h * hd, hd);
-        s *= scale;
-        if (softcap > 0) s = softcap * tanhf(s / softcap);
-        float *ah = acc + h * hd;
-        if (s > mx[h]) {
-            const float r = expf(mx[h] - s);
-            kt->scale_f32(ah, r, hd);
-            sum[h] *= r;
-            mx[h] = s;
+/* Production attention (any KV type) over the cells [j0, j1) that token (pos, seq) may see, for
+ * the `group` query heads q[group, hd] of kv head g, continuing the online softmax in
+ * (acc, mx, sum). Cells are taken SLM_ATTN_CHUNK at a time: the chunk's K rows are dotted with
+ * every head of the group (GQA shares them; f16 rows through one kernel call per chunk that
+ * converts each row once per 4 heads), the chunk's scores are exponentiated against one running
+ * max per head (one rescale of acc per chunk instead of one per new maximum), then the V rows are
+ * accumulated into every head. */
+static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const slm_hparams *hp, int32_t layer,
+                               bool swa, float scale, int32_t pos, int32_t seq, int64_t g, const float *q,
+                               int32_t j0, int32_t j1, float *kbuf, float *vbuf, float *scores, float *acc,
+                               float *mx, float *sum) {
+    const int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, off = g * hd;
+    const float softcap = hp->attn_logit_softcap;
+    int32_t cells[SLM_ATTN_CHUNK];
+    int32_t j = j0;
+    while (j < j1) {
+        int n = 0;
+        for (; j < j1 && n < SLM_ATTN_CHUNK; j++) {
+            if (kv->cell_seq[j] != seq || kv->cell_pos[j] > pos) continue;
+            if (swa && pos - kv->cell_pos[j] >= hp->sliding_window) continue;
+            cells[n++] = j;
         }
-        const float p = expf(s - mx[h]);
-        if (f16)
-            kt->axpy_f16(ah, p, (const slm_f16 *)vrow + off, hd);
-        else
-            kt->axpy_f32(ah, p, (const float *)vrow + off, hd);
-        sum[h] += p;
+        if (n == 0) break;
+        const bool f16 = kv->type == SLM_KV_F16;
+        const slm_f16 *krows[SLM_ATTN_CHUNK], *vrows[SLM_ATTN_CHUNK];
+        /* scores[h * CHUNK + i] = scale * q_h . k_i */
+        if (f16) {
+            for (int i = 0; i < n; i++) {
+                krows[i] = (const slm_f16 *)kv_cache_row_k(kv, layer, cells[i]) + off;
+                vrows[i] = (const slm_f16 *)kv_cache_row_v(kv, layer, cells[i]) + off;
+            }
+            kt->attn_scores_f16(q, group, hd, krows, n, scores, SLM_ATTN_CHUNK);
+        } else {
+            for (int i = 0; i < n; i++) {
+                const float *k = kbuf;
+                if (kv->type == SLM_KV_F32)
+                    k = (const float *)kv_cache_row_k(kv, layer, cells[i]) + off;
+                else
+                    kv_cache_load_k(kv, layer, cells[i], off, hd, kbuf);
+                for (int64_t h = 0; h < group; h++) scores[h * SLM_ATTN_CHUNK + i] = kt->dot_f32(k, q + h * hd, hd);
+            }
+        }
+        /* scale (and soft-cap), new running max per head, one rescale, then the weights */
+        for (int64_t h = 0; h < group; h++) {
+            float *sc = scores + h * SLM_ATTN_CHUNK, m = mx[h];
+            for (int i = 0; i < n; i++) {
+                float x = sc[i] * scale;
+                if (softcap > 0) x = softcap * tanhf(x / softcap);
+                sc[i] = x;
+                m = x > m ? x : m;
+            }
+            if (m > mx[h]) {
+                const float r = expf(mx[h] - m); /* 0 while nothing was accumulated (mx = -inf) */
+                kt->scale_f32(acc + h * hd, r, hd);
+                sum[h] *= r;
+                mx[h] = m;
+            }
+            sum[h] += kt->exp_shift_sum(sc, n, m);
+        }
+        if (f16) {
+            kt->attn_accum_f16(acc, group, hd, vrows, n, scores, SLM_ATTN_CHUNK);
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            const float *v = vbuf;
+            if (kv->type == SLM_KV_F32)
+                v = (const float *)kv_cache_row_v(kv, layer, cells[i]) + off;
+            else
+                kv_cache_load_v(kv, layer, cells[i], off, hd, vbuf);
+            for (int64_t h = 0; h < group; h++) kt->axpy_f32(acc + h * hd, scores[h * SLM_ATTN_CHUNK + i], v, hd);
+        }
     }
+}
+
+/* Per-thread attention scratch (see context.h): k, v rows, acc [group, hd], mx, sum, scores. */
+typedef struct attn_scratch {
+    float *k, *v, *acc, *mx, *sum, *scores;
+} attn_scratch;
+
+static attn_scratch attn_scratch_of(struct slm_context *c, int ith) {
+    const slm_hparams *hp = &c->model->hp;
+    const int64_t hd = hp->head_dim;
+    attn_scratch s;
+    s.k = c->per_thread + (size_t)ith * c->per_thread_floats + c->per_thread_attn_off;
+    s.v = s.k + hd;
+    s.acc = s.v + hd;
+    s.mx = s.acc + hp->n_head * hd;
+    s.sum = s.mx + hp->n_head;
+    s.scores = s.sum + hp->n_head;
+    return s;
 }
 
 /* One work item = (token t, kv head g): stream over the cells token t may see (same sequence,
  * position <= its own, inside the window on sliding layers) with an online softmax for all the
  * query heads of the group. GQA: query head h uses kv head h / (n_head / n_head_kv), so the group
- * of kv head g is the consecutive heads g * group .. g * group + group - 1. */
+ * of kv head g is the consecutive heads g * group .. g * group + group - 1.
+ * When there are fewer items than threads (generation with few kv heads: Gemma 3 has one), each
+ * item's cells are split over n_split threads instead (split-K, like flash-decoding): thread ith
+ * takes item ith / n_split, part ith % n_split, and leaves its partial softmax state in its
+ * scratch for attn_merge_splits. */
 static void attn_items(void *arg, int ith, int nth) {
     const attn_task *a = arg;
     struct slm_context *c = a->ctx;
@@ -76,30 +145,72 @@ static void attn_items(void *arg, int ith, int nth) {
     const kv_cache *kv = &c->kv;
     const int64_t hd = hp->head_dim, n_q = hp->n_head * hd, n_kv = hp->n_head_kv * hd;
     const int64_t ld_qkv = n_q + 2 * n_kv, group = hp->n_head / hp->n_head_kv;
-    float *k = c->per_thread + (size_t)ith * c->per_thread_floats + c->per_thread_attn_off;
-    float *v = k + hd, *acc = v + hd, *mx = acc + group * hd, *sum = mx + group;
+    const attn_scratch s = attn_scratch_of(c, ith);
     const slm_kernels *kt = c->kt;
+    const int64_t n_items = (int64_t)c->n_ub * hp->n_head_kv;
     int64_t i0, i1;
-    slm_split_range((int64_t)c->n_ub * hp->n_head_kv, ith, nth, 1, &i0, &i1);
+    int32_t j0 = 0, j1 = kv->used_end;
+    if (a->n_split > 1) {
+        if (ith >= n_items * a->n_split) return;
+        i0 = ith / a->n_split;
+        i1 = i0 + 1;
+        int64_t c0, c1;
+        slm_split_range(kv->used_end, ith % a->n_split, a->n_split, 1, &c0, &c1);
+        j0 = (int32_t)c0;
+        j1 = (int32_t)c1;
+    } else {
+        slm_split_range(n_items, ith, nth, 1, &i0, &i1);
+    }
     for (int64_t item = i0; item < i1; item++) {
         const int32_t t = (int32_t)(item / hp->n_head_kv);
         const int64_t g = item % hp->n_head_kv;
         const int32_t pos = c->ub_pos[t], seq = c->ub_seq[t];
         const float *q = c->qkv + t * ld_qkv + g * group * hd; /* [group, hd] */
-        fwd_attn_begin(group, hd, acc, mx, sum);
-        for (int32_t j = 0; j < kv->used_end; j++) {
-            if (kv->cell_seq[j] != seq || kv->cell_pos[j] > pos) continue;
-            if (a->swa && pos - kv->cell_pos[j] >= hp->sliding_window) continue;
-            if (kt && kv->type != SLM_KV_Q8_0) {
-                attn_step_kernels(kt, kv, a->layer, j, g * hd, q, group, hd, a->scale, hp->attn_logit_softcap, acc,
-                                  mx, sum);
-                continue;
+        fwd_attn_begin(group, hd, s.acc, s.mx, s.sum);
+        if (kt) {
+            attn_cells_chunked(kt, kv, hp, a->layer, a->swa, a->scale, pos, seq, g, q, j0, j1, s.k, s.v, s.scores,
+                               s.acc, s.mx, s.sum);
+        } else {
+            /* reference path (--exact): one cell at a time, plain C */
+            for (int32_t j = j0; j < j1; j++) {
+                if (kv->cell_seq[j] != seq || kv->cell_pos[j] > pos) continue;
+                if (a->swa && pos - kv->cell_pos[j] >= hp->sliding_window) continue;
+                kv_cache_load_k(kv, a->layer, j, g * hd, hd, s.k);
+                kv_cache_load_v(kv, a->layer, j, g * hd, hd, s.v);
+                fwd_attn_step(q, group, hd, s.k, s.v, a->scale, hp->attn_logit_softcap, s.acc, s.mx, s.sum);
             }
-            kv_cache_load_k(kv, a->layer, j, g * hd, hd, k);
-            kv_cache_load_v(kv, a->layer, j, g * hd, hd, v);
-            fwd_attn_step(q, group, hd, k, v, a->scale, hp->attn_logit_softcap, acc, mx, sum);
         }
-        fwd_attn_end(group, hd, acc, sum, c->att + t * n_q + g * group * hd, hd);
+        if (a->n_split == 1) fwd_attn_end(group, hd, s.acc, s.sum, c->att + t * n_q + g * group * hd, hd);
+    }
+}
+
+/* Combine the n_split partial softmax states of each item (left in threads' scratch by
+ * attn_items): m = max_s mx_s, out = sum_s acc_s e^(mx_s - m) / sum_s sum_s e^(mx_s - m). */
+static void attn_merge_splits(struct slm_context *c, int n_split) {
+    const slm_hparams *hp = &c->model->hp;
+    const int64_t hd = hp->head_dim, n_q = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
+    const int64_t n_items = (int64_t)c->n_ub * hp->n_head_kv;
+    for (int64_t item = 0; item < n_items; item++) {
+        const int32_t t = (int32_t)(item / hp->n_head_kv);
+        const int64_t g = item % hp->n_head_kv;
+        float *out = c->att + t * n_q + g * group * hd;
+        for (int64_t h = 0; h < group; h++) {
+            float m = -INFINITY, total = 0.0f;
+            for (int sp = 0; sp < n_split; sp++) {
+                const attn_scratch s = attn_scratch_of(c, (int)(item * n_split + sp));
+                if (s.sum[h] > 0 && s.mx[h] > m) m = s.mx[h];
+            }
+            for (int64_t d = 0; d < hd; d++) out[h * hd + d] = 0.0f;
+            for (int sp = 0; sp < n_split; sp++) {
+                const attn_scratch s = attn_scratch_of(c, (int)(item * n_split + sp));
+                if (!(s.sum[h] > 0)) continue;
+                const float w = expf(s.mx[h] - m);
+                total += s.sum[h] * w;
+                for (int64_t d = 0; d < hd; d++) out[h * hd + d] += w * s.acc[h * hd + d];
+            }
+            const float inv = total > 0 ? 1.0f / total : 0.0f;
+            for (int64_t d = 0; d < hd; d++) out[h * hd + d] *= inv;
+        }
     }
 }
 
@@ -191,8 +302,13 @@ static void block_attention(struct slm_context *c, int32_t il, float *vbuf) {
     ctx_parallel(c, qk_tokens, &qt);
 
     /* att[U, Q] = softmax(q k^T * scale + mask) v over the cache */
-    attn_task at = {c, il, swa, hp->attn_scale > 0 ? hp->attn_scale : (float)(1.0 / sqrt((double)hd))};
+    attn_task at = {c, il, swa, hp->attn_scale > 0 ? hp->attn_scale : (float)(1.0 / sqrt((double)hd)), 1};
+    /* Few items (generation) and a long cache: split each item's cells over the idle threads. */
+    const int nth = slm_threadpool_n_threads(c->pool);
+    const int64_t n_items = (int64_t)U * hp->n_head_kv;
+    if (n_items < nth && c->kv.used_end >= 256) at.n_split = (int)(nth / n_items);
     ctx_parallel(c, attn_items, &at);
+    if (at.n_split > 1) attn_merge_splits(c, at.n_split);
 
     /* x += [post_norm](att @ wo^T) */
     fwd_matmul(c, &L->wo, c->att, n_q, U, c->proj, E);

@@ -1,0 +1,123 @@
+/* Attention kernels, AVX2 + FMA + F16C (kernels.h: attn_scores_f16, attn_accum_f16,
+ * exp_shift_sum). A chunk of KV rows is processed for up to 4 query heads at a time, so each f16
+ * row is converted once per 4 heads and nothing goes through a function call per row. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/kernels_avx2_common.h"
+#include "kernels/kernels_internal.h"
+
+/* s[j * ld_s + i] = q_j . k_i for NH heads (NH a compile-time constant after inlining). */
+static inline __attribute__((always_inline)) void scores_block(const float *q, int64_t hd,
+                                                                const slm_f16 *const *k, int n, float *s,
+                                                                int64_t ld_s, const int NH) {
+    const int64_t hd8 = hd & ~(int64_t)7;
+    for (int i = 0; i < n; i++) {
+        const slm_f16 *ki = k[i];
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t d = 0; d < hd8; d += 8) {
+            const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ki + d)));
+#pragma GCC unroll 4
+            for (int j = 0; j < NH; j++) acc[j] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + j * hd + d), acc[j]);
+        }
+        /* four horizontal sums at once: lane j of r = sum of acc[j] */
+        const __m256 h01 = _mm256_hadd_ps(acc[0], acc[1]), h23 = _mm256_hadd_ps(acc[2], acc[3]);
+        const __m256 h = _mm256_hadd_ps(h01, h23);
+        float r[4];
+        _mm_storeu_ps(r, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+        for (int j = 0; j < NH; j++) {
+            float t = r[j];
+            for (int64_t d = hd8; d < hd; d++) t += q[j * hd + d] * slm_f16_to_f32(ki[d]);
+            s[j * ld_s + i] = t;
+        }
+    }
+}
+
+static void attn_scores_f16_avx2(const float *q, int64_t n_heads, int64_t hd, const slm_f16 *const *k, int n,
+                                 float *s, int64_t ld_s) {
+    int64_t h = 0;
+    for (; h + 4 <= n_heads; h += 4) scores_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 4);
+    switch (n_heads - h) {
+    case 3: scores_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 3); break;
+    case 2: scores_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 2); break;
+    case 1: scores_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 1); break;
+    default: break;
+    }
+}
+
+/* acc[j * hd + d] += sum_i p[j * ld_p + i] * v_i[d] for NH heads. */
+static inline __attribute__((always_inline)) void accum_block(float *acc, int64_t hd, const slm_f16 *const *v, int n,
+                                                               const float *p, int64_t ld_p, const int NH) {
+    const int64_t hd8 = hd & ~(int64_t)7;
+    for (int64_t d = 0; d < hd8; d += 8) {
+        __m256 a[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < NH; j++) a[j] = _mm256_loadu_ps(acc + j * hd + d);
+        for (int i = 0; i < n; i++) {
+            const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v[i] + d)));
+#pragma GCC unroll 4
+            for (int j = 0; j < NH; j++) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(p[j * ld_p + i]), vv, a[j]);
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < NH; j++) _mm256_storeu_ps(acc + j * hd + d, a[j]);
+    }
+    for (int64_t d = hd8; d < hd; d++)
+        for (int j = 0; j < NH; j++)
+            for (int i = 0; i < n; i++) acc[j * hd + d] += p[j * ld_p + i] * slm_f16_to_f32(v[i][d]);
+}
+
+static void attn_accum_f16_avx2(float *acc, int64_t n_heads, int64_t hd, const slm_f16 *const *v, int n,
+                                const float *p, int64_t ld_p) {
+    int64_t h = 0;
+    for (; h + 4 <= n_heads; h += 4) accum_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 4);
+    switch (n_heads - h) {
+    case 3: accum_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 3); break;
+    case 2: accum_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 2); break;
+    case 1: accum_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 1); break;
+    default: break;
+    }
+}
+
+/* exp(x) for x <= 0 (softmax weights): x = n ln2 + r, |r| <= ln2 / 2, exp(r) by its degree-6
+ * Taylor polynomial (truncation < 2e-7 relative), times 2^n built in the exponent bits. Inputs
+ * below -87 (weights < 1.6e-38) give 2^-126-ish tiny values instead of exact denormals/zero:
+ * negligible next to the running sum, which always contains a weight of 1. */
+static inline __m256 exp_neg_avx2(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x); /* ln2 high bits */
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);   /* ln2 low bits */
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static float exp_shift_sum_avx2(float *x, int64_t n, float m) {
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 s = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        s = _mm256_add_ps(s, e);
+    }
+    float sum = avx2_hsum_ps(s);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        sum += x[i];
+    }
+    return sum;
+}
+
+void kernels_fill_attn_avx2(slm_kernels *kt) {
+    kt->attn_scores_f16 = attn_scores_f16_avx2;
+    kt->attn_accum_f16 = attn_accum_f16_avx2;
+    kt->exp_shift_sum = exp_shift_sum_avx2;
+}

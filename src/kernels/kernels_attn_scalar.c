@@ -1,0 +1,39 @@
+/* Attention kernels, portable reference (see kernels.h: attn_scores_f16, attn_accum_f16,
+ * exp_shift_sum). The SIMD versions must match these up to float rounding. */
+#include <math.h>
+
+#include "kernels/kernels_internal.h"
+
+static void attn_scores_f16(const float *q, int64_t n_heads, int64_t hd, const slm_f16 *const *k, int n, float *s,
+                            int64_t ld_s) {
+    for (int i = 0; i < n; i++)
+        for (int64_t h = 0; h < n_heads; h++) {
+            double acc = 0.0;
+            for (int64_t d = 0; d < hd; d++) acc += (double)q[h * hd + d] * slm_f16_to_f32(k[i][d]);
+            s[h * ld_s + i] = (float)acc;
+        }
+}
+
+static void attn_accum_f16(float *acc, int64_t n_heads, int64_t hd, const slm_f16 *const *v, int n, const float *p,
+                           int64_t ld_p) {
+    for (int64_t h = 0; h < n_heads; h++)
+        for (int i = 0; i < n; i++) {
+            const float w = p[h * ld_p + i];
+            for (int64_t d = 0; d < hd; d++) acc[h * hd + d] += w * slm_f16_to_f32(v[i][d]);
+        }
+}
+
+static float exp_shift_sum(float *x, int64_t n, float m) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        sum += x[i];
+    }
+    return sum;
+}
+
+void kernels_fill_attn_scalar(slm_kernels *kt) {
+    kt->attn_scores_f16 = attn_scores_f16;
+    kt->attn_accum_f16 = attn_accum_f16;
+    kt->exp_shift_sum = exp_shift_sum;
+}
