@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: Release build + tests, ASan/UBSan build + tests, bounded fuzzing.
-# Environment: FUZZ_SECONDS (per fuzz target, default 30), SKIP_SANITIZE=1, SKIP_FUZZ=1.
+# The whole test suite: Release build + tests, ASan/UBSan build + tests, bounded fuzzing, and the
+# AArch64 NEON kernel tests under qemu-user.
+# Environment: FUZZ_SECONDS (per fuzz target, default 30), SKIP_SANITIZE=1, SKIP_FUZZ=1, SKIP_ARM=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
-bash scripts/deps.sh
+SLM_DEPS_ARM=1 bash scripts/deps.sh
 bash scripts/npm_deps.sh
 
 echo "== release build + tests"
@@ -35,4 +36,6 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
     "$f" -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "$corpus" 2>&1 | tail -5
   done
 fi
+# AArch64 NEON kernels: cross-built, run under qemu-user with three emulated CPUs (SKIP_ARM=1 skips)
+bash scripts/test_arm.sh
 echo "== all tests passed"
