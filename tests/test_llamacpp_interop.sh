@@ -22,20 +22,7 @@ SRC=${SLM_SRC:?}
 TMP=${SLM_TMP:-/tmp}/llamacpp-interop
 rm -rf "$TMP" && mkdir -p "$TMP"
 
-if ! command -v node >/dev/null 2>&1; then echo "SKIP: node is not installed"; exit 0; fi
-has_nlc() { [ -n "$1" ] && [ -f "$1/node_modules/node-llama-cpp/dist/index.js" ]; }
-NLC=${NLC_DIR:-}
-if ! has_nlc "$NLC"; then
-  NLC=${SLM_NPM_DIR:-$SRC/build-npm}
-  has_nlc "$NLC" || SLM_NPM_DIR=$NLC bash "$SRC/scripts/npm_deps.sh"
-  if ! has_nlc "$NLC"; then echo "SKIP: node-llama-cpp unavailable (no NLC_DIR, npm install failed)"; exit 0; fi
-fi
-
-fail=0
-step() { # description, command...
-  local what=$1; shift
-  if ! "$@" >"$TMP/step.log" 2>&1; then echo "FAIL: $what"; cat "$TMP/step.log"; fail=1; return 1; fi
-}
+. "$SRC/tests/llamacpp/nlc_env.sh"
 
 # Fixture cases as one JSON string per line (the CLI's --jsonl input); U+0000 cases are left out
 # (the CLI reads C strings).
