@@ -185,16 +185,18 @@ static slm_status resolve_stored(const char *name, char sname[SLM_STORE_NAME_MAX
     return slm_store_resolve(sname, path, SLM_STORE_PATH_MAX, err);
 }
 
-slm_status srv_model_describe_open(slm_server *s, const char *name, srv_model **out, slm_error *err) {
-    *out = NULL;
+/* A reference to the loaded model called name, or NULL when none is loaded. */
+static srv_model *ref_loaded(slm_server *s, const char *name) {
     pthread_mutex_lock(&s->reg_mu);
     srv_model *m = find_locked(s, name);
     if (m) m->refs++;
     pthread_mutex_unlock(&s->reg_mu);
-    if (m) {
-        *out = m;
-        return SLM_OK;
-    }
+    return m;
+}
+
+slm_status srv_model_describe_open(slm_server *s, const char *name, srv_model **out, slm_error *err) {
+    srv_model *m = *out = ref_loaded(s, name);
+    if (m) return SLM_OK;
     char sname[SLM_STORE_NAME_MAX + 1], path[SLM_STORE_PATH_MAX];
     slm_status st = resolve_stored(name, sname, path, err);
     if (st) return st;
@@ -216,15 +218,8 @@ slm_status srv_model_describe_open(slm_server *s, const char *name, srv_model **
 }
 
 slm_status srv_model_acquire(slm_server *s, const char *name, srv_model **out, slm_error *err) {
-    *out = NULL;
-    pthread_mutex_lock(&s->reg_mu);
-    srv_model *m = find_locked(s, name);
-    if (m) m->refs++;
-    pthread_mutex_unlock(&s->reg_mu);
-    if (m) {
-        *out = m;
-        return SLM_OK;
-    }
+    srv_model *m = *out = ref_loaded(s, name);
+    if (m) return SLM_OK;
     /* Not loaded: a store name is loaded on first use. Never a path: requests name store models. */
     char sname[SLM_STORE_NAME_MAX + 1], path[SLM_STORE_PATH_MAX];
     slm_status st = resolve_stored(name, sname, path, err);
