@@ -94,6 +94,7 @@ static void tables_init(void) {
         t->name = "avx2";
         kernels_fill_avx2(t);
         kernels_fill_avx2_kquants(t);
+        kernels_fill_a16_avx2(t);
         g_have[SLM_ISA_AVX2] = true;
         if (cpu_has_avx512()) {
             slm_kernels *t5 = &g_tables[SLM_ISA_AVX512];
@@ -102,6 +103,8 @@ static void tables_init(void) {
             t5->name = "avx512";
             kernels_fill_avx512(t5);
             kernels_fill_avx512_kquants(t5);
+            kernels_fill_a16_avx512(t5);
+            kernels_fill_a16_kquants_avx512(t5);
             g_have[SLM_ISA_AVX512] = true;
         }
     }
@@ -135,6 +138,9 @@ static void tables_init(void) {
         for (int ty = 0; g_have[i] && ty < SLM_DT_COUNT; ty++) {
             slm_matmul_kernel *mk = &g_tables[i].mm[ty];
             if (mk->gemm != sc->mm[ty].gemm && mk->gemm2 == sc->mm[ty].gemm2) mk->gemm2 = NULL;
+            /* likewise a SIMD table without its own gemm16 (the generic reference is far slower
+             * than the ISA's Q8X2 path): slm_matmul_mode falls back to Q8X2 */
+            if (mk->gemm != sc->mm[ty].gemm && mk->gemm16 == sc->mm[ty].gemm16) mk->gemm16 = NULL;
         }
     int best = 0;
     for (int i = 0; i < SLM_ISA_COUNT; i++)
@@ -421,4 +427,99 @@ void slm_matmul_precise(const slm_kernels *kt, slm_threadpool *pool, uint32_t ty
     if (n_rows <= 0 || n_tok <= 0) return;
     matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy};
     slm_threadpool_run(pool, matmul2_task_run, &m);
+}
+
+/* ---- Matmul with an activation mode (kernels.h); SLM_ACT_A16: 16-bit activations ------------- */
+
+slm_act_mode slm_matmul_effective_mode(const slm_kernels *kt, uint32_t type, slm_act_mode mode) {
+    if (mode == SLM_ACT_Q8 || !slm_matmul_has_precise(kt, type)) return SLM_ACT_Q8;
+    if (mode == SLM_ACT_A16 && kt->mm[type].gemm16) return SLM_ACT_A16;
+    return SLM_ACT_Q8X2;
+}
+
+size_t slm_matmul_a16_row_bytes(uint32_t type, int64_t k) {
+    const slm_kernels *sc = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    if (slm_matmul_act_row_bytes(type, k) == 0 || !sc->mm[type].a16) return 0;
+    const int ab = sc->mm[type].a16;
+    if (k % ab) return 0;
+    uint64_t bytes, padded;
+    const size_t bb = ab == 32 ? sizeof(block_a16_32) : sizeof(block_a16_256);
+    if (!ck_mul_u64((uint64_t)(k / ab), bb, &bytes) || !ck_align_u64(bytes, 64, &padded) || padded > SIZE_MAX)
+        return 0;
+    return (size_t)padded;
+}
+
+size_t slm_matmul_act_size_mode(uint32_t type, int64_t k, int64_t n_tok, slm_act_mode mode) {
+    const slm_kernels *sc = slm_kernels_for_isa(SLM_ISA_SCALAR);
+    if (mode == SLM_ACT_Q8 || !slm_matmul_has_precise(sc, type)) return slm_matmul_act_size(type, k, n_tok);
+    if (n_tok < 0 || n_tok > INT64_MAX / 2) return 0;
+    size_t two = slm_matmul_act_size(type, k, 2 * n_tok), a16;
+    if (mode == SLM_ACT_Q8X2 || two == 0) return two;
+    if (!ck_mul_size(slm_matmul_a16_row_bytes(type, k), (size_t)n_tok, &a16) || a16 == 0) return 0;
+    return a16 > two ? a16 : two;
+}
+
+void slm_matmul_quantize_act16(const slm_kernels *kt, uint32_t type, const float *x, int64_t ldx, int64_t n_tok,
+                               int64_t k, void *act, int ith, int nth) {
+    const int ab = kt->mm[type].a16;
+    const slm_quant_act_fn q = ab == 32 ? kt->quant_a16_32 : kt->quant_a16_256;
+    const size_t arb = slm_matmul_a16_row_bytes(type, k);
+    if (n_tok != 1 || nth == 1) {
+        int64_t t0, t1;
+        slm_split_range(n_tok, ith, nth, 1, &t0, &t1);
+        if (t1 > t0) q(x + t0 * ldx, ldx, t1 - t0, k, (uint8_t *)act + (size_t)t0 * arb, arb);
+        return;
+    }
+    /* One row, several threads: split at block bounds. */
+    const size_t bb = ab == 32 ? sizeof(block_a16_32) : sizeof(block_a16_256);
+    int64_t b0, b1;
+    slm_split_range(k / ab, ith, nth, 1, &b0, &b1);
+    if (b1 > b0) q(x + b0 * ab, ldx, 1, (b1 - b0) * ab, (uint8_t *)act + (size_t)b0 * bb, arb);
+}
+
+void slm_matmul_rows16(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                       int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const slm_gemm_fn gemm = kt->mm[type].gemm16;
+    const size_t arb = slm_matmul_a16_row_bytes(type, k);
+    /* the cache blocking of slm_matmul_rows; a16 rows are ~2.3x the bytes of Q8 rows */
+    const int64_t tok_chunk = TOK_CHUNK / 2;
+    if (n_tok <= tok_chunk) {
+        gemm(k, (const uint8_t *)w + (size_t)r0 * row_bytes, row_bytes, r1 - r0, act, arb, n_tok, y + r0, ldy);
+        return;
+    }
+    for (int64_t rc = r0; rc < r1; rc += ROW_CHUNK) {
+        const int64_t nr = r1 - rc < ROW_CHUNK ? r1 - rc : ROW_CHUNK;
+        for (int64_t tc = 0; tc < n_tok; tc += tok_chunk) {
+            const int64_t nt = n_tok - tc < tok_chunk ? n_tok - tc : tok_chunk;
+            gemm(k, (const uint8_t *)w + (size_t)rc * row_bytes, row_bytes, nr, (const uint8_t *)act + (size_t)tc * arb,
+                 arb, nt, y + tc * ldy + rc, ldy);
+        }
+    }
+}
+
+static void matmul16_task_run(void *arg, int ith, int nth) {
+    const matmul_task *m = arg;
+    slm_matmul_quantize_act16(m->kt, m->type, m->x, m->ldx, m->n_tok, m->k, m->act, ith, nth);
+    slm_threadpool_barrier(m->pool);
+    int64_t r0, r1;
+    slm_split_range(m->n_rows, ith, nth, SLM_MATMUL_ROW_ALIGN, &r0, &r1);
+    if (r1 > r0) slm_matmul_rows16(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
+}
+
+void slm_matmul_mode(const slm_kernels *kt, slm_threadpool *pool, slm_act_mode mode, uint32_t type, const void *w,
+                     size_t row_bytes, int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k,
+                     void *act, float *y, int64_t ldy) {
+    switch (slm_matmul_effective_mode(kt, type, mode)) {
+    case SLM_ACT_Q8:
+        slm_matmul(kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy);
+        return;
+    case SLM_ACT_Q8X2:
+        slm_matmul_precise(kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy);
+        return;
+    case SLM_ACT_A16:
+        break;
+    }
+    if (n_rows <= 0 || n_tok <= 0) return;
+    matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy};
+    slm_threadpool_run(pool, matmul16_task_run, &m);
 }

@@ -69,6 +69,12 @@ typedef struct slm_matmul_kernel {
      * once for both rows. NULL with a quantized act_type: slm_matmul_rows2 runs gemm on both
      * rows (an ISA without precise tiles stays correct, at ~2x its gemm's weight unpacking). */
     slm_gemm_fn gemm2;
+    /* 16-bit activations (the default production path, see "16-bit activations" below): a16 is
+     * the activation block (32 or 256; 0 for float weights, whose activations stay F32), gemm16
+     * the tile with gemm's contract over a16 activation rows (NULL: this table has no 16-bit
+     * kernel for the type, and slm_matmul_mode falls back to the precise residual path). */
+    int a16;
+    slm_gemm_fn gemm16;
 } slm_matmul_kernel;
 
 typedef struct slm_kernels {
@@ -100,7 +106,48 @@ typedef struct slm_kernels {
     void (*attn_accum_f16)(float *acc, int64_t n_heads, int64_t hd, const slm_f16 *const *v, int n, const float *p,
                            int64_t ld_p);
     float (*exp_shift_sum)(float *x, int64_t n, float m);
+
+    /* 16-bit activation quantizers (slm_quant_act_fn contract) into block_a16_32 / block_a16_256
+     * rows; every table's bytes equal the scalar ones (kernels_a16_scalar.c). */
+    slm_quant_act_fn quant_a16_32, quant_a16_256;
 } slm_kernels;
+
+/* ---- 16-bit activations ------------------------------------------------------------------------
+ *
+ * Each block of activations x[0..n) is stored as d * q[i] with int16 q: amax = max |x[i]|; if
+ * amax == 0 then d = 0 and every q = 0; otherwise id = QMAX / amax (float division), q[i] =
+ * round-half-even(x[i] * id) (a single float product, then nearbyintf / cvtps2dq in the
+ * default rounding mode) and d = amax / QMAX (float division). A NaN x[i] gives q = 0.
+ * That is ~15-bit precision, ~130x finer than llama.cpp's Q8_0 / Q8_K activations, while the
+ * weights' integer codes (times their integer sub-block scales) still take exact int32 dot
+ * products (pmaddwd / vpdpwssd).
+ *   block_a16_32  (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL weights): 32 elements, QMAX 32767, sum = the
+ *                 exact sum of the 32 codes (the Q4_1 / Q5_1 min term).
+ *   block_a16_256 (Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS weights): 256 elements, QMAX 16383, bsums[j]
+ *                 = exact sum of codes 16j .. 16j+15. QMAX 16383 keeps int32 sums of a whole
+ *                 block exact even 32 products per lane deep: K-quant code x sub-block scale
+ *                 products are at most 4096 in magnitude (Q6_K: 32 x 128) and
+ *                 4096 * 16383 * 32 < 2^31.
+ * Rows are consecutive blocks, padded to a multiple of 64 bytes (slm_matmul_act_row_bytes_mode). */
+#define SLM_A16_QMAX_32 32767
+#define SLM_A16_QMAX_256 16383
+typedef struct block_a16_32 {
+    int16_t qs[32];
+    float d;
+    int32_t sum;
+} block_a16_32; /* 72 bytes */
+typedef struct block_a16_256 {
+    int16_t qs[256];
+    int32_t bsums[16];
+    float d;
+    int32_t pad_[15]; /* 640 bytes: every block starts 64-byte aligned in a 64-aligned row */
+} block_a16_256;
+
+/* How a matmul treats its activations (float weights always take F32 activations):
+ *   SLM_ACT_Q8:   llama.cpp's Q8_0 / Q8_K (gemm);
+ *   SLM_ACT_Q8X2: Q8 plus its quantized rounding residual, 2 rows per token (gemm2);
+ *   SLM_ACT_A16:  16-bit (gemm16); a type whose table entry has no gemm16 runs SLM_ACT_Q8X2. */
+typedef enum slm_act_mode { SLM_ACT_Q8 = 0, SLM_ACT_Q8X2 = 1, SLM_ACT_A16 = 2 } slm_act_mode;
 
 /* ---- Selecting a table -------------------------------------------------------------------- */
 
@@ -180,5 +227,29 @@ void slm_matmul_rows2(const slm_kernels *kt, uint32_t type, const void *w, size_
 void slm_matmul_precise(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
                         int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
                         int64_t ldy);
+
+/* ---- Matmul with a chosen activation mode (the production entry point) ------------------------ */
+
+/* The mode a matmul of this type really runs with this table: SLM_ACT_A16 without gemm16 becomes
+ * SLM_ACT_Q8X2; types with F32 activations (float weights) always report SLM_ACT_Q8. */
+slm_act_mode slm_matmul_effective_mode(const slm_kernels *kt, uint32_t type, slm_act_mode mode);
+
+/* Scratch bytes for n_tok tokens in a mode (for SLM_ACT_A16 the larger of the A16 and Q8X2 sizes,
+ * so one buffer serves any table); 0 if unsupported or on overflow. */
+size_t slm_matmul_act_size_mode(uint32_t type, int64_t k, int64_t n_tok, slm_act_mode mode);
+
+/* Phase 1 / phase 2 of an A16 matmul (same splits as slm_matmul_quantize_act / slm_matmul_rows);
+ * the type must have a gemm16 in kt. One activation row (slm_matmul_a16_row_bytes) per token. */
+size_t slm_matmul_a16_row_bytes(uint32_t type, int64_t k);
+void slm_matmul_quantize_act16(const slm_kernels *kt, uint32_t type, const float *x, int64_t ldx, int64_t n_tok,
+                               int64_t k, void *act, int ith, int nth);
+void slm_matmul_rows16(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                       int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1);
+
+/* Both phases on the pool in the effective mode; act: slm_matmul_act_size_mode bytes, 64-byte
+ * aligned. */
+void slm_matmul_mode(const slm_kernels *kt, slm_threadpool *pool, slm_act_mode mode, uint32_t type, const void *w,
+                     size_t row_bytes, int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k,
+                     void *act, float *y, int64_t ldy);
 
 #endif

@@ -16,6 +16,18 @@ void kernels_fill_avx2_kquants(slm_kernels *kt);
 void kernels_fill_attn_scalar(slm_kernels *kt);
 void kernels_fill_attn_avx2(slm_kernels *kt);
 
+/* 16-bit activations (kernels_a16_scalar.c): the reference quantizers and the generic reference
+ * gemm16 of every quantized type (called by kernels_fill_scalar). */
+void kernels_fill_a16_scalar(slm_kernels *kt);
+void kernels_quant_a16_32_ref(const float *x, int64_t ldx, int64_t n_rows, int64_t k, void *act, size_t arb);
+void kernels_quant_a16_256_ref(const float *x, int64_t ldx, int64_t n_rows, int64_t k, void *act, size_t arb);
+
+/* SIMD gemm16 tiles and a16 quantizers (kernels_a16_avx2.c, kernels_a16_avx512*.c): overwrite the
+ * entries they have; called after kernels_fill_avx2 / kernels_fill_avx512. */
+void kernels_fill_a16_avx2(slm_kernels *kt);
+void kernels_fill_a16_avx512(slm_kernels *kt);         /* 32-element types + quantizers */
+void kernels_fill_a16_kquants_avx512(slm_kernels *kt); /* K-quants and IQ4_XS */
+
 /* Overwrite the entries that have an AVX-512 version (kernels_*_avx512.c) in a table already
  * filled by the AVX2 functions. Only called when the CPU has AVX-512 F/BW/DQ/VL + VNNI with ZMM
  * state enabled by the OS, and AVX2 + FMA + F16C. */

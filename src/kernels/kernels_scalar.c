@@ -436,6 +436,7 @@ void kernels_fill_scalar(slm_kernels *kt) {
                        : tab[i].act == SLM_DT_Q8_K ? quant_act_q8_K
                                                    : quant_act_f32;
     }
+    kernels_fill_a16_scalar(kt);
     kt->dot_f32 = vdot_f32;
     kt->dot_f16_f32 = vdot_f16_f32;
     kt->axpy_f32 = vaxpy_f32;
