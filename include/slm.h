@@ -59,6 +59,17 @@ typedef enum slm_kv_type { SLM_KV_F16 = 0, SLM_KV_F32 = 1, SLM_KV_Q8_0 = 2 } slm
 /* Returns true to stop the decode in progress (checked between layers); see slm_context_set_abort. */
 typedef bool (*slm_abort_fn)(void *user);
 
+/* Activation precision of the matmuls with quantized weights (float weights always multiply
+ * float32 activations).
+ *   SLM_ACT_16 (default): 16-bit activations (~15 bits per block of 32 / 256) against the exact
+ *     integer weights: ~100x closer to the exact product than llama.cpp, at ~0.8-1.0x the speed
+ *     of 8-bit activations.
+ *   SLM_ACT_8: llama.cpp's 8-bit activations (Q8_0 / Q8_K); fastest, ~0.2-0.4 logits off the
+ *     exact result on quantized models, like llama.cpp.
+ *   SLM_ACT_8X2: 8-bit activations plus their quantized rounding residual (two int8 dot products;
+ *     what SLM_ACT_16 falls back to on CPUs without 16-bit kernels, e.g. arm64 today). */
+typedef enum slm_activations { SLM_ACT_16 = 0, SLM_ACT_8 = 1, SLM_ACT_8X2 = 2 } slm_activations;
+
 typedef struct slm_context_params {
     int32_t n_ctx;      /* KV cells shared by all sequences; also the largest position + 1 (default 4096) */
     int32_t n_seq_max;  /* sequence ids are 0 .. n_seq_max-1 (default 1) */
@@ -67,12 +78,8 @@ typedef struct slm_context_params {
     slm_kv_type kv_type;
     bool exact;         /* reference path: weights dequantized by the scalar reference, float32
                            math everywhere, f32 KV cache (kv_type is ignored). For tests. */
-    bool precise;       /* opt-in precise matmuls: each quantized activation row's rounding
-                           residual x - q8(x) is quantized too and its product added: ~16-bit
-                           activations instead of 8-bit (~100x closer to the exact result than
-                           llama.cpp on quantized weights; weights still read and unpacked once,
-                           but twice the integer-dot work: ~0.55x prompt, ~0.7x generation speed).
-                           Default (false): 8-bit activations (Q8_0 / Q8_K) like llama.cpp. */
+    slm_activations activations; /* how quantized-weight matmuls round their activations
+                                    (default SLM_ACT_16) */
 } slm_context_params;
 
 /* One entry of a decode batch. Positions of a sequence must be < n_ctx. */

@@ -23,6 +23,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * is then the code to return. The result lives in a static buffer (one model per command). */
 const char *cli_model_path(const char *arg, bool pull_if_missing, int *exit_code);
 
+/* --act VALUE: "16", "8" or "8x2" -> *out; false for anything else. */
+bool cli_parse_activations(const char *s, slm_activations *out);
+/* Help text of --act (one entry of an options list, two-space indent, 22-column values). */
+#define CLI_ACT_HELP                                                                                   \
+    "  --act 16|8|8x2        activation precision of quantized matmuls: 16 (default) 16-bit,\n"     \
+    "                        ~100x closer to exact than llama.cpp; 8: llama.cpp's 8-bit\n"          \
+    "                        (fastest); 8x2: 8-bit plus its residual\n"
+
 /* True if argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 

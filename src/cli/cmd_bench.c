@@ -25,7 +25,8 @@ typedef struct bench_opts {
     int threads[BENCH_MAX_THREADS_LIST];
     int n_threads_list;
     slm_kv_type kv;
-    bool json, precise;
+    bool json;
+    slm_activations act;
 } bench_opts;
 
 static void usage(FILE *f) {
@@ -40,8 +41,8 @@ static void usage(FILE *f) {
             "  -t N[,N...]     threads, one result per count (default: physical cores)\n"
             "  -ub N           tokens per forward pass (default 512)\n"
             "  --kv TYPE       KV cache type: f16 (default), f32, q8_0\n"
-            "  --precise       ~16-bit activations (8-bit plus their rounding residual; default:\n"
-            "                  8-bit activations like llama.cpp)\n"
+            "  --act 16|8|8x2  activation precision: 16-bit (default), llama.cpp's 8-bit, 8-bit plus\n"
+            "                  its residual\n"
             "  --json          print a JSON array (llama-bench -o json fields)\n");
 }
 
@@ -209,8 +210,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         const bool v = i + 1 < argc;
         if (!strcmp(a, "--json")) {
             o->json = true;
-        } else if (!strcmp(a, "--precise")) {
-            o->precise = true;
+        } else if (!strcmp(a, "--act") && v) {
+            if (!cli_parse_activations(argv[++i], &o->act)) return cli_usage_error("bench", "bad --act (16, 8 or 8x2)");
         } else if (!strcmp(a, "-p") && v) {
             if (!parse_long(argv[++i], 0, 1L << 20, &o->n_prompt)) return cli_usage_error("bench", "bad -p");
         } else if (!strcmp(a, "-n") && v) {
@@ -283,7 +284,7 @@ int cmd_bench(int argc, char **argv) {
         p.n_ubatch = (int32_t)o.ubatch;
         p.n_threads = o.threads[ti];
         p.kv_type = o.kv;
-        p.precise = o.precise;
+        p.activations = o.act;
         slm_context *c = NULL;
         if (slm_context_new(m, &p, &c, &err) != SLM_OK) {
             rc = cli_fail("context", &err);

@@ -28,9 +28,8 @@ static void usage(FILE *f) {
             "  --ctx N           context size (default: input + greedy tokens)\n"
             "  --kv TYPE         KV cache type: f16 (default), f32, q8_0\n"
             "  --exact           reference path: exact dequantization, float32 math, f32 KV cache\n"
-            "  --precise         production kernels plus a pass over the activations' 8-bit\n"
-            "                    quantization residual (~16-bit activations, ~100x closer to exact\n"
-            "                    on quantized weights; default: 8-bit activations like llama.cpp)\n"
+            "  --act 16|8|8x2    activation precision of the production path: 16-bit (default),\n"
+            "                    llama.cpp's 8-bit, 8-bit plus its residual\n"
             "  --last-f32 FILE   write the full last-position logits (float32 little-endian)\n"
             "  -b, --ubatch N    tokens per forward pass (default 256)\n"
             "  -t, --threads N   threads (default: physical cores)\n");
@@ -131,15 +130,16 @@ int cmd_logits(int argc, char **argv) {
     }
     const char *model_path = NULL, *ids_arg = NULL, *last_path = NULL;
     long top = 10, greedy = 0, ctx_n = 0, threads = 0, ubatch = 256;
-    bool exact = false, precise = false;
+    bool exact = false;
+    slm_activations act = SLM_ACT_16;
     slm_kv_type kv = SLM_KV_F16;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const bool has_val = i + 1 < argc;
         if (!strcmp(a, "--exact")) {
             exact = true;
-        } else if (!strcmp(a, "--precise")) {
-            precise = true;
+        } else if (!strcmp(a, "--act") && has_val) {
+            if (!cli_parse_activations(argv[++i], &act)) return cli_usage_error("logits", "bad --act (16, 8 or 8x2)");
         } else if (!strcmp(a, "--ids") && has_val) {
             ids_arg = argv[++i];
         } else if (!strcmp(a, "--top") && has_val) {
@@ -190,7 +190,7 @@ int cmd_logits(int argc, char **argv) {
     if (!ctx_n && n_ids + greedy > (1L << 24)) p.n_ctx = 1 << 24;
     p.kv_type = kv;
     p.exact = exact;
-    p.precise = precise;
+    p.activations = act;
     p.n_threads = (int32_t)threads;
     p.n_ubatch = (int32_t)ubatch;
     if (slm_context_new(m, &p, &ctx, &err) != SLM_OK) {

@@ -46,9 +46,7 @@ static const char k_help[] =
     "                        when -n would cut it short it is closed validly within the budget\n"
     "  --ctx N               context size in tokens (default: min(training context, 4096))\n"
     "  -t, --threads N       threads (default: physical cores)\n"
-    "  --precise             ~16-bit activations (8-bit plus their rounding residual): ~100x\n"
-    "                        closer to exact on quantized weights, ~0.7x generation speed\n"
-    "                        (default: 8-bit activations, like llama.cpp)\n"
+    CLI_ACT_HELP
     "  --verbose             timing line on stderr: prompt and generation tokens/s, time to\n"
     "                        first token\n"
     "  --json                print one JSON object {\"response\", \"timings\", ...} instead of\n"
@@ -197,7 +195,7 @@ static int run_once(run_state *st, const char *prompt, bool raw, bool json) {
 
 /* ---- setup --------------------------------------------------------------------------------- */
 
-static int load_everything(run_state *st, int32_t n_ctx, int32_t n_threads, bool need_template, bool precise) {
+static int load_everything(run_state *st, int32_t n_ctx, int32_t n_threads, bool need_template, slm_activations act) {
     slm_error err = {0};
     if (slm_model_load(st->model_path, &st->m, &err)) return cli_fail(st->model_path, &err);
     if (slm_tokenizer_load_path(st->model_path, &st->tok, &err)) return cli_fail("tokenizer", &err);
@@ -216,7 +214,7 @@ static int load_everything(run_state *st, int32_t n_ctx, int32_t n_threads, bool
     }
     p.n_ctx = n_ctx;
     p.n_threads = n_threads;
-    p.precise = precise;
+    p.activations = act;
     if (slm_context_new(st->m, &p, &st->ctx, &err)) return cli_fail("context", &err);
     if (chat_session_new(st->m, st->tok, st->has_tmpl ? &st->tmpl : NULL, st->ctx, &st->sess, &err))
         return cli_fail("session", &err);
@@ -291,7 +289,8 @@ int cmd_run(int argc, char **argv) {
     const char *stops[RUN_MAX_STOPS];
     int n_stops = 0;
     bool format_json = false;
-    bool raw = false, json = false, precise = false;
+    bool raw = false, json = false;
+    slm_activations act = SLM_ACT_16;
     long n_predict = -1, n_ctx = 0, threads = 0, seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -307,8 +306,9 @@ int cmd_run(int argc, char **argv) {
             json = true;
         } else if (!strcmp(a, "--verbose")) {
             st.verbose = true;
-        } else if (!strcmp(a, "--precise")) {
-            precise = true;
+        } else if (!strcmp(a, "--act")) {
+            NEED_VALUE();
+            if (!cli_parse_activations(v, &act)) return cli_usage_error("run", "bad --act '%s' (16, 8 or 8x2)", v);
         } else if (!strcmp(a, "-n") || !strcmp(a, "--predict")) {
             NEED_VALUE();
             if (!parse_long(v, -1, 1L << 24, &n_predict)) return cli_usage_error("run", "bad %s '%s'", a, v);
@@ -405,7 +405,7 @@ int cmd_run(int argc, char **argv) {
 
     st.n_predict = (int32_t)n_predict;
     slm_error err = {0};
-    int code = load_everything(&st, (int32_t)n_ctx, (int32_t)threads, !raw, precise);
+    int code = load_everything(&st, (int32_t)n_ctx, (int32_t)threads, !raw, act);
     if (code == CLI_EXIT_OK) {
         /* the model's own defaults first, then the options given */
         st.sp = chat_sampler_defaults(st.m);

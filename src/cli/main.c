@@ -75,6 +75,14 @@ const char *cli_model_path(const char *arg, bool pull_if_missing, int *exit_code
     return path;
 }
 
+bool cli_parse_activations(const char *s, slm_activations *out) {
+    if (!strcmp(s, "16")) *out = SLM_ACT_16;
+    else if (!strcmp(s, "8")) *out = SLM_ACT_8;
+    else if (!strcmp(s, "8x2")) *out = SLM_ACT_8X2;
+    else return false;
+    return true;
+}
+
 bool cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return true;

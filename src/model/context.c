@@ -62,17 +62,16 @@ static slm_status check_model(const slm_model *m, slm_error *err) {
 /* Activation scratch of the production matmuls: the largest over every weight multiplied. */
 static slm_status alloc_act(slm_context *c, slm_error *err) {
     const slm_model *m = c->model;
-    /* the precise matmul (opt-in) has two activation rows per token */
-    const bool precise = c->params.precise;
-    const int64_t n_act = precise ? 2 * (int64_t)c->params.n_ubatch : c->params.n_ubatch;
-    size_t need = slm_matmul_act_size(m->output.type, m->output.ne[0], n_act);
+    const slm_act_mode mode = fwd_act_mode(c->params.activations);
+    const int64_t n_act = c->params.n_ubatch;
+    size_t need = slm_matmul_act_size_mode(m->output.type, m->output.ne[0], n_act, mode);
     for (int64_t il = 0; il < m->hp.n_layer; il++) {
         const slm_layer *L = &m->layers[il];
         const slm_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->w_gate, &L->w_up, &L->w_gate_up,
                                   &L->w_down};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
             if (!ws[i]->data) continue;
-            const size_t b = slm_matmul_act_size(ws[i]->type, ws[i]->ne[0], n_act);
+            const size_t b = slm_matmul_act_size_mode(ws[i]->type, ws[i]->ne[0], n_act, mode);
             if (b > need) need = b;
         }
     }

@@ -62,7 +62,7 @@ struct slm_context {
      * copies of up to n_ubatch input rows, 32-byte aligned, sized for the largest weight). */
     const struct slm_kernels *kt; /* NULL on the exact path */
     void *act;
-    size_t act_bytes; /* precise matmuls (the default): 2 activation rows per token */
+    size_t act_bytes; /* slm_matmul_act_size_mode of the largest weight for params.activations */
 };
 
 /* Run fn over the context's threads (serially when there is no pool). */

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernels/kernels.h"
 #include "model/model.h"
 
 struct slm_context;
@@ -64,6 +65,9 @@ void fwd_weight_row(const slm_weight *w, int64_t r, float *out);
 
 /* y[t][o] = sum_i W[o][i] x[t][i] for t < n_tok; x rows have stride ld_x, y rows n_out = ne[1].
  * Splits rows over the context's threads. exact selects the reference path. */
+/* The kernels' activation mode for a context's params.activations. */
+slm_act_mode fwd_act_mode(slm_activations a);
+
 void fwd_matmul(struct slm_context *ctx, const slm_weight *w, const float *x, int64_t ld_x, int64_t n_tok, float *y,
                 int64_t ld_y);
 

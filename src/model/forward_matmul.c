@@ -1,10 +1,9 @@
 /* Weights as floats, and the matrix products of the forward pass.
  *
- * Production path: the kernels (kernels.h) quantize the activations to the weight type's
- * activation format (Q8_0 / Q8_K; F32 for float weights) and take integer dot products, like
- * llama.cpp. With params.precise they also quantize each activation's rounding residual and add
- * its product (slm_matmul_precise: ~16-bit activations, ~100x closer to the exact result than
- * llama.cpp on quantized weights, at ~0.55x prompt / ~0.7x generation speed).
+ * Production path: the kernels (kernels.h) round the activations as params.activations says:
+ * 16-bit codes by default (slm_matmul_mode, SLM_ACT_A16: ~100x closer to the exact product than
+ * llama.cpp's 8-bit activations), or llama.cpp's Q8_0 / Q8_K, or Q8 plus its residual; float
+ * weights multiply float32 activations.
  * Reference path (exact, and any type without a kernel): each weight row is dequantized by the
  * scalar reference (quant.h) into a per-thread scratch row and dotted in float32 with every token
  * of the micro-batch, so the whole model is never dequantized at once. */
@@ -63,19 +62,17 @@ static void matmul_rows(void *arg, int ith, int nth) {
     }
 }
 
+slm_act_mode fwd_act_mode(slm_activations a) {
+    return a == SLM_ACT_8 ? SLM_ACT_Q8 : a == SLM_ACT_8X2 ? SLM_ACT_Q8X2 : SLM_ACT_A16;
+}
+
 void fwd_matmul(struct slm_context *ctx, const slm_weight *w, const float *x, int64_t ld_x, int64_t n_tok, float *y,
                 int64_t ld_y) {
     if (ctx->kt && slm_matmul_supported(w->type, w->ne[0])) {
         uint64_t row_bytes = 0;
         slm_dtype_row_size(w->type, (uint64_t)w->ne[0], &row_bytes);
-        /* default: 8-bit activations, as llama.cpp; params.precise: the activation plus its
-         * quantized rounding residual (kernels.h) */
-        if (!ctx->params.precise)
-            slm_matmul(ctx->kt, ctx->pool, w->type, w->data, (size_t)row_bytes, w->ne[1], x, ld_x, n_tok, w->ne[0],
-                       ctx->act, y, ld_y);
-        else
-            slm_matmul_precise(ctx->kt, ctx->pool, w->type, w->data, (size_t)row_bytes, w->ne[1], x, ld_x, n_tok,
-                               w->ne[0], ctx->act, y, ld_y);
+        slm_matmul_mode(ctx->kt, ctx->pool, fwd_act_mode(ctx->params.activations), w->type, w->data,
+                        (size_t)row_bytes, w->ne[1], x, ld_x, n_tok, w->ne[0], ctx->act, y, ld_y);
         return;
     }
     matmul_task t = {ctx, w, x, ld_x, n_tok, ld_y, y};
