@@ -1,9 +1,9 @@
 /* Kernel lab: matmul throughput in isolation (not a test).
  *
- *   bench_kernels [-t threads] [-k K] [-n N] [-p n_tok] [-i isa] [--fast] [types...]
+ *   bench_kernels [-t threads] [-k K] [-n N] [-p n_tok] [-i isa] [--act 16|8|8x2] [types...]
  *
- * Times the default (precise) matmul, slm_matmul_precise; --fast times slm_matmul (8-bit
- * activations only).
+ * Times slm_matmul_mode with the activation mode given by --act (default 16: the production
+ * default; 8: llama.cpp's 8-bit activations; 8x2: 8-bit plus residual).
  *
  * For each weight type: matvec (n_tok = 1, token generation) as GB/s of weight bytes streamed,
  * and prompt processing (n_tok = p, default 512) as GFLOP/s (2 N K p flops); see now_s for how
@@ -24,14 +24,11 @@
  * (see time_matmul), measured as process CPU time with one thread (immune to preemption) and as
  * wall time with several (CPU time would hide a thread that waits). */
 static int g_threads = 1;
-static int g_fast = 0;
+static slm_act_mode g_mode = SLM_ACT_A16;
 
 static void run_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t rb, int64_t n,
                        const float *x, int64_t n_tok, int64_t k, void *act, float *y) {
-    if (g_fast)
-        slm_matmul(kt, pool, type, w, rb, n, x, k, n_tok, k, act, y, n);
-    else
-        slm_matmul_precise(kt, pool, type, w, rb, n, x, k, n_tok, k, act, y, n);
+    slm_matmul_mode(kt, pool, g_mode, type, w, rb, n, x, k, n_tok, k, act, y, n);
 }
 static double now_s(void) {
     struct timespec ts;
@@ -103,8 +100,10 @@ int main(int argc, char **argv) {
             P = atoll(argv[++i]);
         else if (!strcmp(argv[i], "-i") && i + 1 < argc)
             isa_name = argv[++i];
-        else if (!strcmp(argv[i], "--fast"))
-            g_fast = 1;
+        else if (!strcmp(argv[i], "--act") && i + 1 < argc) {
+            const char *m = argv[++i];
+            g_mode = !strcmp(m, "8") ? SLM_ACT_Q8 : !strcmp(m, "8x2") ? SLM_ACT_Q8X2 : SLM_ACT_A16;
+        }
         else if (n_types < 32)
             types[n_types++] = argv[i];
     }
@@ -130,7 +129,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("isa %s, %d threads, K=%lld N=%lld, pp n_tok=%lld, %s matmul\n", kt->name, n_threads, (long long)K,
-           (long long)N, (long long)P, g_fast ? "fast (8-bit activations)" : "precise");
+           (long long)N, (long long)P, g_mode == SLM_ACT_Q8 ? "8-bit activations" : g_mode == SLM_ACT_Q8X2 ? "8x2 activations" : "16-bit activations");
     printf("thread pool dispatch: %.2f us per run (wall clock)\n", dispatch_us(pool, 20000));
     printf("%-7s %10s %10s %12s %10s\n", "type", "tg ms", "tg GB/s", "pp ms", "pp GFLOP/s");
 
@@ -161,13 +160,13 @@ int main(int argc, char **argv) {
         }
         for (int64_t r = 64; r < N; r++)
             memcpy(w + (size_t)r * rb, w + (size_t)(r % 64) * rb, rb);
-        void *act = xalloc(slm_matmul_act_size(type, K, 2 * P3));
+        void *act = xalloc(slm_matmul_act_size_mode(type, K, P3, SLM_ACT_A16));
 
         /* Sanity: 3 tokens x 64 rows against the scalar reference. */
         float ys[3 * 64], yr[3 * 64];
         int64_t nr = N < 64 ? N : 64;
-        slm_matmul(kt, NULL, type, w, rb, nr, x, K, 3, K, act, ys, 64);
-        slm_matmul(ref, NULL, type, w, rb, nr, x, K, 3, K, act, yr, 64);
+        slm_matmul_mode(kt, NULL, g_mode, type, w, rb, nr, x, K, 3, K, act, ys, 64);
+        slm_matmul_mode(ref, NULL, g_mode, type, w, rb, nr, x, K, 3, K, act, yr, 64);
         double maxrel = 0;
         for (int i = 0; i < 3; i++)
             for (int64_t r = 0; r < nr; r++)

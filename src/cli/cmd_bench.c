@@ -210,6 +210,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         const bool v = i + 1 < argc;
         if (!strcmp(a, "--json")) {
             o->json = true;
+        } else if (!strcmp(a, "--precise")) { /* older spelling of --act 16 (now the default) */
+            o->act = SLM_ACT_16;
         } else if (!strcmp(a, "--act") && v) {
             if (!cli_parse_activations(argv[++i], &o->act)) return cli_usage_error("bench", "bad --act (16, 8 or 8x2)");
         } else if (!strcmp(a, "-p") && v) {
