@@ -700,8 +700,8 @@ static void test_isa_env(void) {
  * against expf over the softmax range (relative error, the polynomial is good to ~2e-7). */
 static void test_attn_kernels(const slm_kernels *kt) {
     const slm_kernels *ref = slm_kernels_for_isa(SLM_ISA_SCALAR);
-    static const int64_t hds[] = {8, 64, 72, 128, 13};
-    enum { MAXH = 9, MAXHD = 128, CH = 32 };
+    static const int64_t hds[] = {8, 64, 72, 128, 13, 256};
+    enum { MAXH = 9, MAXHD = 256, CH = 32 };
     float *q = xmalloc(sizeof(float) * MAXH * MAXHD), *s1 = xmalloc(sizeof(float) * MAXH * CH),
           *s2 = xmalloc(sizeof(float) * MAXH * CH), *a1 = xmalloc(sizeof(float) * MAXH * MAXHD),
           *a2 = xmalloc(sizeof(float) * MAXH * MAXHD);

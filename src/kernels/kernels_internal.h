@@ -15,6 +15,9 @@ void kernels_fill_avx2_kquants(slm_kernels *kt);
 /* Attention entries (kernels_attn_scalar.c, kernels_attn_avx2.c); called by the fills above. */
 void kernels_fill_attn_scalar(slm_kernels *kt);
 void kernels_fill_attn_avx2(slm_kernels *kt);
+/* AVX-512 attention for head sizes 64/128/256, over a table already holding the AVX2 entries
+ * (kernels_attn_avx512.c; other head sizes keep calling them). */
+void kernels_fill_attn_avx512(slm_kernels *kt);
 
 /* 16-bit activations (kernels_a16_scalar.c): the reference quantizers and the generic reference
  * gemm16 of every quantized type (called by kernels_fill_scalar). */
