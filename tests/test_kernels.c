@@ -707,7 +707,8 @@ static void test_attn_kernels(const slm_kernels *kt) {
           *a2 = xmalloc(sizeof(float) * MAXH * MAXHD);
     slm_f16 *rows = xmalloc(sizeof(slm_f16) * CH * MAXHD * 2);
     const slm_f16 *kp[CH], *vp[CH];
-    int bad_s = 0, bad_a = 0;
+    block_q8_0 *q8rows = xmalloc(sizeof(block_q8_0) * CH * 2 * (MAXHD / 32));
+    int bad_s = 0, bad_a = 0, bad_s8 = 0, bad_a8 = 0;
     for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
         const int64_t hd = hds[hi];
         for (int64_t nh = 1; nh <= MAXH; nh++) {
@@ -736,11 +737,41 @@ static void test_attn_kernels(const slm_kernels *kt) {
                 ref->attn_accum_f16(a2, nh, hd, vp, n, s1, CH);
                 for (int64_t i = 0; i < nh * hd; i++)
                     if (fabs((double)a1[i] - a2[i]) > 1e-5 * (n + 1)) bad_a++;
+                if (hd % 32) continue;
+                /* Q8_0 KV rows: the same rows quantized (block pointers 2-byte aligned only) */
+                const block_q8_0 *kq[CH], *vq[CH];
+                float tmp[MAXHD];
+                for (int i = 0; i < n; i++) {
+                    for (int64_t d = 0; d < hd; d++) tmp[d] = slm_f16_to_f32(kp[i][d]);
+                    quantize_row_q8_0_ref(tmp, &q8rows[(size_t)i * 2 * (MAXHD / 32)], hd);
+                    for (int64_t d = 0; d < hd; d++) tmp[d] = slm_f16_to_f32(vp[i][d]);
+                    quantize_row_q8_0_ref(tmp, &q8rows[(size_t)i * 2 * (MAXHD / 32) + MAXHD / 32], hd);
+                    kq[i] = &q8rows[(size_t)i * 2 * (MAXHD / 32)];
+                    vq[i] = &q8rows[(size_t)i * 2 * (MAXHD / 32) + MAXHD / 32];
+                }
+                kt->attn_scores_q8(q, nh, hd, kq, n, s1, CH);
+                ref->attn_scores_q8(q, nh, hd, kq, n, s2, CH);
+                for (int64_t h = 0; h < nh; h++)
+                    for (int i = 0; i < n; i++) {
+                        double mag = 0;
+                        for (int64_t d = 0; d < hd; d++)
+                            mag += fabs(q[h * hd + d] * slm_f16_to_f32(kq[i][d / 32].d) * kq[i][d / 32].qs[d % 32]);
+                        if (fabs((double)s1[h * CH + i] - s2[h * CH + i]) > 1e-6 * mag + 1e-30) bad_s8++;
+                    }
+                for (int64_t i = 0; i < nh * CH; i++) s1[i] = (rnd_u32() & 1023) / 1024.0f;
+                for (int64_t i = 0; i < nh * hd; i++) a1[i] = a2[i] = rnd_act();
+                kt->attn_accum_q8(a1, nh, hd, vq, n, s1, CH);
+                ref->attn_accum_q8(a2, nh, hd, vq, n, s1, CH);
+                for (int64_t i = 0; i < nh * hd; i++)
+                    if (fabs((double)a1[i] - a2[i]) > 1e-5 * (n + 1)) bad_a8++;
             }
         }
     }
     CHECK(bad_s == 0, "%s attn_scores_f16: %d mismatches", kt->name, bad_s);
     CHECK(bad_a == 0, "%s attn_accum_f16: %d mismatches", kt->name, bad_a);
+    CHECK(bad_s8 == 0, "%s attn_scores_q8: %d mismatches", kt->name, bad_s8);
+    CHECK(bad_a8 == 0, "%s attn_accum_q8: %d mismatches", kt->name, bad_a8);
+    free(q8rows);
     /* exp_shift_sum over [m - 100, m], incl. tails of every length mod 8 */
     for (int n = 0; n <= 40; n++) {
         float x[40], y[40];

@@ -34,6 +34,7 @@
 #include "base/dtype.h"
 #include "base/fp16.h"
 #include "base/threadpool.h"
+#include "quant/quant.h"
 #include "slm.h"
 
 typedef enum slm_isa {
@@ -106,6 +107,12 @@ typedef struct slm_kernels {
     void (*attn_accum_f16)(float *acc, int64_t n_heads, int64_t hd, const slm_f16 *const *v, int n, const float *p,
                            int64_t ld_p);
     float (*exp_shift_sum)(float *x, int64_t n, float m);
+    /* The same two for a Q8_0 KV cache: k[i] / v[i] point at the first of the hd / 32 blocks of
+     * a row (hd a multiple of 32); element d of row i is d_blk * qs[d % 32] of its block. */
+    void (*attn_scores_q8)(const float *q, int64_t n_heads, int64_t hd, const block_q8_0 *const *k, int n, float *s,
+                           int64_t ld_s);
+    void (*attn_accum_q8)(float *acc, int64_t n_heads, int64_t hd, const block_q8_0 *const *v, int n, const float *p,
+                          int64_t ld_p);
 
     /* 16-bit activation quantizers (slm_quant_act_fn contract) into block_a16_32 / block_a16_256
      * rows; every table's bytes equal the scalar ones (kernels_a16_scalar.c). */

@@ -78,6 +78,72 @@ static void attn_accum_f16_avx2(float *acc, int64_t n_heads, int64_t hd, const s
     }
 }
 
+/* ---- Q8_0 KV rows: each 8-element piece dequantized in registers (d * qs) ---------------------- */
+
+/* Elements 8p .. 8p+7 of a Q8_0 row as floats, p < hd / 8. */
+static inline __m256 q8_piece(const block_q8_0 *row, int64_t p) {
+    const block_q8_0 *b = row + p / 4;
+    const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + 8 * (p % 4)))));
+    return _mm256_mul_ps(v, _mm256_set1_ps(avx2_f16(b->d)));
+}
+
+static inline __attribute__((always_inline)) void scores_q8_block(const float *q, int64_t hd,
+                                                                   const block_q8_0 *const *k, int n, float *s,
+                                                                   int64_t ld_s, const int NH) {
+    for (int i = 0; i < n; i++) {
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t p = 0; p < hd / 8; p++) {
+            const __m256 kv = q8_piece(k[i], p);
+#pragma GCC unroll 4
+            for (int j = 0; j < NH; j++) acc[j] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + j * hd + 8 * p), acc[j]);
+        }
+        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+        float r[4];
+        _mm_storeu_ps(r, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+        for (int j = 0; j < NH; j++) s[j * ld_s + i] = r[j];
+    }
+}
+
+static void attn_scores_q8_avx2(const float *q, int64_t n_heads, int64_t hd, const block_q8_0 *const *k, int n,
+                                float *s, int64_t ld_s) {
+    int64_t h = 0;
+    for (; h + 4 <= n_heads; h += 4) scores_q8_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 4);
+    switch (n_heads - h) {
+    case 3: scores_q8_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 3); break;
+    case 2: scores_q8_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 2); break;
+    case 1: scores_q8_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 1); break;
+    default: break;
+    }
+}
+
+static inline __attribute__((always_inline)) void accum_q8_block(float *acc, int64_t hd, const block_q8_0 *const *v,
+                                                                  int n, const float *p, int64_t ld_p, const int NH) {
+    for (int64_t pc = 0; pc < hd / 8; pc++) {
+        __m256 a[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < NH; j++) a[j] = _mm256_loadu_ps(acc + j * hd + 8 * pc);
+        for (int i = 0; i < n; i++) {
+            const __m256 vv = q8_piece(v[i], pc);
+#pragma GCC unroll 4
+            for (int j = 0; j < NH; j++) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(p[j * ld_p + i]), vv, a[j]);
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < NH; j++) _mm256_storeu_ps(acc + j * hd + 8 * pc, a[j]);
+    }
+}
+
+static void attn_accum_q8_avx2(float *acc, int64_t n_heads, int64_t hd, const block_q8_0 *const *v, int n,
+                               const float *p, int64_t ld_p) {
+    int64_t h = 0;
+    for (; h + 4 <= n_heads; h += 4) accum_q8_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 4);
+    switch (n_heads - h) {
+    case 3: accum_q8_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 3); break;
+    case 2: accum_q8_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 2); break;
+    case 1: accum_q8_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 1); break;
+    default: break;
+    }
+}
+
 /* exp(x) for x <= 0 (softmax weights): x = n ln2 + r, |r| <= ln2 / 2, exp(r) by its degree-6
  * Taylor polynomial (truncation < 2e-7 relative), times 2^n built in the exponent bits. Inputs
  * below -87 (weights < 1.6e-38) give 2^-126-ish tiny values instead of exact denormals/zero:
@@ -120,4 +186,6 @@ void kernels_fill_attn_avx2(slm_kernels *kt) {
     kt->attn_scores_f16 = attn_scores_f16_avx2;
     kt->attn_accum_f16 = attn_accum_f16_avx2;
     kt->exp_shift_sum = exp_shift_sum_avx2;
+    kt->attn_scores_q8 = attn_scores_q8_avx2;
+    kt->attn_accum_q8 = attn_accum_q8_avx2;
 }

@@ -61,15 +61,22 @@ static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const 
             cells[n++] = j;
         }
         if (n == 0) break;
-        const bool f16 = kv->type == SLM_KV_F16;
-        const slm_f16 *krows[SLM_ATTN_CHUNK], *vrows[SLM_ATTN_CHUNK];
+        /* f16 rows, or Q8_0 rows whose head starts on a block, go to the kernels in place */
+        const bool f16 = kv->type == SLM_KV_F16, q8 = kv->type == SLM_KV_Q8_0 && hd % 32 == 0;
+        const void *krows[SLM_ATTN_CHUNK], *vrows[SLM_ATTN_CHUNK];
         /* scores[h * CHUNK + i] = scale * q_h . k_i */
         if (f16) {
             for (int i = 0; i < n; i++) {
                 krows[i] = (const slm_f16 *)kv_cache_row_k(kv, layer, cells[i]) + off;
                 vrows[i] = (const slm_f16 *)kv_cache_row_v(kv, layer, cells[i]) + off;
             }
-            kt->attn_scores_f16(q, group, hd, krows, n, scores, SLM_ATTN_CHUNK);
+            kt->attn_scores_f16(q, group, hd, (const slm_f16 *const *)krows, n, scores, SLM_ATTN_CHUNK);
+        } else if (q8) {
+            for (int i = 0; i < n; i++) {
+                krows[i] = (const block_q8_0 *)kv_cache_row_k(kv, layer, cells[i]) + off / 32;
+                vrows[i] = (const block_q8_0 *)kv_cache_row_v(kv, layer, cells[i]) + off / 32;
+            }
+            kt->attn_scores_q8(q, group, hd, (const block_q8_0 *const *)krows, n, scores, SLM_ATTN_CHUNK);
         } else {
             for (int i = 0; i < n; i++) {
                 const float *k = kbuf;
@@ -98,7 +105,11 @@ static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const 
             sum[h] += kt->exp_shift_sum(sc, n, m);
         }
         if (f16) {
-            kt->attn_accum_f16(acc, group, hd, vrows, n, scores, SLM_ATTN_CHUNK);
+            kt->attn_accum_f16(acc, group, hd, (const slm_f16 *const *)vrows, n, scores, SLM_ATTN_CHUNK);
+            continue;
+        }
+        if (q8) {
+            kt->attn_accum_q8(acc, group, hd, (const block_q8_0 *const *)vrows, n, scores, SLM_ATTN_CHUNK);
             continue;
         }
         for (int i = 0; i < n; i++) {
