@@ -65,16 +65,19 @@ static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const 
         const bool f16 = kv->type == SLM_KV_F16, q8 = kv->type == SLM_KV_Q8_0 && hd % 32 == 0;
         const void *krows[SLM_ATTN_CHUNK], *vrows[SLM_ATTN_CHUNK];
         /* scores[h * CHUNK + i] = scale * q_h . k_i */
+        /* rows of one layer are row_bytes apart: the chunk's pointers are plain arithmetic */
+        const uint8_t *kbase = kv_cache_row_k(kv, layer, 0), *vbase = kv_cache_row_v(kv, layer, 0);
+        const size_t rb = kv->row_bytes;
         if (f16) {
             for (int i = 0; i < n; i++) {
-                krows[i] = (const slm_f16 *)kv_cache_row_k(kv, layer, cells[i]) + off;
-                vrows[i] = (const slm_f16 *)kv_cache_row_v(kv, layer, cells[i]) + off;
+                krows[i] = (const slm_f16 *)(kbase + (size_t)cells[i] * rb) + off;
+                vrows[i] = (const slm_f16 *)(vbase + (size_t)cells[i] * rb) + off;
             }
             kt->attn_scores_f16(q, group, hd, (const slm_f16 *const *)krows, n, scores, SLM_ATTN_CHUNK);
         } else if (q8) {
             for (int i = 0; i < n; i++) {
-                krows[i] = (const block_q8_0 *)kv_cache_row_k(kv, layer, cells[i]) + off / 32;
-                vrows[i] = (const block_q8_0 *)kv_cache_row_v(kv, layer, cells[i]) + off / 32;
+                krows[i] = (const block_q8_0 *)(kbase + (size_t)cells[i] * rb) + off / 32;
+                vrows[i] = (const block_q8_0 *)(vbase + (size_t)cells[i] * rb) + off / 32;
             }
             kt->attn_scores_q8(q, group, hd, (const block_q8_0 *const *)krows, n, scores, SLM_ATTN_CHUNK);
         } else {
@@ -90,12 +93,12 @@ static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const 
         /* scale (and soft-cap), new running max per head, one rescale, then the weights */
         for (int64_t h = 0; h < group; h++) {
             float *sc = scores + h * SLM_ATTN_CHUNK, m = mx[h];
-            for (int i = 0; i < n; i++) {
-                float x = sc[i] * scale;
-                if (softcap > 0) x = softcap * tanhf(x / softcap);
-                sc[i] = x;
-                m = x > m ? x : m;
-            }
+            /* two loops: a tanhf call inside would keep m in memory (a store-load chain per score) */
+            if (softcap > 0)
+                for (int i = 0; i < n; i++) sc[i] = softcap * tanhf(sc[i] * scale / softcap);
+            else
+                for (int i = 0; i < n; i++) sc[i] *= scale;
+            for (int i = 0; i < n; i++) m = sc[i] > m ? sc[i] : m;
             if (m > mx[h]) {
                 const float r = expf(mx[h] - m); /* 0 while nothing was accumulated (mx = -inf) */
                 kt->scale_f32(acc + h * hd, r, hd);
