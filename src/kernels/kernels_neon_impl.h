@@ -477,6 +477,102 @@ static void neon_vq8_0_to_f32(const void *vx, float *y, int64_t n) {
     }
 }
 
+/* ---- Attention over f16 / Q8_0 KV rows (kernels.h attn_*) ------------------------------------ */
+
+/* Elements 4p .. 4p+3 of a KV row as floats: f16, or Q8_0 blocks (d * qs) dequantized in
+ * registers. */
+enum { NKV_F16, NKV_Q8 };
+NEON_INLINE float32x4_t neon_kv_piece(int kind, const void *row, int64_t p) {
+    if (kind == NKV_F16) return neon_load_f16x4((const slm_f16 *)row + 4 * p);
+    const block_q8_0 *b = (const block_q8_0 *)row + p / 8;
+    int32_t u; /* 4 codes: a wider load could run past the cache's last block */
+    memcpy(&u, b->qs + 4 * (p % 8), 4);
+    const int16x4_t w = vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(u))));
+    return vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(w)), neon_f16(b->d));
+}
+
+/* s[j * ld_s + i] = q_j . row_i for NH <= 4 heads (hd a multiple of 4). */
+NEON_INLINE void neon_scores_block(int kind, const float *q, int64_t hd, const void *const *k, int n, float *s,
+                                   int64_t ld_s, const int NH) {
+    for (int i = 0; i < n; i++) {
+        float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+        for (int64_t p = 0; p < hd / 4; p++) {
+            const float32x4_t kv = neon_kv_piece(kind, k[i], p);
+            for (int j = 0; j < NH; j++) acc[j] = vfmaq_f32(acc[j], kv, vld1q_f32(q + j * hd + 4 * p));
+        }
+        for (int j = 0; j < NH; j++) s[j * ld_s + i] = vaddvq_f32(acc[j]);
+    }
+}
+
+/* acc[j * hd + d] += sum_i p[j * ld_p + i] * row_i[d] for NH <= 4 heads. */
+NEON_INLINE void neon_accum_block(int kind, float *acc, int64_t hd, const void *const *v, int n, const float *p,
+                                  int64_t ld_p, const int NH) {
+    for (int64_t pc = 0; pc < hd / 4; pc++) {
+        float32x4_t a[4];
+        for (int j = 0; j < NH; j++) a[j] = vld1q_f32(acc + j * hd + 4 * pc);
+        for (int i = 0; i < n; i++) {
+            const float32x4_t vv = neon_kv_piece(kind, v[i], pc);
+            for (int j = 0; j < NH; j++) a[j] = vfmaq_n_f32(a[j], vv, p[j * ld_p + i]);
+        }
+        for (int j = 0; j < NH; j++) vst1q_f32(acc + j * hd + 4 * pc, a[j]);
+    }
+}
+
+/* Heads in groups of 4, the rest 3/2/1 (each a fully unrolled instance). */
+#define NEON_HEAD_GROUPS(CALL, n_heads)                                                                          \
+    do {                                                                                                          \
+        int64_t h = 0;                                                                                            \
+        for (; h + 4 <= (n_heads); h += 4) CALL(4);                                                              \
+        switch ((n_heads) - h) {                                                                                  \
+        case 3: CALL(3); break;                                                                                   \
+        case 2: CALL(2); break;                                                                                   \
+        case 1: CALL(1); break;                                                                                   \
+        default: break;                                                                                           \
+        }                                                                                                         \
+    } while (0)
+
+/* The f16 entries take any hd; a remainder of hd % 4 elements goes through the scalar fallback
+ * (never the case for real head sizes). */
+static void (*neon_scores_f16_ref)(const float *, int64_t, int64_t, const slm_f16 *const *, int, float *, int64_t);
+static void (*neon_accum_f16_ref)(float *, int64_t, int64_t, const slm_f16 *const *, int, const float *, int64_t);
+
+static void neon_attn_scores_f16(const float *q, int64_t n_heads, int64_t hd, const slm_f16 *const *k, int n,
+                                 float *s, int64_t ld_s) {
+    if (hd % 4) {
+        neon_scores_f16_ref(q, n_heads, hd, k, n, s, ld_s);
+        return;
+    }
+#define SC(NH) neon_scores_block(NKV_F16, q + h * hd, hd, (const void *const *)k, n, s + h * ld_s, ld_s, NH)
+    NEON_HEAD_GROUPS(SC, n_heads);
+#undef SC
+}
+
+static void neon_attn_accum_f16(float *acc, int64_t n_heads, int64_t hd, const slm_f16 *const *v, int n,
+                                const float *p, int64_t ld_p) {
+    if (hd % 4) {
+        neon_accum_f16_ref(acc, n_heads, hd, v, n, p, ld_p);
+        return;
+    }
+#define AC(NH) neon_accum_block(NKV_F16, acc + h * hd, hd, (const void *const *)v, n, p + h * ld_p, ld_p, NH)
+    NEON_HEAD_GROUPS(AC, n_heads);
+#undef AC
+}
+
+static void neon_attn_scores_q8(const float *q, int64_t n_heads, int64_t hd, const block_q8_0 *const *k, int n,
+                                float *s, int64_t ld_s) {
+#define SC(NH) neon_scores_block(NKV_Q8, q + h * hd, hd, (const void *const *)k, n, s + h * ld_s, ld_s, NH)
+    NEON_HEAD_GROUPS(SC, n_heads);
+#undef SC
+}
+
+static void neon_attn_accum_q8(float *acc, int64_t n_heads, int64_t hd, const block_q8_0 *const *v, int n,
+                               const float *p, int64_t ld_p) {
+#define AC(NH) neon_accum_block(NKV_Q8, acc + h * hd, hd, (const void *const *)v, n, p + h * ld_p, ld_p, NH)
+    NEON_HEAD_GROUPS(AC, n_heads);
+#undef AC
+}
+#undef NEON_HEAD_GROUPS
+
 /* ---- Precise tiles (kernels.h gemm2) ------------------------------------------------------- */
 
 /* Token t has two activation rows, 2t (q8(x)) and 2t+1 (q8 of its rounding residual). The tiles
@@ -563,6 +659,12 @@ static void neon_fill_common(slm_kernels *kt) {
     kt->f16_to_f32 = neon_vf16_to_f32;
     kt->q8_0_from_f32 = neon_vq8_0_from_f32;
     kt->q8_0_to_f32 = neon_vq8_0_to_f32;
+    neon_scores_f16_ref = kt->attn_scores_f16; /* the scalar entries, for odd head sizes */
+    neon_accum_f16_ref = kt->attn_accum_f16;
+    kt->attn_scores_f16 = neon_attn_scores_f16;
+    kt->attn_accum_f16 = neon_attn_accum_f16;
+    kt->attn_scores_q8 = neon_attn_scores_q8;
+    kt->attn_accum_q8 = neon_attn_accum_q8;
 }
 
 #endif
