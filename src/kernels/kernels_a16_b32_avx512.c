@@ -1,0 +1,229 @@
+/* AVX-512 gemm16 tiles for the 32-element weight types (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL) against
+ * block_a16_32 activations, and the two a16 quantizers (bit-exact with kernels_a16_scalar.c).
+ *
+ * A weight block is decoded once per tile into 32 signed int16 weights, one zmm (Q4_0: nibble - 8,
+ * Q5_0: code - 16, Q8_0: the int8, IQ4_NL: the table value; Q4_1 / Q5_1: the unsigned code, their
+ * min term m * d_a * sum(a) is added separately). One vpdpwssd with the activation block gives 16
+ * exact int32 partial sums; they are converted and scaled by d_w * d_a into a float accumulator per
+ * (row, token), reduced once at the end. Per block and (row, token) that is 4 vector ops, against 2
+ * for the 8-bit pair tiles (64 int8 lanes hold two blocks): the price of 16-bit codes.
+ *
+ * Tiles: 4 rows x 4 tokens for prompt processing (16 accumulators + 4 decoded blocks + activation
+ * in the 32 zmm registers; each decode serves 4 tokens, each activation load 4 rows), one row x
+ * one token for generation (b_dot1). */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels_internal.h"
+#include "quant/quant.h"
+
+/* ---- Quantizers ------------------------------------------------------------------------------ */
+
+/* n (a multiple of 16) floats -> int16 codes and their int32 sums per 16 (sums16, may be NULL),
+ * the kernels.h rule: amax over the block, id = QMAX / amax, round half even, d = amax / QMAX. */
+static inline void a16_quant_block(const float *x, int n, int qmax, int16_t *q, float *d, int32_t *sums16,
+                                   int32_t *sum) {
+    __m512 m = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) /* |x| first: a NaN operand loses to m (maxps returns src2) */
+        m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), m);
+    const float amax = _mm512_reduce_max_ps(m);
+    int32_t total = 0;
+    if (!(amax > 0.0f) || !isfinite(amax)) {
+        memset(q, 0, (size_t)n * sizeof *q);
+        *d = amax > 0.0f ? amax : 0.0f;
+        if (sums16) memset(sums16, 0, (size_t)(n / 16) * sizeof *sums16);
+        *sum = 0;
+        return;
+    }
+    const __m512 id = _mm512_set1_ps((float)qmax / amax);
+    for (int i = 0; i < n; i += 16) {
+        const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), id);
+        /* NaN -> 0 like the reference; |v| <= qmax + rounding of id, so no clamp is needed */
+        const __m512i c = _mm512_maskz_cvtps_epi32(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+        _mm256_storeu_si256((__m256i *)(q + i), _mm512_cvtepi32_epi16(c));
+        const int32_t s = _mm512_reduce_add_epi32(c);
+        if (sums16) sums16[i / 16] = s;
+        total += s;
+    }
+    *d = amax / (float)qmax;
+    *sum = total;
+}
+
+static void quant_a16_32_avx512(const float *x, int64_t ldx, int64_t n_rows, int64_t k, void *act, size_t arb) {
+    for (int64_t t = 0; t < n_rows; t++) {
+        block_a16_32 *b = (block_a16_32 *)((uint8_t *)act + (size_t)t * arb);
+        for (int64_t i = 0; i < k / 32; i++)
+            a16_quant_block(x + t * ldx + i * 32, 32, SLM_A16_QMAX_32, b[i].qs, &b[i].d, NULL, &b[i].sum);
+    }
+}
+
+static void quant_a16_256_avx512(const float *x, int64_t ldx, int64_t n_rows, int64_t k, void *act, size_t arb) {
+    for (int64_t t = 0; t < n_rows; t++) {
+        block_a16_256 *b = (block_a16_256 *)((uint8_t *)act + (size_t)t * arb);
+        for (int64_t i = 0; i < k / 256; i++) {
+            int32_t unused;
+            a16_quant_block(x + t * ldx + i * 256, 256, SLM_A16_QMAX_256, b[i].qs, &b[i].d, b[i].bsums, &unused);
+            memset(b[i].pad_, 0, sizeof b[i].pad_);
+        }
+    }
+}
+
+/* ---- Weight decoding ------------------------------------------------------------------------- */
+
+enum { B_Q4_0, B_Q4_1, B_Q5_0, B_Q5_1, B_Q8_0, B_IQ4_NL };
+
+static const size_t b_block_size[] = {sizeof(block_q4_0), sizeof(block_q4_1), sizeof(block_q5_0),
+                                      sizeof(block_q5_1), sizeof(block_q8_0), sizeof(block_iq4_nl)};
+
+static inline bool b_has_min(int kind) { return kind == B_Q4_1 || kind == B_Q5_1; }
+
+/* 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0-15), then high (16-31). */
+static inline __m256i nibbles(const uint8_t *qs) {
+    const __m128i raw = _mm_loadu_si128((const __m128i *)qs), m4 = _mm_set1_epi8(0x0F);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_and_si128(raw, m4));
+}
+
+/* Block b of a row as 32 int16 weights, its scale d and (Q4_1 / Q5_1) min m. */
+static inline __attribute__((always_inline)) __m512i b_decode(int kind, const uint8_t *row, int64_t b, float *d,
+                                                             float *m) {
+    const uint8_t *blk = row + (size_t)b * b_block_size[kind];
+    slm_f16 hd;
+    memcpy(&hd, blk, 2); /* d is the first member of every block */
+    *d = _cvtsh_ss(hd);
+    *m = 0.0f;
+    switch (kind) {
+    case B_Q4_0:
+        return _mm512_sub_epi16(_mm512_cvtepu8_epi16(nibbles(((const block_q4_0 *)blk)->qs)), _mm512_set1_epi16(8));
+    case B_Q4_1:
+        *m = _cvtsh_ss(((const block_q4_1 *)blk)->m);
+        return _mm512_cvtepu8_epi16(nibbles(((const block_q4_1 *)blk)->qs));
+    case B_Q5_0:
+    case B_Q5_1: {
+        const uint8_t *qh = kind == B_Q5_0 ? ((const block_q5_0 *)blk)->qh : ((const block_q5_1 *)blk)->qh;
+        const uint8_t *qs = kind == B_Q5_0 ? ((const block_q5_0 *)blk)->qs : ((const block_q5_1 *)blk)->qs;
+        uint32_t h;
+        memcpy(&h, qh, 4); /* bit j = fifth bit of element j */
+        __m512i w = _mm512_cvtepu8_epi16(nibbles(qs));
+        w = _mm512_mask_add_epi16(w, (__mmask32)h, w, _mm512_set1_epi16(16));
+        if (kind == B_Q5_1) {
+            *m = _cvtsh_ss(((const block_q5_1 *)blk)->m);
+            return w;
+        }
+        return _mm512_sub_epi16(w, _mm512_set1_epi16(16));
+    }
+    case B_Q8_0:
+        return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)((const block_q8_0 *)blk)->qs));
+    default: { /* B_IQ4_NL: the signed table value of each nibble */
+        const __m128i tab = _mm_loadu_si128((const __m128i *)kvalues_iq4nl);
+        return _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(_mm256_set_m128i(tab, tab), nibbles(((const block_iq4_nl *)blk)->qs)));
+    }
+    }
+}
+
+/* ---- Tiles ----------------------------------------------------------------------------------- */
+
+/* R rows x T tokens (R, T <= 4) over all blocks: y[t * ldy + r]. */
+static inline __attribute__((always_inline)) void b_tile(int kind, int R, int T, int64_t nb, const uint8_t *w,
+                                                         size_t wrb, const uint8_t *act, size_t arb, float *y,
+                                                         int64_t ldy) {
+    __m512 acc[4][4];
+    float macc[4][4]; /* the min terms (Q4_1 / Q5_1), scalar */
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            acc[r][t] = _mm512_setzero_ps();
+            macc[r][t] = 0.0f;
+        }
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i wq[4];
+        float dw[4], mw[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) wq[r] = b_decode(kind, w + (size_t)r * wrb, b, &dw[r], &mw[r]);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const block_a16_32 *a = (const block_a16_32 *)(act + (size_t)t * arb) + b;
+            const __m512i av = _mm512_loadu_si512((const void *)a->qs);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                const __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), wq[r], av);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(dw[r] * a->d), acc[r][t]);
+                if (b_has_min(kind)) macc[r][t] += mw[r] * a->d * (float)a->sum;
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]) + macc[r][t];
+}
+
+/* One row x one token (generation): rows one after another keep a single sequential weight stream
+ * (4 rows at a time measured 2x slower here), and 4 accumulators hide the fma latency that one
+ * chain per row would be bound by. */
+static inline __attribute__((always_inline)) float b_dot1(int kind, int64_t nb, const uint8_t *w, const uint8_t *act) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    float macc = 0.0f;
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4)
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+            float dw, mw;
+            const __m512i wq = b_decode(kind, w, b + u, &dw, &mw);
+            const block_a16_32 *a = (const block_a16_32 *)act + b + u;
+            const __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), wq, _mm512_loadu_si512((const void *)a->qs));
+            acc[u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(dw * a->d), acc[u]);
+            if (b_has_min(kind)) macc += mw * a->d * (float)a->sum;
+        }
+    for (; b < nb; b++) {
+        float dw, mw;
+        const __m512i wq = b_decode(kind, w, b, &dw, &mw);
+        const block_a16_32 *a = (const block_a16_32 *)act + b;
+        const __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), wq, _mm512_loadu_si512((const void *)a->qs));
+        acc[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(dw * a->d), acc[0]);
+        if (b_has_min(kind)) macc += mw * a->d * (float)a->sum;
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))) + macc;
+}
+
+static inline __attribute__((always_inline)) void b_gemm(int kind, int64_t k, const void *vw, size_t wrb, int64_t nr,
+                                                         const void *vact, size_t arb, int64_t nt, float *y,
+                                                         int64_t ldy) {
+    const uint8_t *w = vw, *act = vact;
+    const int64_t nb = k / 32;
+    int64_t t = 0;
+    for (; t + 4 <= nt; t += 4) {
+        int64_t r = 0;
+        for (; r + 4 <= nr; r += 4)
+            b_tile(kind, 4, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+        for (; r < nr; r++)
+            b_tile(kind, 1, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+    }
+    for (; t < nt; t++)
+        for (int64_t r = 0; r < nr; r++) y[t * ldy + r] = b_dot1(kind, nb, w + (size_t)r * wrb, act + (size_t)t * arb);
+}
+
+#define B_GEMM(name, kind)                                                                                             \
+    static void gemm16_##name##_avx512(int64_t k, const void *w, size_t wrb, int64_t nr, const void *a, size_t arb,    \
+                                       int64_t nt, float *y, int64_t ldy) {                                            \
+        b_gemm(kind, k, w, wrb, nr, a, arb, nt, y, ldy);                                                               \
+    }
+B_GEMM(q4_0, B_Q4_0)
+B_GEMM(q4_1, B_Q4_1)
+B_GEMM(q5_0, B_Q5_0)
+B_GEMM(q5_1, B_Q5_1)
+B_GEMM(q8_0, B_Q8_0)
+B_GEMM(iq4_nl, B_IQ4_NL)
+#undef B_GEMM
+
+void kernels_fill_a16_b32_avx512(slm_kernels *kt) {
+    kt->quant_a16_32 = quant_a16_32_avx512;
+    kt->quant_a16_256 = quant_a16_256_avx512;
+    kt->mm[SLM_DT_Q4_0].gemm16 = gemm16_q4_0_avx512;
+    kt->mm[SLM_DT_Q4_1].gemm16 = gemm16_q4_1_avx512;
+    kt->mm[SLM_DT_Q5_0].gemm16 = gemm16_q5_0_avx512;
+    kt->mm[SLM_DT_Q5_1].gemm16 = gemm16_q5_1_avx512;
+    kt->mm[SLM_DT_Q8_0].gemm16 = gemm16_q8_0_avx512;
+    kt->mm[SLM_DT_IQ4_NL].gemm16 = gemm16_iq4_nl_avx512;
+}
