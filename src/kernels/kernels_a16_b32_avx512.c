@@ -13,6 +13,7 @@
  * one token for generation (b_dot1). */
 #include <immintrin.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels/kernels_internal.h"
@@ -121,6 +122,124 @@ static inline __attribute__((always_inline)) __m512i b_decode(int kind, const ui
     }
 }
 
+/* Blocks in pairs for prompt tiles, in "pair order": int16 lanes 0-15 hold elements 0-15 of
+ * block b and lanes 16-31 elements 0-15 of block b+1 (lo); hi holds elements 16-31 of both. The
+ * activations of a pair are gathered in the same order (b_act_pair), so two vpdpwssd leave block
+ * b's partial sums in int32 lanes 0-7 and block b+1's in lanes 8-15: one convert, one scale
+ * multiply and one multiply-add per (row, token) serve two blocks. Prompt tiles are bound by those
+ * float ops (3 per block and (row, token) otherwise), so this halves their count. For the nibble
+ * types pair order is also the natural one: lo / hi are the low / high nibbles of the 16 bytes. */
+static inline __attribute__((always_inline)) void b_decode_pair(int kind, const uint8_t *row, int64_t b, __m512i *lo,
+                                                                __m512i *hi, float d[2], float m[2]) {
+    const size_t bs = b_block_size[kind];
+    const uint8_t *blk[2] = {row + (size_t)b * bs, row + (size_t)(b + 1) * bs};
+    for (int j = 0; j < 2; j++) {
+        slm_f16 h;
+        memcpy(&h, blk[j], 2); /* d first in every block */
+        d[j] = _cvtsh_ss(h);
+        m[j] = 0.0f;
+        if (kind == B_Q4_1 || kind == B_Q5_1) {
+            memcpy(&h, blk[j] + (kind == B_Q4_1 ? offsetof(block_q4_1, m) : offsetof(block_q5_1, m)), 2);
+            m[j] = _cvtsh_ss(h);
+        }
+    }
+    if (kind == B_Q8_0) {
+        const int8_t *q0 = ((const block_q8_0 *)blk[0])->qs, *q1 = ((const block_q8_0 *)blk[1])->qs;
+        *lo = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
+                                                           _mm_loadu_si128((const __m128i *)q1), 1));
+        *hi = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(q0 + 16))), _mm_loadu_si128((const __m128i *)(q1 + 16)), 1));
+        return;
+    }
+    const size_t qo = kind == B_Q4_0   ? offsetof(block_q4_0, qs)
+                      : kind == B_Q4_1 ? offsetof(block_q4_1, qs)
+                      : kind == B_Q5_0 ? offsetof(block_q5_0, qs)
+                      : kind == B_Q5_1 ? offsetof(block_q5_1, qs)
+                                       : offsetof(block_iq4_nl, qs);
+    const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blk[0] + qo))),
+                                                _mm_loadu_si128((const __m128i *)(blk[1] + qo)), 1);
+    if (kind == B_IQ4_NL) { /* table lookup on the bytes, then sign-extend */
+        const __m128i t = _mm_loadu_si128((const __m128i *)kvalues_iq4nl);
+        const __m256i tab = _mm256_set_m128i(t, t), m4 = _mm256_set1_epi8(0x0F);
+        *lo = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(tab, _mm256_and_si256(raw, m4)));
+        *hi = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(tab, _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4)));
+        return;
+    }
+    const __m512i x = _mm512_cvtepu8_epi16(raw);
+    *lo = _mm512_and_si512(x, _mm512_set1_epi16(0x0F));
+    *hi = _mm512_srli_epi16(x, 4);
+    if (kind == B_Q5_0 || kind == B_Q5_1) { /* fifth bit of element e: bit e of the block's qh */
+        const size_t ho = kind == B_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh);
+        uint32_t q0, q1;
+        memcpy(&q0, blk[0] + ho, 4);
+        memcpy(&q1, blk[1] + ho, 4);
+        const __m512i s16 = _mm512_set1_epi16(16);
+        *lo = _mm512_mask_add_epi16(*lo, (__mmask32)((q0 & 0xFFFFu) | (q1 & 0xFFFFu) << 16), *lo, s16);
+        *hi = _mm512_mask_add_epi16(*hi, (__mmask32)((q0 >> 16) | (q1 >> 16) << 16), *hi, s16);
+    }
+    if (kind == B_Q4_0 || kind == B_Q5_0) {
+        const __m512i off = _mm512_set1_epi16(kind == B_Q4_0 ? 8 : 16);
+        *lo = _mm512_sub_epi16(*lo, off);
+        *hi = _mm512_sub_epi16(*hi, off);
+    }
+}
+
+/* Activation blocks b, b+1 in pair order (see b_decode_pair) and their scales, lanes 0-7 d_b,
+ * lanes 8-15 d_b+1. */
+static inline __attribute__((always_inline)) void b_act_pair(const uint8_t *act, int64_t b, __m512i *lo, __m512i *hi,
+                                                             __m512 *da) {
+    const block_a16_32 *a = (const block_a16_32 *)act + b;
+    *lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a[0].qs)),
+                             _mm256_loadu_si256((const __m256i *)a[1].qs), 1);
+    *hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(a[0].qs + 16))),
+                             _mm256_loadu_si256((const __m256i *)(a[1].qs + 16)), 1);
+    *da = _mm512_insertf32x8(_mm512_set1_ps(a[0].d), _mm256_set1_ps(a[1].d), 1);
+}
+
+/* R rows x T tokens over block pairs (nb even): y[t * ldy + r]. */
+static inline __attribute__((always_inline)) void b_tile_pair(int kind, int R, int T, int64_t nb, const uint8_t *w,
+                                                              size_t wrb, const uint8_t *act, size_t arb, float *y,
+                                                              int64_t ldy) {
+    __m512 acc[4][4];
+    float macc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            acc[r][t] = _mm512_setzero_ps();
+            macc[r][t] = 0.0f;
+        }
+    for (int64_t b = 0; b < nb; b += 2) {
+        __m512i lo[4], hi[4];
+        __m512 dwv[4];
+        float dw[4][2], mw[4][2];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            b_decode_pair(kind, w + (size_t)r * wrb, b, &lo[r], &hi[r], dw[r], mw[r]);
+            dwv[r] = _mm512_insertf32x8(_mm512_set1_ps(dw[r][0]), _mm256_set1_ps(dw[r][1]), 1);
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            __m512i alo, ahi;
+            __m512 da;
+            b_act_pair(act + (size_t)t * arb, b, &alo, &ahi, &da);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                const __m512i is = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(_mm512_setzero_si512(), lo[r], alo), hi[r], ahi);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dwv[r], da), acc[r][t]);
+                if (b_has_min(kind)) {
+                    const block_a16_32 *a = (const block_a16_32 *)(act + (size_t)t * arb) + b;
+                    macc[r][t] += mw[r][0] * a[0].d * (float)a[0].sum + mw[r][1] * a[1].d * (float)a[1].sum;
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]) + macc[r][t];
+}
+
 /* ---- Tiles ----------------------------------------------------------------------------------- */
 
 /* R rows x T tokens (R, T <= 4) over all blocks: y[t * ldy + r]. */
@@ -138,17 +257,23 @@ static inline __attribute__((always_inline)) void b_tile(int kind, int R, int T,
         }
     for (int64_t b = 0; b < nb; b++) {
         __m512i wq[4];
+        __m512 dwv[4];
         float dw[4], mw[4];
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) wq[r] = b_decode(kind, w + (size_t)r * wrb, b, &dw[r], &mw[r]);
+        for (int r = 0; r < R; r++) {
+            wq[r] = b_decode(kind, w + (size_t)r * wrb, b, &dw[r], &mw[r]);
+            dwv[r] = _mm512_set1_ps(dw[r]);
+        }
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
             const block_a16_32 *a = (const block_a16_32 *)(act + (size_t)t * arb) + b;
             const __m512i av = _mm512_loadu_si512((const void *)a->qs);
+            const __m512 dav = _mm512_set1_ps(a->d);
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
+                /* vector scale products: a scalar multiply + broadcast per (row, token) cost more */
                 const __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), wq[r], av);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(dw[r] * a->d), acc[r][t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dwv[r], dav), acc[r][t]);
                 if (b_has_min(kind)) macc[r][t] += mw[r] * a->d * (float)a->sum;
             }
         }
@@ -196,7 +321,10 @@ static inline __attribute__((always_inline)) void b_gemm(int kind, int64_t k, co
     for (; t + 4 <= nt; t += 4) {
         int64_t r = 0;
         for (; r + 4 <= nr; r += 4)
-            b_tile(kind, 4, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+            if (nb % 2 == 0)
+                b_tile_pair(kind, 4, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
+            else
+                b_tile(kind, 4, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
         for (; r < nr; r++)
             b_tile(kind, 1, 4, nb, w + (size_t)r * wrb, wrb, act + (size_t)t * arb, arb, y + t * ldy + r, ldy);
     }
