@@ -5,6 +5,11 @@
  *
  *     Y[t * ldy + r] = sum_i W[r][i] * X[t][i]          for r < N, t < n_tok
  *
+ * Three activation modes (slm_act_mode, below): 16-bit codes (SLM_ACT_A16, the production
+ * default: gemm16 tiles), llama.cpp's 8-bit blocks (SLM_ACT_Q8: gemm), and 8-bit plus the
+ * quantized rounding residual (SLM_ACT_Q8X2: gemm2). The 8-bit mode is described here; the others
+ * follow the same two phases with their own activation format.
+ *
  * Like llama.cpp it runs in two phases, each splittable over threads:
  *   1. quantize X once into the weight type's activation format (act_type below): Q8_0 for
  *      the 32-element types (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL), Q8_K for the K-quants and IQ4_XS,
