@@ -30,6 +30,7 @@ void kernels_quant_a16_256_ref(const float *x, int64_t ldx, int64_t n_rows, int6
 void kernels_fill_a16_avx2(slm_kernels *kt);
 void kernels_fill_a16_all_avx2(slm_kernels *kt);        /* (second AVX2 file, see kernels.c) */
 void kernels_fill_a16_b32_avx2(slm_kernels *kt);        /* 32-element types + quantizers (lead) */
+void kernels_fill_a16_kq_avx2(slm_kernels *kt);         /* K-quants and IQ4_XS (lead) */
 void kernels_fill_a16_avx512(slm_kernels *kt);         /* 32-element types + quantizers */
 void kernels_fill_a16_kquants_avx512(slm_kernels *kt); /* K-quants and IQ4_XS */
 void kernels_fill_a16_b32_avx512(slm_kernels *kt);     /* 32-element types + quantizers (lead) */
