@@ -96,7 +96,6 @@ static void tables_init(void) {
         kernels_fill_avx2_kquants(t);
         kernels_fill_a16_b32_avx2(t);
         kernels_fill_a16_kq_avx2(t);
-        kernels_fill_a16_avx2(t);
         kernels_fill_a16_all_avx2(t);
         g_have[SLM_ISA_AVX2] = true;
         if (cpu_has_avx512()) {
@@ -106,7 +105,6 @@ static void tables_init(void) {
             t5->name = "avx512";
             kernels_fill_avx512(t5);
             kernels_fill_avx512_kquants(t5);
-            kernels_fill_a16_avx512(t5);
             kernels_fill_a16_b32_avx512(t5);
             kernels_fill_a16_kquants_avx512(t5);
             kernels_fill_attn_avx512(t5);

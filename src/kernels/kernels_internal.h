@@ -25,15 +25,13 @@ void kernels_fill_a16_scalar(slm_kernels *kt);
 void kernels_quant_a16_32_ref(const float *x, int64_t ldx, int64_t n_rows, int64_t k, void *act, size_t arb);
 void kernels_quant_a16_256_ref(const float *x, int64_t ldx, int64_t n_rows, int64_t k, void *act, size_t arb);
 
-/* SIMD gemm16 tiles and a16 quantizers (kernels_a16_avx2.c, kernels_a16_avx512*.c): overwrite the
- * entries they have; called after kernels_fill_avx2 / kernels_fill_avx512. */
-void kernels_fill_a16_avx2(slm_kernels *kt);
-void kernels_fill_a16_all_avx2(slm_kernels *kt);        /* (second AVX2 file, see kernels.c) */
-void kernels_fill_a16_b32_avx2(slm_kernels *kt);        /* 32-element types + quantizers (lead) */
-void kernels_fill_a16_kq_avx2(slm_kernels *kt);         /* K-quants and IQ4_XS (lead) */
-void kernels_fill_a16_avx512(slm_kernels *kt);         /* 32-element types + quantizers */
+/* SIMD gemm16 tiles and a16 quantizers: overwrite the entries they have; called after
+ * kernels_fill_avx2 / kernels_fill_avx512 (the AVX-512 table starts as a copy of the AVX2 one). */
+void kernels_fill_a16_b32_avx2(slm_kernels *kt);       /* 32-element types + quantizers */
+void kernels_fill_a16_kq_avx2(slm_kernels *kt);        /* K-quants and IQ4_XS */
+void kernels_fill_a16_all_avx2(slm_kernels *kt);       /* (a second AVX2 file, being written) */
+void kernels_fill_a16_b32_avx512(slm_kernels *kt);     /* 32-element types + quantizers */
 void kernels_fill_a16_kquants_avx512(slm_kernels *kt); /* K-quants and IQ4_XS */
-void kernels_fill_a16_b32_avx512(slm_kernels *kt);     /* 32-element types + quantizers (lead) */
 
 /* Overwrite the entries that have an AVX-512 version (kernels_*_avx512.c) in a table already
  * filled by the AVX2 functions. Only called when the CPU has AVX-512 F/BW/DQ/VL + VNNI with ZMM
