@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/kernels_avx2_common.h"
+#include "kernels/kernels_a16_b32.h"
 #include "kernels/kernels_internal.h"
 #include "quant/quant.h"
 
@@ -77,12 +78,6 @@ static void quant_a16_256_avx2(const float *x, int64_t ldx, int64_t n_rows, int6
 
 /* ---- Weight decoding ------------------------------------------------------------------------- */
 
-enum { B_Q4_0, B_Q4_1, B_Q5_0, B_Q5_1, B_Q8_0, B_IQ4_NL };
-
-static const size_t b_block_size[] = {sizeof(block_q4_0), sizeof(block_q4_1), sizeof(block_q5_0),
-                                      sizeof(block_q5_1), sizeof(block_q8_0), sizeof(block_iq4_nl)};
-
-static inline bool b_has_min(int kind) { return kind == B_Q4_1 || kind == B_Q5_1; }
 
 /* 16 int16 lanes: 16 where bit j of bits (j = lane) is set, else 0. */
 static inline __m256i bits16(uint32_t bits) {
@@ -100,7 +95,7 @@ static inline __attribute__((always_inline)) void b_decode(int kind, const uint8
     *d = avx2_f16(h);
     *m = 0.0f;
     if (b_has_min(kind)) {
-        memcpy(&h, blk + (kind == B_Q4_1 ? offsetof(block_q4_1, m) : offsetof(block_q5_1, m)), 2);
+        memcpy(&h, blk + b_m_offset(kind), 2);
         *m = avx2_f16(h);
     }
     if (kind == B_Q8_0) {
@@ -109,11 +104,7 @@ static inline __attribute__((always_inline)) void b_decode(int kind, const uint8
         *hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)));
         return;
     }
-    const size_t qo = kind == B_Q4_0   ? offsetof(block_q4_0, qs)
-                      : kind == B_Q4_1 ? offsetof(block_q4_1, qs)
-                      : kind == B_Q5_0 ? offsetof(block_q5_0, qs)
-                      : kind == B_Q5_1 ? offsetof(block_q5_1, qs)
-                                       : offsetof(block_iq4_nl, qs);
+    const size_t qo = b_qs_offset(kind);
     const __m128i raw = _mm_loadu_si128((const __m128i *)(blk + qo));
     if (kind == B_IQ4_NL) {
         const __m128i tab = _mm_loadu_si128((const __m128i *)kvalues_iq4nl), m4 = _mm_set1_epi8(0x0F);
@@ -126,7 +117,7 @@ static inline __attribute__((always_inline)) void b_decode(int kind, const uint8
     *hi = _mm256_srli_epi16(x, 4);
     if (kind == B_Q5_0 || kind == B_Q5_1) { /* fifth bit of element e: bit e of qh */
         uint32_t qh;
-        memcpy(&qh, blk + (kind == B_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh)), 4);
+        memcpy(&qh, blk + b_qh_offset(kind), 4);
         *lo = _mm256_add_epi16(*lo, bits16(qh & 0xFFFFu));
         *hi = _mm256_add_epi16(*hi, bits16(qh >> 16));
     }

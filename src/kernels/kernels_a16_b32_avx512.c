@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "kernels/kernels_a16_b32.h"
 #include "kernels/kernels_internal.h"
 #include "quant/quant.h"
 
@@ -73,12 +74,6 @@ static void quant_a16_256_avx512(const float *x, int64_t ldx, int64_t n_rows, in
 
 /* ---- Weight decoding ------------------------------------------------------------------------- */
 
-enum { B_Q4_0, B_Q4_1, B_Q5_0, B_Q5_1, B_Q8_0, B_IQ4_NL };
-
-static const size_t b_block_size[] = {sizeof(block_q4_0), sizeof(block_q4_1), sizeof(block_q5_0),
-                                      sizeof(block_q5_1), sizeof(block_q8_0), sizeof(block_iq4_nl)};
-
-static inline bool b_has_min(int kind) { return kind == B_Q4_1 || kind == B_Q5_1; }
 
 /* 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0-15), then high (16-31). */
 static inline __m256i nibbles(const uint8_t *qs) {
@@ -140,7 +135,7 @@ static inline __attribute__((always_inline)) void b_decode_pair(int kind, const 
         d[j] = _cvtsh_ss(h);
         m[j] = 0.0f;
         if (kind == B_Q4_1 || kind == B_Q5_1) {
-            memcpy(&h, blk[j] + (kind == B_Q4_1 ? offsetof(block_q4_1, m) : offsetof(block_q5_1, m)), 2);
+            memcpy(&h, blk[j] + b_m_offset(kind), 2);
             m[j] = _cvtsh_ss(h);
         }
     }
@@ -152,11 +147,7 @@ static inline __attribute__((always_inline)) void b_decode_pair(int kind, const 
             _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(q0 + 16))), _mm_loadu_si128((const __m128i *)(q1 + 16)), 1));
         return;
     }
-    const size_t qo = kind == B_Q4_0   ? offsetof(block_q4_0, qs)
-                      : kind == B_Q4_1 ? offsetof(block_q4_1, qs)
-                      : kind == B_Q5_0 ? offsetof(block_q5_0, qs)
-                      : kind == B_Q5_1 ? offsetof(block_q5_1, qs)
-                                       : offsetof(block_iq4_nl, qs);
+    const size_t qo = b_qs_offset(kind);
     const __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(blk[0] + qo))),
                                                 _mm_loadu_si128((const __m128i *)(blk[1] + qo)), 1);
     if (kind == B_IQ4_NL) { /* table lookup on the bytes, then sign-extend */
@@ -170,7 +161,7 @@ static inline __attribute__((always_inline)) void b_decode_pair(int kind, const 
     *lo = _mm512_and_si512(x, _mm512_set1_epi16(0x0F));
     *hi = _mm512_srli_epi16(x, 4);
     if (kind == B_Q5_0 || kind == B_Q5_1) { /* fifth bit of element e: bit e of the block's qh */
-        const size_t ho = kind == B_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh);
+        const size_t ho = b_qh_offset(kind);
         uint32_t q0, q1;
         memcpy(&q0, blk[0] + ho, 4);
         memcpy(&q1, blk[1] + ho, 4);
@@ -296,11 +287,7 @@ static inline __attribute__((always_inline)) void b_decode_halves(int kind, cons
         *hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)));
         return;
     }
-    const size_t qo = kind == B_Q4_0   ? offsetof(block_q4_0, qs)
-                      : kind == B_Q4_1 ? offsetof(block_q4_1, qs)
-                      : kind == B_Q5_0 ? offsetof(block_q5_0, qs)
-                      : kind == B_Q5_1 ? offsetof(block_q5_1, qs)
-                                       : offsetof(block_iq4_nl, qs);
+    const size_t qo = b_qs_offset(kind);
     const __m128i raw = _mm_loadu_si128((const __m128i *)(blk + qo));
     if (kind == B_IQ4_NL) {
         const __m128i tab = _mm_loadu_si128((const __m128i *)kvalues_iq4nl), m4 = _mm_set1_epi8(0x0F);
@@ -313,7 +300,7 @@ static inline __attribute__((always_inline)) void b_decode_halves(int kind, cons
     *hi = _mm256_srli_epi16(x, 4);
     if (kind == B_Q5_0 || kind == B_Q5_1) {
         uint32_t qh;
-        memcpy(&qh, blk + (kind == B_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh)), 4);
+        memcpy(&qh, blk + b_qh_offset(kind), 4);
         const __m256i s16 = _mm256_set1_epi16(16);
         *lo = _mm256_mask_add_epi16(*lo, (__mmask16)(qh & 0xFFFFu), *lo, s16);
         *hi = _mm256_mask_add_epi16(*hi, (__mmask16)(qh >> 16), *hi, s16);
@@ -339,7 +326,7 @@ static inline __attribute__((always_inline)) __m256 b_step1(int kind, const uint
     memcpy(&hd, blk, 2); /* d first in every block */
     if (b_has_min(kind)) {
         slm_f16 hm;
-        memcpy(&hm, blk + (kind == B_Q4_1 ? offsetof(block_q4_1, m) : offsetof(block_q5_1, m)), 2);
+        memcpy(&hm, blk + b_m_offset(kind), 2);
         *macc += _cvtsh_ss(hm) * a->d * (float)a->sum;
     }
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(_cvtsh_ss(hd) * a->d), acc);
