@@ -29,7 +29,6 @@ void kernels_quant_a16_256_ref(const float *x, int64_t ldx, int64_t n_rows, int6
  * kernels_fill_avx2 / kernels_fill_avx512 (the AVX-512 table starts as a copy of the AVX2 one). */
 void kernels_fill_a16_b32_avx2(slm_kernels *kt);       /* 32-element types + quantizers */
 void kernels_fill_a16_kq_avx2(slm_kernels *kt);        /* K-quants and IQ4_XS */
-void kernels_fill_a16_all_avx2(slm_kernels *kt);       /* (a second AVX2 file, being written) */
 void kernels_fill_a16_b32_avx512(slm_kernels *kt);     /* 32-element types + quantizers */
 void kernels_fill_a16_kquants_avx512(slm_kernels *kt); /* K-quants and IQ4_XS */
 
