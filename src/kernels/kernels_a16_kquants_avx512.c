@@ -335,62 +335,13 @@ static inline __attribute__((always_inline)) float tg_row(int kind, int64_t nb, 
     return avx2_hsum_ps(acc);
 }
 
-/* Q6_K on 64-element pairs of chunks (zmm): ql's 64 bytes hold chunks 4h, 4h+1 in their low
- * nibbles and 4h+2, 4h+3 in their high nibbles; qh's 32 bytes, in both halves, are shifted by a
- * per-half count to put chunk j's 2 bits at bits 4-5. Half the decode ops of tg_row's chunks. */
-static float tg_row_q6K(int64_t nb, const uint8_t *w, const int8_t *hi, const int8_t *lo, const tg_blk *tb) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-    const __m512i sh01 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1); /* << */
-    const __m512i sh23 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1); /* >> */
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const block_q6_K *x = (const block_q6_K *)w + b;
-#pragma GCC unroll 4
-        for (size_t l = 0; l < sizeof *x; l += 64)
-            _mm_prefetch((const char *)x + TG_PREFETCH + l, _MM_HINT_T0);
-        const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
-        const __m512i sc5 = _mm512_castsi256_si512(sc);
-        const __m256i off = _mm256_mullo_epi16(sc, _mm256_set1_epi16(-32)); /* the codes' -32 */
-        __m512i ilo = _mm512_zextsi256_si512(_mm256_madd_epi16(tb[b].bl, off));
-        __m512i ihi = _mm512_zextsi256_si512(_mm256_madd_epi16(tb[b].bh, off));
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) {
-            const __m512i l = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
-            const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qh + 32 * h)));
-            const __m512i q[2] = {
-                _mm512_ternarylogic_epi32(_mm512_and_si512(l, m4), _mm512_sllv_epi16(hb, sh01), m30, TL_A_OR_B_AND_C),
-                _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4), _mm512_srlv_epi16(hb, sh23),
-                                          m30, TL_A_OR_B_AND_C)};
-#pragma GCC unroll 2
-            for (int e = 0; e < 2; e++) {
-                const int p = 2 * h + e; /* elements 64p .. 64p+63: scales 4p .. 4p+3, 8 lanes each */
-                const __m512i idx = _mm512_inserti64x4(
-                    _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_set1_epi16((short)(4 * p)),
-                                                                   _mm_set1_epi16((short)(4 * p + 1)), 1)),
-                    _mm256_inserti128_si256(_mm256_set1_epi16((short)(4 * p + 2)), _mm_set1_epi16((short)(4 * p + 3)), 1),
-                    1);
-                const __m512i s = _mm512_permutexvar_epi16(idx, sc5);
-                const __m512i al = _mm512_load_si512((const void *)(lo + 256 * b + 64 * p));
-                const __m512i ah = _mm512_load_si512((const void *)(hi + 256 * b + 64 * p));
-                ilo = _mm512_dpwssd_epi32(ilo, _mm512_maddubs_epi16(q[e], al), s);
-                ihi = _mm512_dpwssd_epi32(ihi, _mm512_maddubs_epi16(q[e], ah), s);
-            }
-        }
-        const __m512 isum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ihi), _mm512_set1_ps(255.0f), _mm512_cvtepi32_ps(ilo));
-        acc = _mm512_fmadd_ps(isum, _mm512_set1_ps(_cvtsh_ss(x->d) * tb[b].d), acc);
-    }
-    return _mm512_reduce_add_ps(acc);
-}
-
 static inline __attribute__((always_inline)) void tg_gemm(int kind, int64_t k, const uint8_t *w, size_t wrb,
                                                           int64_t nr, const block_a16_256 *a, float *y) {
     _Alignas(64) int8_t hi[TG_MAX_K], lo[TG_MAX_K];
     tg_blk tb[TG_MAX_K / QK_K];
     const int64_t nb = k / QK_K;
     tg_split(a, nb, hi, lo, tb);
-    for (int64_t r = 0; r < nr; r++)
-        y[r] = kind == KQ_Q6_K ? tg_row_q6K(nb, w + (size_t)r * wrb, hi, lo, tb)
-                               : tg_row(kind, nb, w + (size_t)r * wrb, hi, lo, tb);
+    for (int64_t r = 0; r < nr; r++) y[r] = tg_row(kind, nb, w + (size_t)r * wrb, hi, lo, tb);
 }
 
 /* Tiles of 4 rows x TT tokens, the last ones narrower. */
