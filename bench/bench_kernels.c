@@ -1,9 +1,10 @@
 /* Kernel lab: matmul throughput in isolation (not a test).
  *
- *   bench_kernels [-t threads] [-k K] [-n N] [-p n_tok] [-i isa] [--act 16|8|8x2] [types...]
+ *   bench_kernels [-t threads] [-k K] [-n N] [-p n_tok] [-i isa] [--act 16|8|8x2] [--x16] [types...]
  *
  * Times slm_matmul_mode with the activation mode given by --act (default 16: the production
- * default; 8: llama.cpp's 8-bit activations; 8x2: 8-bit plus residual).
+ * default; 8: llama.cpp's 8-bit activations; 8x2: 8-bit plus residual); --x16 repacks the weights
+ * into 16-row groups first where the table has tiles for them (slm_matmul_x16).
  *
  * For each weight type: matvec (n_tok = 1, token generation) as GB/s of weight bytes streamed,
  * and prompt processing (n_tok = p, default 512) as GFLOP/s (2 N K p flops); see now_s for how
@@ -25,10 +26,14 @@
  * wall time with several (CPU time would hide a thread that waits). */
 static int g_threads = 1;
 static slm_act_mode g_mode = SLM_ACT_A16;
+static bool g_x16 = false, g_packed = false; /* --x16: weights repacked into 16-row groups */
 
 static void run_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t rb, int64_t n,
                        const float *x, int64_t n_tok, int64_t k, void *act, float *y) {
-    slm_matmul_mode(kt, pool, g_mode, type, w, rb, n, x, k, n_tok, k, act, y, n);
+    if (g_packed)
+        slm_matmul_x16(kt, pool, type, w, rb, n, x, k, n_tok, k, act, y, n);
+    else
+        slm_matmul_mode(kt, pool, g_mode, type, w, rb, n, x, k, n_tok, k, act, y, n);
 }
 static double now_s(void) {
     struct timespec ts;
@@ -100,6 +105,8 @@ int main(int argc, char **argv) {
             P = atoll(argv[++i]);
         else if (!strcmp(argv[i], "-i") && i + 1 < argc)
             isa_name = argv[++i];
+        else if (!strcmp(argv[i], "--x16"))
+            g_x16 = true;
         else if (!strcmp(argv[i], "--act") && i + 1 < argc) {
             const char *m = argv[++i];
             g_mode = !strcmp(m, "8") ? SLM_ACT_Q8 : !strcmp(m, "8x2") ? SLM_ACT_Q8X2 : SLM_ACT_A16;
@@ -173,6 +180,18 @@ int main(int argc, char **argv) {
                 maxrel = fmax(maxrel, fabs(ys[i * 64 + r] - yr[i * 64 + r]) / (fabs(yr[i * 64 + r]) + 1e-3));
         if (maxrel > 1e-3)
             printf("%-7s WARNING: differs from the scalar reference (max rel %.3g)\n", types[ti], maxrel);
+        g_packed = g_x16 && g_mode == SLM_ACT_A16 && slm_x16_usable(kt, type, N, K);
+        if (g_packed) {
+            void *scratch = xalloc(16 * rb);
+            slm_x16_pack(type, w, rb, 0, N / 16, scratch);
+            free(scratch);
+            slm_matmul_x16(kt, NULL, type, w, rb, nr, x, K, 3, K, act, ys, 64);
+            maxrel = 0;
+            for (int i = 0; i < 3; i++)
+                for (int64_t r = 0; r < nr; r++)
+                    maxrel = fmax(maxrel, fabs(ys[i * 64 + r] - yr[i * 64 + r]) / (fabs(yr[i * 64 + r]) + 1e-3));
+            printf("%-7s x16 (16-row interleaved weights), max rel vs reference %.3g\n", types[ti], maxrel);
+        }
 
         double tg = time_matmul(kt, pool, type, w, rb, N, x, 1, K, act, y, 0.5);
         double pp = P > 0 ? time_matmul(kt, pool, type, w, rb, N, x, P, K, act, y, 0.5) : 0;

@@ -216,6 +216,16 @@ static inline slm_model *er_model(const char *path) {
     return m;
 }
 
+/* Weights repacked in 16-row groups by slm_model_prepare. */
+static inline int er_count_x16(const slm_model *m) {
+    int n = m->output.x16;
+    for (int64_t il = 0; il < m->hp.n_layer; il++) {
+        const slm_weight *w = (const slm_weight *)&m->layers[il];
+        for (size_t k = 0; k < sizeof(slm_layer) / sizeof(slm_weight); k++) n += w[k].x16;
+    }
+    return n;
+}
+
 /* Default parameters of the engine tests: small context, 2 threads. */
 static inline slm_context_params er_params(slm_kv_type kv, bool exact) {
     slm_context_params p = slm_context_default_params();

@@ -36,6 +36,65 @@ static bool llamacpp_row(const cJSON *files, const char *type, double *last, dou
     return true;
 }
 
+/* Every path on one file (layout: "" for the file's row layout, " x16" once repacked). */
+static void check_file(slm_model *m, const char *q, const char *ref, const cJSON *files, bool quick, const char *layout) {
+    char qn[48];
+    snprintf(qn, sizeof qn, "%s%s", q, layout);
+    eng_stats ex = {0}, pr = {0}, p2 = {0}, pf = {0};
+    for (int k = quick ? 2 : 0; k < 3; k++) {
+        eng_ref r;
+        if (!er_load(ref, k_kinds[k], &r)) continue;
+        slm_context_params p = er_params(SLM_KV_F32, true);
+        /* greedy on one prompt: each step dequantizes the whole output matrix (exact path) */
+        er_run(m, &p, &r, 1e-3, k == 2, q, &ex);
+        p = er_params(SLM_KV_F16, false); /* the default production path: 16-bit */
+        er_run(m, &p, &r, 1.0, false, q, &pr);
+        p.activations = SLM_ACT_8X2;
+        er_run(m, &p, &r, 1.0, false, q, &p2);
+        p.activations = SLM_ACT_8;
+        er_run(m, &p, &r, 1.0, false, q, &pf);
+        er_free(&r);
+    }
+    char label[128];
+    snprintf(label, sizeof label, "%s%s exact", q, layout);
+    er_check_stats(label, &ex, 1e-3);
+    double l_last = 0, l_top20 = 0, l_all = 0;
+    int l_agree = 0;
+    if (!llamacpp_row(files, q, &l_last, &l_top20, &l_all, &l_agree)) {
+        CHECK(0, "no llama.cpp row for %s", qn);
+    } else {
+        const struct {
+            const char *name;
+            const eng_stats *st;
+        } strict[] = {{"16-bit (default)", &pr}, {"8x2", &p2}};
+        for (int si = 0; si < 2; si++) {
+            const char *nm = strict[si].name;
+            const eng_stats *e = strict[si].st;
+            printf("  %-7s %-17s top20 %.4f (llama.cpp %.3f)  last %.4f (%.3f)  top1 %d/%d (%d/66)\n", qn, nm,
+                   e->max_top20, l_top20, e->max_last, l_last, e->top1_agree, e->top1_total, l_agree);
+            CHECK(e->max_top20 <= l_top20 && e->max_last <= l_last, "%s %s: errors %g / %g vs llama.cpp %g / %g", qn,
+                  nm, e->max_top20, e->max_last, l_top20, l_last);
+            CHECK(fmax(e->max_top20, e->max_last) <= l_all, "%s %s: error %g > llama.cpp's all-position %g", qn, nm,
+                  fmax(e->max_top20, e->max_last), l_all);
+            CHECK(e->max_top20 <= 0.03 && e->max_last <= 0.03, "%s %s: errors %g / %g above the f16-KV bound", qn,
+                  nm, e->max_top20, e->max_last);
+            if (!quick)
+                CHECK(e->top1_agree >= l_agree, "%s %s: top-1 agreement %d/66 < llama.cpp %d/66", qn, nm,
+                      e->top1_agree, l_agree);
+        }
+        printf("  %-7s %-17s top20 %.3f  last %.3f  top1 %d/%d\n", qn, "8-bit", pf.max_top20, pf.max_last,
+               pf.top1_agree, pf.top1_total);
+        const double slack = 1.5;
+        CHECK(pf.max_top20 <= slack * l_top20, "%s 8-bit: top-20 error %g > %.2f x llama.cpp %g", qn, pf.max_top20,
+              slack, l_top20);
+        CHECK(pf.max_last <= slack * l_last, "%s 8-bit: last-position error %g > %.2f x llama.cpp %g", qn,
+              pf.max_last, slack, l_last);
+        if (!quick)
+            CHECK(pf.top1_agree >= l_agree - 4, "%s 8-bit: top-1 agreement %d/66, llama.cpp %d/66", qn,
+                  pf.top1_agree, l_agree);
+    }
+}
+
 int main(void) {
     char gdir[4096];
     snprintf(gdir, sizeof gdir, "%s/models/llama2-quant/gguf", tu_fixtures());
@@ -58,58 +117,14 @@ int main(void) {
         snprintf(ref, sizeof ref, "%s/reference-%s", gdir, q);
         slm_model *m = er_model(path);
         if (!m) continue;
-        eng_stats ex = {0}, pr = {0}, p2 = {0}, pf = {0};
-        for (int k = quick ? 2 : 0; k < 3; k++) {
-            eng_ref r;
-            if (!er_load(ref, k_kinds[k], &r)) continue;
-            slm_context_params p = er_params(SLM_KV_F32, true);
-            /* greedy on one prompt: each step dequantizes the whole output matrix (exact path) */
-            er_run(m, &p, &r, 1e-3, k == 2, q, &ex);
-            p = er_params(SLM_KV_F16, false); /* the default production path: 16-bit */
-            er_run(m, &p, &r, 1.0, false, q, &pr);
-            p.activations = SLM_ACT_8X2;
-            er_run(m, &p, &r, 1.0, false, q, &p2);
-            p.activations = SLM_ACT_8;
-            er_run(m, &p, &r, 1.0, false, q, &pf);
-            er_free(&r);
-        }
-        char label[128];
-        snprintf(label, sizeof label, "%s exact", q);
-        er_check_stats(label, &ex, 1e-3);
-        double l_last = 0, l_top20 = 0, l_all = 0;
-        int l_agree = 0;
-        if (!llamacpp_row(files, q, &l_last, &l_top20, &l_all, &l_agree)) {
-            CHECK(0, "no llama.cpp row for %s", q);
-        } else {
-            const struct {
-                const char *name;
-                const eng_stats *st;
-            } strict[] = {{"16-bit (default)", &pr}, {"8x2", &p2}};
-            for (int si = 0; si < 2; si++) {
-                const char *nm = strict[si].name;
-                const eng_stats *e = strict[si].st;
-                printf("  %-7s %-17s top20 %.4f (llama.cpp %.3f)  last %.4f (%.3f)  top1 %d/%d (%d/66)\n", q, nm,
-                       e->max_top20, l_top20, e->max_last, l_last, e->top1_agree, e->top1_total, l_agree);
-                CHECK(e->max_top20 <= l_top20 && e->max_last <= l_last, "%s %s: errors %g / %g vs llama.cpp %g / %g", q,
-                      nm, e->max_top20, e->max_last, l_top20, l_last);
-                CHECK(fmax(e->max_top20, e->max_last) <= l_all, "%s %s: error %g > llama.cpp's all-position %g", q, nm,
-                      fmax(e->max_top20, e->max_last), l_all);
-                CHECK(e->max_top20 <= 0.03 && e->max_last <= 0.03, "%s %s: errors %g / %g above the f16-KV bound", q,
-                      nm, e->max_top20, e->max_last);
-                if (!quick)
-                    CHECK(e->top1_agree >= l_agree, "%s %s: top-1 agreement %d/66 < llama.cpp %d/66", q, nm,
-                          e->top1_agree, l_agree);
-            }
-            printf("  %-7s %-17s top20 %.3f  last %.3f  top1 %d/%d\n", q, "8-bit", pf.max_top20, pf.max_last,
-                   pf.top1_agree, pf.top1_total);
-            const double slack = 1.5;
-            CHECK(pf.max_top20 <= slack * l_top20, "%s 8-bit: top-20 error %g > %.2f x llama.cpp %g", q, pf.max_top20,
-                  slack, l_top20);
-            CHECK(pf.max_last <= slack * l_last, "%s 8-bit: last-position error %g > %.2f x llama.cpp %g", q,
-                  pf.max_last, slack, l_last);
-            if (!quick)
-                CHECK(pf.top1_agree >= l_agree - 4, "%s 8-bit: top-1 agreement %d/66, llama.cpp %d/66", q,
-                      pf.top1_agree, l_agree);
+        check_file(m, q, ref, files, quick, "");
+        /* again with the weights repacked for the active kernels (what slm run / bench / serve
+         * do), when this table repacks any of this file's types */
+        slm_error perr = {0};
+        CHECK(slm_model_prepare(m, 2, &perr) == SLM_OK, "%s: prepare: %s", q, perr.msg);
+        if (er_count_x16(m) > 0) {
+            printf("  %-7s %d weights repacked in 16-row groups\n", q, er_count_x16(m));
+            check_file(m, q, ref, files, quick, " x16");
         }
         slm_model_free(m);
     }

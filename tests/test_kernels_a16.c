@@ -377,6 +377,79 @@ static void test_edges(const slm_kernels *isas[], int n_isa) {
     }
 }
 
+/* 16-row interleaved weights (kernels_x16.c): packing is lossless (every row reads back byte for
+ * byte), and every table's gemm16_x16 on the packed copy meets the gemm16 tolerance against the
+ * reference on the unpacked rows, over any split of the rows at group bounds. */
+static void check_x16(const slm_kernels *isas[], int n_isa, const a16_case *c) {
+    const char *tn = slm_dtype_name(c->type);
+    const size_t wbytes = c->row_bytes * (size_t)c->n_rows;
+    uint8_t *pw = xmalloc(wbytes), *scratch = xmalloc(16 * c->row_bytes), *back = xmalloc(c->row_bytes);
+    memcpy(pw, c->w, wbytes);
+    const int64_t ng = c->n_rows / 16;
+    slm_x16_pack(c->type, pw, c->row_bytes, 0, ng / 2, scratch); /* in two calls, as threads do */
+    slm_x16_pack(c->type, pw, c->row_bytes, ng / 2, ng, scratch);
+    bool same = true;
+    for (int64_t r = 0; r < c->n_rows; r++) {
+        const int64_t nb = c->k / 32, mid = nb / 3;
+        slm_x16_unpack_row(c->type, pw, c->row_bytes, r, 0, mid, back);
+        slm_x16_unpack_row(c->type, pw, c->row_bytes, r, mid, nb, back + (size_t)mid * (c->row_bytes / (size_t)nb));
+        same = same && !memcmp(back, c->w + (size_t)r * c->row_bytes, c->row_bytes);
+    }
+    CHECK(same, "%s x16 k=%lld rows=%lld: unpacked rows differ from the original", tn, (long long)c->k,
+          (long long)c->n_rows);
+    const int64_t ldy = c->n_rows + 1, ny = c->n_tok * ldy;
+    const size_t asz = c->arb * (size_t)c->n_tok;
+    uint8_t *act_ref = xmalloc(asz);
+    float *y = xmalloc(sizeof(float) * (size_t)ny), *y_ref = xmalloc(sizeof(float) * (size_t)ny);
+    double *tol = xmalloc(sizeof(double) * (size_t)ny);
+    check_reference(c, act_ref, y_ref, tol);
+    for (int i = 0; i < n_isa; i++) {
+        const slm_kernels *kt = isas[i];
+        if (!slm_x16_usable(kt, c->type, c->n_rows, c->k)) continue;
+        const int64_t cut = (ng / 3) * 16;
+        for (int64_t j = 0; j < ny; j++) y[j] = -7.0f;
+        slm_matmul_rows16_x16(kt, c->type, pw, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, 0, cut);
+        slm_matmul_rows16_x16(kt, c->type, pw, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, cut, c->n_rows);
+        int bad = 0;
+        for (int64_t t = 0; t < c->n_tok; t++) {
+            CHECK(y[t * ldy + c->n_rows] == -7.0f, "%s %s gemm16_x16: wrote past row end", kt->name, tn);
+            for (int64_t r = 0; r < c->n_rows; r++) {
+                const int64_t j = t * ldy + r;
+                if (!(fabs((double)y[j] - y_ref[j]) <= tol[j]) && bad++ < 3)
+                    CHECK(0, "%s %s gemm16_x16 k=%lld n_tok=%lld row %lld tok %lld: %.9g vs ref %.9g (tol %.3g)",
+                          kt->name, tn, (long long)c->k, (long long)c->n_tok, (long long)r, (long long)t, y[j],
+                          y_ref[j], tol[j]);
+            }
+        }
+        tu_checks++;
+    }
+    free(pw);
+    free(scratch);
+    free(back);
+    free(act_ref);
+    free(y);
+    free(y_ref);
+    free(tol);
+}
+
+static void test_x16(const slm_kernels *isas[], int n_isa) {
+    static const int64_t ks[] = {32, 96, 896, 4864};
+    static const int64_t toks[] = {1, 2, 3, 7, 8, 9, 16, 33, 70};
+    static const int64_t rows[] = {16, 32, 48, 80, 144};
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        const uint32_t type = k_types[ti];
+        if (!slm_x16_layout_exists(type)) continue;
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+            for (size_t tk = 0; tk < sizeof toks / sizeof toks[0]; tk++) {
+                if (ks[ki] >= 2048 && toks[tk] > 9) continue;
+                a16_case c;
+                case_make(&c, type, ks[ki], rows[(ki * 3 + tk) % (sizeof rows / sizeof rows[0])], toks[tk]);
+                check_x16(isas, n_isa, &c);
+                case_free(&c);
+            }
+    }
+}
+
 int main(void) {
     const slm_kernels *isas[SLM_ISA_COUNT];
     int n_isa = 0;
@@ -386,10 +459,14 @@ int main(void) {
             isas[n_isa++] = kt;
             int n16 = 0;
             for (size_t ti = 0; ti < N_TYPES; ti++) n16 += kt->mm[k_types[ti]].gemm16 != NULL;
-            printf("  table %s: gemm16 for %d of %zu types\n", kt->name, n16, N_TYPES);
+            int nx = 0;
+            for (size_t ti = 0; ti < N_TYPES; ti++) nx += kt->mm[k_types[ti]].gemm16_x16 != NULL;
+            printf("  table %s: gemm16 for %d of %zu types, gemm16_x16 (16-row groups) for %d\n", kt->name, n16,
+                   N_TYPES, nx);
         }
     }
     test_gemm16(isas, n_isa);
+    test_x16(isas, n_isa);
     for (int i = 0; i < n_isa; i++) test_precision(isas[i]);
     test_pool();
     test_edges(isas, n_isa);

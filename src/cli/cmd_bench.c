@@ -266,6 +266,10 @@ int cmd_bench(int argc, char **argv) {
     slm_error err = {0};
     slm_model *m = NULL;
     if (slm_model_load(o.model_path, &m, &err) != SLM_OK) return cli_fail(o.model_path, &err);
+    if (o.act == SLM_ACT_16 && slm_model_prepare(m, 0, &err) != SLM_OK) {
+        slm_model_free(m);
+        return cli_fail(o.model_path, &err);
+    }
     const long biggest = o.n_prompt > o.n_gen ? o.n_prompt : o.n_gen;
     const long n_ctx = o.depth + biggest;
     slm_batch_entry *b = malloc((size_t)(o.depth > o.n_prompt ? o.depth : o.n_prompt) * sizeof *b + sizeof *b);

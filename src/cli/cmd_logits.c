@@ -181,7 +181,8 @@ int cmd_logits(int argc, char **argv) {
     int32_t *idx = NULL;
     int rc = CLI_EXIT_FAIL;
     if (!(model_path = cli_model_path(model_path, false, &rc))) return rc;
-    if (slm_model_load(model_path, &m, &err) != SLM_OK) {
+    if (slm_model_load(model_path, &m, &err) != SLM_OK ||
+        (!exact && act == SLM_ACT_16 && slm_model_prepare(m, (int)threads, &err) != SLM_OK)) {
         rc = cli_fail(model_path, &err);
         goto done;
     }

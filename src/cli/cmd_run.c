@@ -198,6 +198,8 @@ static int run_once(run_state *st, const char *prompt, bool raw, bool json) {
 static int load_everything(run_state *st, int32_t n_ctx, int32_t n_threads, bool need_template, slm_activations act) {
     slm_error err = {0};
     if (slm_model_load(st->model_path, &st->m, &err)) return cli_fail(st->model_path, &err);
+    /* the 16-bit default multiplies repacked weights; other modes read the file's layout */
+    if (act == SLM_ACT_16 && slm_model_prepare(st->m, n_threads, &err)) return cli_fail(st->model_path, &err);
     if (slm_tokenizer_load_path(st->model_path, &st->tok, &err)) return cli_fail("tokenizer", &err);
     slm_error terr = {0};
     if (chat_template_load(st->model_path, &st->tmpl, &terr) == SLM_OK && st->tmpl.source && st->tmpl.len) {

@@ -106,6 +106,7 @@ static void tables_init(void) {
             kernels_fill_avx512_kquants(t5);
             kernels_fill_a16_b32_avx512(t5);
             kernels_fill_a16_kquants_avx512(t5);
+            kernels_fill_x16_avx512(t5);
             kernels_fill_attn_avx512(t5);
             g_have[SLM_ISA_AVX512] = true;
         }

@@ -81,6 +81,10 @@ typedef struct slm_matmul_kernel {
      * kernel for the type, and slm_matmul_mode falls back to the precise residual path). */
     int a16;
     slm_gemm_fn gemm16;
+    /* gemm16 over weights repacked into 16-row groups (slm_x16_pack, below): w points at the
+     * first group of the tile, w_row_bytes is still the row size of the unpacked layout, n_rows a
+     * multiple of 16. NULL: this table has no such tile, and weights of this type stay unpacked. */
+    slm_gemm_fn gemm16_x16;
 } slm_matmul_kernel;
 
 typedef struct slm_kernels {
@@ -263,5 +267,33 @@ void slm_matmul_rows16(const slm_kernels *kt, uint32_t type, const void *w, size
 void slm_matmul_mode(const slm_kernels *kt, slm_threadpool *pool, slm_act_mode mode, uint32_t type, const void *w,
                      size_t row_bytes, int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k,
                      void *act, float *y, int64_t ldy);
+
+/* ---- 16-row interleaved weights (kernels_x16.c) --------------------------------------------------
+ *
+ * Row-layout tiles pay, per weight block and (row, token), for turning 16 int32 partial sums of
+ * one row into one float: a convert, a scale and a horizontal reduction. Repacked weights put
+ * the same block of 16 consecutive rows side by side (one row per 32-bit lane), so one vector op
+ * serves 16 rows and nothing is reduced horizontally. The model loader repacks a weight once, in
+ * place (same bytes), when the active table has a gemm16_x16 for its type (slm_x16_usable); only
+ * the 16-bit activation path multiplies packed weights directly, the other modes read rows back
+ * with slm_x16_unpack_row. Layouts: Q4_0 and Q8_0 (kernels_x16.c). */
+
+/* Is there a packed layout for the type at all (whatever the table)? */
+bool slm_x16_layout_exists(uint32_t type);
+/* Would kt multiply a weight of n_rows x k of this type in packed form? (n_rows % 16 == 0) */
+bool slm_x16_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_t k);
+/* Repack groups [g0, g1) (rows 16 g0 .. 16 g1) of w in place; scratch holds 16 * row_bytes. */
+void slm_x16_pack(uint32_t type, void *w, size_t row_bytes, int64_t g0, int64_t g1, void *scratch);
+/* Blocks [b0, b1) of row r of packed w, in the row layout ((b1 - b0) blocks into out). */
+void slm_x16_unpack_row(uint32_t type, const void *w, size_t row_bytes, int64_t r, int64_t b0, int64_t b1, void *out);
+/* Phase 2 over packed weights, rows [r0, r1) (multiples of 16) against n_tok a16 activation rows
+ * (phase 1: slm_matmul_quantize_act16). */
+void slm_matmul_rows16_x16(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                           int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1);
+/* Both phases on the pool, as slm_matmul_mode in SLM_ACT_A16 (slm_x16_usable must hold).
+ * act: slm_matmul_act_size_mode(type, k, n_tok, SLM_ACT_A16) bytes, 64-byte aligned. */
+void slm_matmul_x16(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
+                    int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
+                    int64_t ldy);
 
 #endif

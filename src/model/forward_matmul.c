@@ -21,6 +21,16 @@ bool fwd_weight_type_ok(uint32_t type) { return slm_quant_to_float(type) != NULL
 void fwd_weight_row(const slm_weight *w, int64_t r, float *out) {
     uint64_t row_bytes = 0;
     slm_dtype_row_size(w->type, (uint64_t)w->ne[0], &row_bytes); /* validated by the loader */
+    if (w->x16) { /* packed by slm_model_prepare: 8 blocks (of 32) at a time back in row layout */
+        _Alignas(64) uint8_t blocks[8 * 64];
+        const int64_t nb = w->ne[0] / 32;
+        for (int64_t b = 0; b < nb; b += 8) {
+            const int64_t n = nb - b < 8 ? nb - b : 8;
+            slm_x16_unpack_row(w->type, w->data, (size_t)row_bytes, r, b, b + n, blocks);
+            slm_quant_to_float(w->type)(blocks, out + b * 32, n * 32);
+        }
+        return;
+    }
     slm_quant_to_float(w->type)((const uint8_t *)w->data + (uint64_t)r * row_bytes, out, w->ne[0]);
 }
 
@@ -66,11 +76,62 @@ slm_act_mode fwd_act_mode(slm_activations a) {
     return a == SLM_ACT_8 ? SLM_ACT_Q8 : a == SLM_ACT_8X2 ? SLM_ACT_Q8X2 : SLM_ACT_A16;
 }
 
+/* Packed weights in an activation mode without x16 tiles: this thread's share of the activations
+ * quantized as the mode says, then each row read back into row layout (in the thread's scratch:
+ * a row's bytes are fewer than its floats') and multiplied alone. Correct, but without the row
+ * tiling: the production path (16-bit activations) multiplies packed weights directly. */
+typedef struct unpacked_task {
+    struct slm_context *ctx;
+    const slm_weight *w;
+    slm_act_mode mode;
+    size_t row_bytes;
+    const float *x;
+    int64_t ld_x, n_tok, ld_y;
+    float *y;
+} unpacked_task;
+
+static void matmul_unpacked_rows(void *arg, int ith, int nth) {
+    const unpacked_task *t = arg;
+    slm_context *c = t->ctx;
+    const slm_weight *w = t->w;
+    const int64_t k = w->ne[0];
+    if (t->mode == SLM_ACT_Q8X2)
+        slm_matmul_quantize_act2(c->kt, w->type, t->x, t->ld_x, t->n_tok, k, c->act, ith, nth);
+    else if (t->mode == SLM_ACT_A16)
+        slm_matmul_quantize_act16(c->kt, w->type, t->x, t->ld_x, t->n_tok, k, c->act, ith, nth);
+    else
+        slm_matmul_quantize_act(c->kt, w->type, t->x, t->ld_x, t->n_tok, k, c->act, ith, nth);
+    slm_threadpool_barrier(c->pool);
+    int64_t r0, r1;
+    slm_split_range(w->ne[1], ith, nth, 1, &r0, &r1);
+    void *row = c->per_thread + (size_t)ith * c->per_thread_floats;
+    for (int64_t r = r0; r < r1; r++) {
+        slm_x16_unpack_row(w->type, w->data, t->row_bytes, r, 0, k / 32, row);
+        if (t->mode == SLM_ACT_Q8X2)
+            slm_matmul_rows2(c->kt, w->type, row, t->row_bytes, c->act, t->n_tok, k, t->y + r, t->ld_y, 0, 1);
+        else if (t->mode == SLM_ACT_A16)
+            slm_matmul_rows16(c->kt, w->type, row, t->row_bytes, c->act, t->n_tok, k, t->y + r, t->ld_y, 0, 1);
+        else
+            slm_matmul_rows(c->kt, w->type, row, t->row_bytes, c->act, t->n_tok, k, t->y + r, t->ld_y, 0, 1);
+    }
+}
+
 void fwd_matmul(struct slm_context *ctx, const slm_weight *w, const float *x, int64_t ld_x, int64_t n_tok, float *y,
                 int64_t ld_y) {
     if (ctx->kt && slm_matmul_supported(w->type, w->ne[0])) {
         uint64_t row_bytes = 0;
         slm_dtype_row_size(w->type, (uint64_t)w->ne[0], &row_bytes);
+        const slm_act_mode mode = slm_matmul_effective_mode(ctx->kt, w->type, fwd_act_mode(ctx->params.activations));
+        if (w->x16 && mode == SLM_ACT_A16 && slm_x16_usable(ctx->kt, w->type, w->ne[1], w->ne[0])) {
+            slm_matmul_x16(ctx->kt, ctx->pool, w->type, w->data, (size_t)row_bytes, w->ne[1], x, ld_x, n_tok,
+                           w->ne[0], ctx->act, y, ld_y);
+            return;
+        }
+        if (w->x16) {
+            unpacked_task t = {ctx, w, mode, (size_t)row_bytes, x, ld_x, n_tok, ld_y, y};
+            ctx_parallel(ctx, matmul_unpacked_rows, &t);
+            return;
+        }
         slm_matmul_mode(ctx->kt, ctx->pool, fwd_act_mode(ctx->params.activations), w->type, w->data,
                         (size_t)row_bytes, w->ne[1], x, ld_x, n_tok, w->ne[0], ctx->act, y, ld_y);
         return;

@@ -12,6 +12,18 @@
 slm_status slm_model_load(const char *path, slm_model **out, slm_error *err);
 void slm_model_free(slm_model *m);
 
+/* Ready a loaded model for inference with the active kernel table (call once, before creating
+ * contexts; a no-op the second time): weights whose type the table multiplies faster in 16-row
+ * interleaved groups (kernels.h, slm_x16_usable) are repacked in place, in the private mapping
+ * of the file (the same bytes; the file itself is never written). Contexts multiply them that
+ * way with 16-bit activations (the default); other activation modes still work, reading rows
+ * back one at a time (slower), so a tool that runs them may skip this. After it, tensor bytes
+ * read through slm_model_gguf are no longer the file's: converting needs an unprepared model.
+ * n_threads: 0 = physical cores. Errors: SLM_E_NOMEM, SLM_E_IO (the mapping cannot be made
+ * writable); the model is unchanged then except for groups already repacked, which stay
+ * consistent (flagged per weight only once the whole weight is done). */
+slm_status slm_model_prepare(slm_model *m, int n_threads, slm_error *err);
+
 /* The GGUF file behind a model loaded from GGUF (for tokenizer metadata), else NULL. */
 struct gguf_file *slm_model_gguf(const slm_model *m);
 /* The HF folder behind a model loaded from a folder, else NULL. */

@@ -37,6 +37,7 @@ typedef struct slm_weight {
     int64_t ne[4];
     const void *data;  /* NULL when absent */
     uint64_t nbytes;
+    bool x16;          /* rows repacked in 16-row groups by slm_model_prepare (kernels.h "x16") */
 } slm_weight;
 
 typedef struct slm_hparams {

@@ -122,6 +122,7 @@ static slm_status load_model(slm_server *s, const char *name, const char *path, 
     snprintf(m->store_name, sizeof m->store_name, "%s", store_name ? store_name : "");
     m->loaded_at = (int64_t)time(NULL);
     slm_status st = slm_model_load(path, &m->m, err);
+    if (!st) st = slm_model_prepare(m->m, 0, err);
     if (!st) st = slm_tokenizer_load_path(path, &m->tok, err);
     if (!st) {
         slm_error terr = {0};
@@ -207,7 +208,7 @@ slm_status srv_model_describe_open(slm_server *s, const char *name, srv_model **
     snprintf(m->store_name, sizeof m->store_name, "%s", sname);
     m->loaded_at = (int64_t)time(NULL);
     m->refs = 1; /* the caller's only: never listed */
-    if ((st = slm_model_load(path, &m->m, err))) {
+    if ((st = slm_model_load(path, &m->m, err)) || (st = slm_model_prepare(m->m, 0, err))) {
         model_free(m);
         return st;
     }

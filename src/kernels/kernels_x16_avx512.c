@@ -1,0 +1,168 @@
+/* AVX-512 gemm16 tiles over 16-row interleaved weights (layouts: kernels_x16.c).
+ *
+ * One zmm holds an int16 weight pair of each of 16 rows; vpdpwssd with the broadcast activation
+ * pair (an embedded {1to16} memory operand) adds 2 products to each row's int32 lane. After a
+ * block, one convert and one multiply-add with the 16 rows' scales x the activation scale update
+ * 16 float accumulators at once: no horizontal sums until the very end, where there are none
+ * either (lane r is row r, stored as is).
+ *
+ * Tiles: 16 rows x NT tokens (NT <= 8: 8 int + 8 float accumulators + 4 decoded weight vectors).
+ * Q4_0 codes are unsigned (0..15); the -8 offset is taken once per block as 8 x the activation
+ * block's exact code sum. For one token (generation) the Q4_0 nibbles are not all shifted down:
+ * (c & 0x00F0) is 16 x the code and (c & 0x0F00) 256 x the code, so they go to their own
+ * accumulators, shifted back exactly once per block (the sums are multiples of 16 / 256; the
+ * 256 x products over a block stay below 2^30), which saves two shifts per chunk. */
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernels_internal.h"
+#include "quant/quant.h"
+
+#define X16 16
+#define Q4_0_GB 288 /* group-block bytes: 16 x sizeof(block_q4_0) */
+#define Q8_0_GB 544
+
+typedef enum { XK_Q4_0, XK_Q8_0 } x16_kind;
+
+static inline __m512i bcast32(const int16_t *pair) { return _mm512_set1_epi32(*(const int32_t *)pair); }
+
+/* 16 rows x one token, Q4_0. */
+static void q4_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
+    const __m512i lo4 = _mm512_set1_epi16(0x000F), mid4 = _mm512_set1_epi16(0x00F0),
+                  hi4 = _mm512_set1_epi16(0x0F00);
+    __m512 accf = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + b * Q4_0_GB;
+        const int16_t *aq = a[b].qs;
+        __m512i s1 = _mm512_setzero_si512(), s16 = _mm512_setzero_si512(), s256 = _mm512_setzero_si512(),
+                s1b = _mm512_setzero_si512();
+        for (int m = 0; m < 4; m++) {
+            const __m512i c = _mm512_loadu_si512(gb + 32 + 64 * m);
+            s1 = _mm512_dpwssd_epi32(s1, _mm512_and_si512(c, lo4), bcast32(aq + 8 * m));
+            s16 = _mm512_dpwssd_epi32(s16, _mm512_and_si512(c, mid4), bcast32(aq + 8 * m + 2));
+            s256 = _mm512_dpwssd_epi32(s256, _mm512_and_si512(c, hi4), bcast32(aq + 8 * m + 4));
+            s1b = _mm512_dpwssd_epi32(s1b, _mm512_srli_epi16(c, 12), bcast32(aq + 8 * m + 6));
+        }
+        __m512i s = _mm512_add_epi32(_mm512_add_epi32(s1, s1b), _mm512_srai_epi32(s16, 4));
+        s = _mm512_add_epi32(s, _mm512_srai_epi32(s256, 8));
+        s = _mm512_sub_epi32(s, _mm512_set1_epi32(8 * a[b].sum));
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(a[b].d)), accf);
+    }
+    _mm512_storeu_ps(y, accf);
+}
+
+/* 16 rows x one token, Q8_0: four accumulators for the dependency chains. */
+static void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
+    __m512 accf = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + b * Q8_0_GB;
+        const int16_t *aq = a[b].qs;
+        __m512i s[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                        _mm512_setzero_si512()};
+#pragma GCC unroll 16
+        for (int p = 0; p < 16; p++) {
+            const __m512i w = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * p)));
+            s[p & 3] = _mm512_dpwssd_epi32(s[p & 3], w, bcast32(aq + 2 * p));
+        }
+        const __m512i si = _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), _mm512_mul_ps(dw, _mm512_set1_ps(a[b].d)), accf);
+    }
+    _mm512_storeu_ps(y, accf);
+}
+
+/* 16 rows x NT tokens (2 <= NT <= 8): weights decoded once per chunk for all tokens. */
+static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const int NT, int64_t nb, const uint8_t *g,
+                                                          const uint8_t *act, size_t arb, float *y, int64_t ldy) {
+    const __m512i lo4 = _mm512_set1_epi16(0x000F);
+    const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : Q8_0_GB;
+    __m512 accf[8];
+    for (int t = 0; t < NT; t++) accf[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * gbytes;
+        const block_a16_32 *ab[8];
+        __m512i acc[8];
+        for (int t = 0; t < NT; t++) {
+            ab[t] = (const block_a16_32 *)(act + (size_t)t * arb) + b;
+            acc[t] = _mm512_setzero_si512();
+        }
+        if (kind == XK_Q4_0) {
+#pragma GCC unroll 4
+            for (int m = 0; m < 4; m++) {
+                const __m512i c = _mm512_loadu_si512(gb + 32 + 64 * m);
+                const __m512i w0 = _mm512_and_si512(c, lo4), w1 = _mm512_and_si512(_mm512_srli_epi16(c, 4), lo4),
+                              w2 = _mm512_and_si512(_mm512_srli_epi16(c, 8), lo4), w3 = _mm512_srli_epi16(c, 12);
+#pragma GCC unroll 8
+                for (int t = 0; t < NT; t++) {
+                    const int16_t *aq = ab[t]->qs + 8 * m;
+                    acc[t] = _mm512_dpwssd_epi32(acc[t], w0, bcast32(aq));
+                    acc[t] = _mm512_dpwssd_epi32(acc[t], w1, bcast32(aq + 2));
+                    acc[t] = _mm512_dpwssd_epi32(acc[t], w2, bcast32(aq + 4));
+                    acc[t] = _mm512_dpwssd_epi32(acc[t], w3, bcast32(aq + 6));
+                }
+            }
+        } else {
+#pragma GCC unroll 16
+            for (int p = 0; p < 16; p++) {
+                const __m512i w = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * p)));
+#pragma GCC unroll 8
+                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w, bcast32(ab[t]->qs + 2 * p));
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+        for (int t = 0; t < NT; t++) {
+            __m512i s = acc[t];
+            if (kind == XK_Q4_0) s = _mm512_sub_epi32(s, _mm512_set1_epi32(8 * ab[t]->sum));
+            accf[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(ab[t]->d)), accf[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
+}
+
+static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_t k, const void *w, size_t wrb,
+                                                           int64_t n_rows, const void *act, size_t arb, int64_t n_tok,
+                                                           float *y, int64_t ldy) {
+    const int64_t nb = k / 32;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= 8 ? 8 : (int)left;
+            switch (nt) {
+            case 1:
+                if (kind == XK_Q4_0)
+                    q4_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                else
+                    q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                break;
+            case 2: tile_nt(kind, 2, nb, g, at, arb, yt, ldy); break;
+            case 3: tile_nt(kind, 3, nb, g, at, arb, yt, ldy); break;
+            case 4: tile_nt(kind, 4, nb, g, at, arb, yt, ldy); break;
+            case 5: tile_nt(kind, 5, nb, g, at, arb, yt, ldy); break;
+            case 6: tile_nt(kind, 6, nb, g, at, arb, yt, ldy); break;
+            case 7: tile_nt(kind, 7, nb, g, at, arb, yt, ldy); break;
+            default: tile_nt(kind, 8, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
+    }
+}
+
+static void gemm16_x16_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q8_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+void kernels_fill_x16_avx512(slm_kernels *kt) {
+    kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm16_x16_q4_0;
+    kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm16_x16_q8_0;
+}
