@@ -96,6 +96,7 @@ static void tables_init(void) {
         kernels_fill_avx2_kquants(t);
         kernels_fill_a16_b32_avx2(t);
         kernels_fill_a16_kq_avx2(t);
+        kernels_fill_x16_avx2(t);
         g_have[SLM_ISA_AVX2] = true;
         if (cpu_has_avx512()) {
             slm_kernels *t5 = &g_tables[SLM_ISA_AVX512];

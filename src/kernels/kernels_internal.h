@@ -31,7 +31,8 @@ void kernels_fill_a16_b32_avx2(slm_kernels *kt);       /* 32-element types + qua
 void kernels_fill_a16_kq_avx2(slm_kernels *kt);        /* K-quants and IQ4_XS */
 void kernels_fill_a16_b32_avx512(slm_kernels *kt);     /* 32-element types + quantizers */
 void kernels_fill_a16_kquants_avx512(slm_kernels *kt); /* K-quants and IQ4_XS */
-/* gemm16_x16 tiles over 16-row interleaved weights (kernels_x16_avx512.c). */
+/* gemm16_x16 tiles over 16-row interleaved weights (kernels_x16_avx2.c, kernels_x16_avx512.c). */
+void kernels_fill_x16_avx2(slm_kernels *kt);
 void kernels_fill_x16_avx512(slm_kernels *kt);
 
 /* Overwrite the entries that have an AVX-512 version (kernels_*_avx512.c) in a table already
