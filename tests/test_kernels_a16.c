@@ -390,7 +390,7 @@ static void check_x16(const slm_kernels *isas[], int n_isa, const a16_case *c) {
     slm_x16_pack(c->type, pw, c->row_bytes, ng / 2, ng, scratch);
     bool same = true;
     for (int64_t r = 0; r < c->n_rows; r++) {
-        const int64_t nb = c->k / 32, mid = nb / 3;
+        const int64_t nb = c->k / (int64_t)slm_dtype_get(c->type)->blck_size, mid = nb / 3;
         slm_x16_unpack_row(c->type, pw, c->row_bytes, r, 0, mid, back);
         slm_x16_unpack_row(c->type, pw, c->row_bytes, r, mid, nb, back + (size_t)mid * (c->row_bytes / (size_t)nb));
         same = same && !memcmp(back, c->w + (size_t)r * c->row_bytes, c->row_bytes);
@@ -433,13 +433,14 @@ static void check_x16(const slm_kernels *isas[], int n_isa, const a16_case *c) {
 }
 
 static void test_x16(const slm_kernels *isas[], int n_isa) {
-    static const int64_t ks[] = {32, 96, 896, 4864};
-    static const int64_t toks[] = {1, 2, 3, 7, 8, 9, 16, 33, 70};
+    static const int64_t ks32[] = {32, 96, 896, 4864}, ks256[] = {256, 768, 2048, 4864 + 256};
+    static const int64_t toks[] = {1, 2, 3, 5, 6, 7, 8, 9, 16, 33, 70};
     static const int64_t rows[] = {16, 32, 48, 80, 144};
     for (size_t ti = 0; ti < N_TYPES; ti++) {
         const uint32_t type = k_types[ti];
         if (!slm_x16_layout_exists(type)) continue;
-        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+        const int64_t *ks = slm_dtype_get(type)->blck_size == 32 ? ks32 : ks256;
+        for (size_t ki = 0; ki < 4; ki++)
             for (size_t tk = 0; tk < sizeof toks / sizeof toks[0]; tk++) {
                 if (ks[ki] >= 2048 && toks[tk] > 9) continue;
                 a16_case c;

@@ -27,85 +27,130 @@
 
 #define X16 16
 
-bool slm_x16_layout_exists(uint32_t type) { return type == SLM_DT_Q4_0 || type == SLM_DT_Q8_0; }
+/* A block is a header of fixed-width fields and codes. Packed, each header field of the 16 rows
+ * is stored as an array of 16 (fields in block order), then the codes of the group-block:
+ * 4-bit codes per 32-element sub-block in 4 chunks of 64 bytes (the Q4_0 word layout above),
+ * or Q8_0's int8 chunks. */
+typedef struct x16_format {
+    uint32_t type;
+    int block_bytes, elems, n_fields;
+    int field_off[16], field_width[16]; /* header fields (byte offset in the block, bytes) */
+    bool int8_codes;                    /* Q8_0; otherwise 4-bit codes */
+} x16_format;
+
+static const x16_format k_formats[] = {
+    {SLM_DT_Q4_0, sizeof(block_q4_0), 32, 1, {0}, {2}, false},
+    {SLM_DT_Q8_0, sizeof(block_q8_0), 32, 1, {0}, {2}, true},
+    /* Q4_K: d, dmin, then the 12 packed scale bytes one by one (16 rows of a byte = one xmm) */
+    {SLM_DT_Q4_K, sizeof(block_q4_K), 256, 14, {0, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+     {2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false},
+    /* IQ4_XS: d, scales_h, the 4 scales_l bytes */
+    {SLM_DT_IQ4_XS, sizeof(block_iq4_xs), 256, 6, {0, 2, 4, 5, 6, 7}, {2, 2, 1, 1, 1, 1}, false},
+};
+
+static const x16_format *format_of(uint32_t type) {
+    for (size_t i = 0; i < sizeof k_formats / sizeof k_formats[0]; i++)
+        if (k_formats[i].type == type) return &k_formats[i];
+    return NULL;
+}
+
+bool slm_x16_layout_exists(uint32_t type) { return format_of(type) != NULL; }
 
 bool slm_x16_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_t k) {
-    return slm_x16_layout_exists(type) && kt->mm[type].gemm16_x16 && n_rows > 0 && n_rows % X16 == 0 &&
-           k > 0 && k % 32 == 0 && slm_matmul_supported(type, k);
+    const x16_format *f = format_of(type);
+    return f && kt->mm[type].gemm16_x16 && n_rows > 0 && n_rows % X16 == 0 && k > 0 && k % f->elems == 0 &&
+           slm_matmul_supported(type, k);
 }
 
-/* Element e (0..31) code of a block in row layout. */
-static int q4_0_code(const block_q4_0 *b, int e) { return e < 16 ? b->qs[e] & 15 : b->qs[e - 16] >> 4; }
-
-static void pack_block_q4_0(const block_q4_0 *const rows[X16], uint8_t *out) {
-    for (int r = 0; r < X16; r++) memcpy(out + 2 * r, &rows[r]->d, 2);
-    uint8_t *qs = out + 2 * X16;
-    for (int m = 0; m < 4; m++)
-        for (int s = 0; s < 32; s++) {
-            const block_q4_0 *b = rows[s / 2];
-            unsigned word = 0;
-            for (int q = 0; q < 4; q++) word |= (unsigned)q4_0_code(b, 8 * m + 2 * q + s % 2) << (4 * q);
-            qs[m * 64 + 2 * s] = (uint8_t)(word & 0xFF);
-            qs[m * 64 + 2 * s + 1] = (uint8_t)(word >> 8);
-        }
+/* Where the 4-bit code of element e lives in a block: byte offset, and whether it is the high
+ * nibble. Q4_0 / IQ4_NL-style: 16 bytes per 32 elements, low nibbles first; Q4_K: 32 bytes per
+ * 64 elements, low nibbles first. */
+static int nibble_at(uint32_t type, int e, bool *high) {
+    switch (type) {
+    case SLM_DT_Q4_0:
+        *high = e >= 16;
+        return (int)offsetof(block_q4_0, qs) + e % 16;
+    case SLM_DT_Q4_K:
+        *high = e % 64 >= 32;
+        return (int)offsetof(block_q4_K, qs) + 32 * (e / 64) + e % 32;
+    default: /* IQ4_XS */
+        *high = e % 32 >= 16;
+        return (int)offsetof(block_iq4_xs, qs) + 16 * (e / 32) + e % 16;
+    }
 }
 
-static void unpack_block_q4_0(const uint8_t *in, int r, block_q4_0 *out) {
-    memcpy(&out->d, in + 2 * r, 2);
-    const uint8_t *qs = in + 2 * X16;
-    int code[32];
-    for (int m = 0; m < 4; m++)
-        for (int h = 0; h < 2; h++) {
-            const int s = 2 * r + h;
-            const unsigned word = qs[m * 64 + 2 * s] | (unsigned)qs[m * 64 + 2 * s + 1] << 8;
-            for (int q = 0; q < 4; q++) code[8 * m + 2 * q + h] = (int)(word >> (4 * q)) & 15;
-        }
-    for (int j = 0; j < 16; j++) out->qs[j] = (uint8_t)(code[j] | code[j + 16] << 4);
+static void pack_block(const x16_format *f, const uint8_t *const rows[X16], uint8_t *out) {
+    for (int i = 0; i < f->n_fields; i++) {
+        const int w = f->field_width[i];
+        for (int r = 0; r < X16; r++) memcpy(out + r * w, rows[r] + f->field_off[i], (size_t)w);
+        out += X16 * w;
+    }
+    if (f->int8_codes) { /* chunk p (32 bytes): byte s = element 2p + s % 2 of row s / 2 */
+        for (int p = 0; p < f->elems / 2; p++)
+            for (int s = 0; s < 32; s++)
+                out[p * 32 + s] = rows[s / 2][offsetof(block_q8_0, qs) + 2 * p + s % 2];
+        return;
+    }
+    for (int sb = 0; sb < f->elems / 32; sb++, out += 256)
+        for (int m = 0; m < 4; m++)
+            for (int s = 0; s < 32; s++) {
+                unsigned word = 0;
+                for (int q = 0; q < 4; q++) {
+                    bool high;
+                    const int at = nibble_at(f->type, 32 * sb + 8 * m + 2 * q + s % 2, &high);
+                    const unsigned code = high ? rows[s / 2][at] >> 4 : rows[s / 2][at] & 15u;
+                    word |= code << (4 * q);
+                }
+                out[m * 64 + 2 * s] = (uint8_t)(word & 0xFF);
+                out[m * 64 + 2 * s + 1] = (uint8_t)(word >> 8);
+            }
 }
 
-static void pack_block_q8_0(const block_q8_0 *const rows[X16], uint8_t *out) {
-    for (int r = 0; r < X16; r++) memcpy(out + 2 * r, &rows[r]->d, 2);
-    int8_t *qs = (int8_t *)(out + 2 * X16);
-    for (int p = 0; p < 16; p++)
-        for (int s = 0; s < 32; s++) qs[p * 32 + s] = rows[s / 2]->qs[2 * p + s % 2];
+static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t *out) {
+    for (int i = 0; i < f->n_fields; i++) {
+        const int w = f->field_width[i];
+        memcpy(out + f->field_off[i], in + r * w, (size_t)w);
+        in += X16 * w;
+    }
+    if (f->int8_codes) {
+        for (int p = 0; p < f->elems / 2; p++)
+            for (int h = 0; h < 2; h++) out[offsetof(block_q8_0, qs) + 2 * p + h] = in[p * 32 + 2 * r + h];
+        return;
+    }
+    for (int sb = 0; sb < f->elems / 32; sb++, in += 256)
+        for (int m = 0; m < 4; m++)
+            for (int h = 0; h < 2; h++) {
+                const int s = 2 * r + h;
+                const unsigned word = in[m * 64 + 2 * s] | (unsigned)in[m * 64 + 2 * s + 1] << 8;
+                for (int q = 0; q < 4; q++) {
+                    bool high;
+                    const int at = nibble_at(f->type, 32 * sb + 8 * m + 2 * q + h, &high);
+                    const unsigned code = (word >> (4 * q)) & 15u;
+                    out[at] = (uint8_t)(high ? (out[at] & 0x0F) | code << 4 : (out[at] & 0xF0) | code);
+                }
+            }
 }
-
-static void unpack_block_q8_0(const uint8_t *in, int r, block_q8_0 *out) {
-    memcpy(&out->d, in + 2 * r, 2);
-    const int8_t *qs = (const int8_t *)(in + 2 * X16);
-    for (int p = 0; p < 16; p++)
-        for (int h = 0; h < 2; h++) out->qs[2 * p + h] = qs[p * 32 + 2 * r + h];
-}
-
-static size_t block_bytes(uint32_t type) { return type == SLM_DT_Q4_0 ? sizeof(block_q4_0) : sizeof(block_q8_0); }
 
 void slm_x16_pack(uint32_t type, void *w, size_t row_bytes, int64_t g0, int64_t g1, void *scratch) {
-    const size_t bs = block_bytes(type), nb = row_bytes / bs;
+    const x16_format *f = format_of(type);
+    const size_t bs = (size_t)f->block_bytes, nb = row_bytes / bs;
     for (int64_t g = g0; g < g1; g++) {
         uint8_t *grp = (uint8_t *)w + (size_t)g * X16 * row_bytes;
         memcpy(scratch, grp, X16 * row_bytes);
         for (size_t b = 0; b < nb; b++) {
-            const void *rows[X16];
+            const uint8_t *rows[X16];
             for (int r = 0; r < X16; r++) rows[r] = (const uint8_t *)scratch + r * row_bytes + b * bs;
-            uint8_t *out = grp + b * X16 * bs;
-            if (type == SLM_DT_Q4_0)
-                pack_block_q4_0((const block_q4_0 *const *)rows, out);
-            else
-                pack_block_q8_0((const block_q8_0 *const *)rows, out);
+            pack_block(f, rows, grp + b * X16 * bs);
         }
     }
 }
 
 void slm_x16_unpack_row(uint32_t type, const void *w, size_t row_bytes, int64_t r, int64_t b0, int64_t b1, void *out) {
-    const size_t bs = block_bytes(type);
+    const x16_format *f = format_of(type);
+    const size_t bs = (size_t)f->block_bytes;
     const uint8_t *grp = (const uint8_t *)w + (size_t)(r / X16) * X16 * row_bytes;
-    for (int64_t b = b0; b < b1; b++) {
-        const uint8_t *in = grp + (size_t)b * X16 * bs;
-        if (type == SLM_DT_Q4_0)
-            unpack_block_q4_0(in, (int)(r % X16), (block_q4_0 *)out + (b - b0));
-        else
-            unpack_block_q8_0(in, (int)(r % X16), (block_q8_0 *)out + (b - b0));
-    }
+    for (int64_t b = b0; b < b1; b++)
+        unpack_block(f, grp + (size_t)b * X16 * bs, (int)(r % X16), (uint8_t *)out + (size_t)(b - b0) * bs);
 }
 
 /* ---- Matmul driver (the A16 path of kernels.c with x16 tiles) ------------------------------- */

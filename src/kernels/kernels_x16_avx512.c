@@ -152,6 +152,214 @@ static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_
     }
 }
 
+/* ---- Super-block types (256 elements, 8 sub-blocks of 32): Q4_K, IQ4_XS ----------------------
+ * Group-block: header fields of the 16 rows (kernels_x16.c), then per sub-block 256 bytes of
+ * codes in the Q4_0 word layout. The sub-block scales (and Q4_K's mins) of 16 rows are decoded
+ * once per group-block into float vectors (x the row scales d / dmin); each sub-block's int32 sums
+ * (at most 32 x 127 x 16383 in magnitude: exact) are converted and scaled on their own, so no int32
+ * sum ever spans sub-blocks with different scales. Q4_K's min term, sum over sub-blocks of
+ * mn x (sum of the 32 activation codes), uses the activation's exact 16-element sums. */
+#define Q4_K_GB 2304
+#define IQ4_XS_GB 2176
+
+typedef enum { XK_Q4_K, XK_IQ4_XS } x16_kq;
+
+/* Per sub-block float scales of 16 rows: sc[s] (x d), and for Q4_K mn[s] (x dmin). */
+static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const uint8_t *gb, __m512 sc[8],
+                                                            __m512 mn[8]) {
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+    if (kind == XK_Q4_K) {
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gb + 32)));
+        __m128i R[12];
+        for (int j = 0; j < 12; j++) R[j] = _mm_loadu_si128((const __m128i *)(gb + 64 + 16 * j));
+        const __m128i m63 = _mm_set1_epi8(63), m15 = _mm_set1_epi8(15), m48 = _mm_set1_epi8(48);
+        for (int j = 0; j < 8; j++) {
+            __m128i a, b;
+            if (j < 4) {
+                a = _mm_and_si128(R[j], m63);
+                b = _mm_and_si128(R[j + 4], m63);
+            } else { /* high 2 bits of the 6 from the top of bytes j - 4 (scale) and j (min) */
+                a = _mm_or_si128(_mm_and_si128(R[j + 4], m15), _mm_and_si128(_mm_srli_epi16(R[j - 4], 2), m48));
+                b = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(R[j + 4], 4), m15),
+                                 _mm_and_si128(_mm_srli_epi16(R[j], 2), m48));
+            }
+            sc[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(a)), d);
+            mn[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), dmin);
+        }
+    } else {
+        const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(gb + 32)));
+        for (int j = 0; j < 8; j++) {
+            const __m512i l = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(gb + 64 + 16 * (j / 2))));
+            const __m512i ls = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(l, 4 * (j % 2)), _mm512_set1_epi32(15)),
+                                               _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 2 * j),
+                                                                                  _mm512_set1_epi32(3)), 4));
+            sc[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(ls, _mm512_set1_epi32(32))), d);
+            mn[j] = _mm512_setzero_ps();
+        }
+    }
+}
+
+/* The 8 sums of 32 activation codes of a block_a16_256, as floats in lanes 0, 2, .., 14. */
+static inline __m512 kq_bsums32(const block_a16_256 *a) {
+    const __m512i b = _mm512_loadu_si512(a->bsums);
+    return _mm512_cvtepi32_ps(_mm512_add_epi32(b, _mm512_srli_epi64(b, 32)));
+}
+
+/* Decoded weights of chunk m, pair q (0..3) of a sub-block: unsigned codes (Q4_K) or the IQ4_NL
+ * table values (IQ4_XS; tab holds them in int16 lanes 0-15). */
+static inline __attribute__((always_inline)) __m512i kq_decode(x16_kq kind, __m512i c, int q, __m512i tab) {
+    const __m512i lo4 = _mm512_set1_epi16(0x000F);
+    __m512i w = q == 0 ? _mm512_and_si512(c, lo4)
+                : q == 3 ? _mm512_srli_epi16(c, 12)
+                         : _mm512_and_si512(_mm512_srli_epi16(c, 4 * q), lo4);
+    return kind == XK_IQ4_XS ? _mm512_permutexvar_epi16(w, tab) : w;
+}
+
+static inline __m512i kq_table(void) {
+    int16_t t[32] = {0};
+    for (int i = 0; i < 16; i++) t[i] = kvalues_iq4nl[i];
+    return _mm512_loadu_si512(t);
+}
+
+/* 16 rows x one token. */
+static inline __attribute__((always_inline)) void kq_tok1(x16_kq kind, int64_t nb, const uint8_t *g,
+                                                          const block_a16_256 *a, float *y) {
+    const size_t gbytes = kind == XK_Q4_K ? Q4_K_GB : IQ4_XS_GB, codes = kind == XK_Q4_K ? 256 : 128;
+    const __m512i tab = kq_table(), lo4 = _mm512_set1_epi16(0x000F), mid4 = _mm512_set1_epi16(0x00F0),
+                  hi4 = _mm512_set1_epi16(0x0F00);
+    __m512 accf = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * gbytes;
+        __m512 sc[8], mn[8];
+        kq_scales(kind, gb, sc, mn);
+        __m512 sb = _mm512_setzero_ps();
+#pragma GCC unroll 2
+        for (int s = 0; s < 8; s++) {
+            const uint8_t *cs = gb + codes + 256 * s;
+            const int16_t *aq = a[b].qs + 32 * s;
+            __m512i si;
+            if (kind == XK_Q4_K) { /* the masked-nibble scales, as in q4_0_tok1 */
+                __m512i s1 = _mm512_setzero_si512(), s16 = _mm512_setzero_si512(), s256 = _mm512_setzero_si512(),
+                        s1b = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int m = 0; m < 4; m++) {
+                    const __m512i c = _mm512_loadu_si512(cs + 64 * m);
+                    s1 = _mm512_dpwssd_epi32(s1, _mm512_and_si512(c, lo4), bcast32(aq + 8 * m));
+                    s16 = _mm512_dpwssd_epi32(s16, _mm512_and_si512(c, mid4), bcast32(aq + 8 * m + 2));
+                    s256 = _mm512_dpwssd_epi32(s256, _mm512_and_si512(c, hi4), bcast32(aq + 8 * m + 4));
+                    s1b = _mm512_dpwssd_epi32(s1b, _mm512_srli_epi16(c, 12), bcast32(aq + 8 * m + 6));
+                }
+                si = _mm512_add_epi32(_mm512_add_epi32(s1, s1b), _mm512_srai_epi32(s16, 4));
+                si = _mm512_add_epi32(si, _mm512_srai_epi32(s256, 8));
+            } else {
+                __m512i s4[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                                 _mm512_setzero_si512()};
+#pragma GCC unroll 4
+                for (int m = 0; m < 4; m++) {
+                    const __m512i c = _mm512_loadu_si512(cs + 64 * m);
+#pragma GCC unroll 4
+                    for (int q = 0; q < 4; q++)
+                        s4[q] = _mm512_dpwssd_epi32(s4[q], kq_decode(kind, c, q, tab), bcast32(aq + 8 * m + 2 * q));
+                }
+                si = _mm512_add_epi32(_mm512_add_epi32(s4[0], s4[1]), _mm512_add_epi32(s4[2], s4[3]));
+            }
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), sc[s], sb);
+        }
+        if (kind == XK_Q4_K) {
+            const __m512 bs = kq_bsums32(&a[b]);
+            for (int s = 0; s < 8; s++)
+                sb = _mm512_fnmadd_ps(mn[s], _mm512_permutexvar_ps(_mm512_set1_epi32(2 * s), bs), sb);
+        }
+        accf = _mm512_fmadd_ps(sb, _mm512_set1_ps(a[b].d), accf);
+    }
+    _mm512_storeu_ps(y, accf);
+}
+
+/* 16 rows x NT tokens (2 <= NT <= 6): each chunk decoded once for all tokens. */
+static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int NT, int64_t nb, const uint8_t *g,
+                                                          const uint8_t *act, size_t arb, float *y, int64_t ldy) {
+    const size_t gbytes = kind == XK_Q4_K ? Q4_K_GB : IQ4_XS_GB, codes = kind == XK_Q4_K ? 256 : 128;
+    const __m512i tab = kq_table();
+    __m512 accf[6];
+    for (int t = 0; t < NT; t++) accf[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * gbytes;
+        const block_a16_256 *ab[6];
+        __m512 sb[6];
+        for (int t = 0; t < NT; t++) {
+            ab[t] = (const block_a16_256 *)(act + (size_t)t * arb) + b;
+            sb[t] = _mm512_setzero_ps();
+        }
+        __m512 sc[8], mn[8];
+        kq_scales(kind, gb, sc, mn);
+        for (int s = 0; s < 8; s++) {
+            const uint8_t *cs = gb + codes + 256 * s;
+            __m512i acc[6];
+            for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int m = 0; m < 4; m++) {
+                const __m512i c = _mm512_loadu_si512(cs + 64 * m);
+                const __m512i w0 = kq_decode(kind, c, 0, tab), w1 = kq_decode(kind, c, 1, tab),
+                              w2 = kq_decode(kind, c, 2, tab), w3 = kq_decode(kind, c, 3, tab);
+#pragma GCC unroll 6
+                for (int t = 0; t < NT; t++) {
+                    const int16_t *aq = ab[t]->qs + 32 * s + 8 * m;
+                    acc[t] = _mm512_dpwssd_epi32(acc[t], w0, bcast32(aq));
+                    acc[t] = _mm512_dpwssd_epi32(acc[t], w1, bcast32(aq + 2));
+                    acc[t] = _mm512_dpwssd_epi32(acc[t], w2, bcast32(aq + 4));
+                    acc[t] = _mm512_dpwssd_epi32(acc[t], w3, bcast32(aq + 6));
+                }
+            }
+#pragma GCC unroll 6
+            for (int t = 0; t < NT; t++) sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), sc[s], sb[t]);
+        }
+#pragma GCC unroll 6
+        for (int t = 0; t < NT; t++) {
+            if (kind == XK_Q4_K) {
+                const __m512 bs = kq_bsums32(ab[t]);
+                for (int s = 0; s < 8; s++)
+                    sb[t] = _mm512_fnmadd_ps(mn[s], _mm512_permutexvar_ps(_mm512_set1_epi32(2 * s), bs), sb[t]);
+            }
+            accf[t] = _mm512_fmadd_ps(sb[t], _mm512_set1_ps(ab[t]->d), accf[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
+}
+
+static inline __attribute__((always_inline)) void gemm_kq(x16_kq kind, int64_t k, const void *w, size_t wrb,
+                                                          int64_t n_rows, const void *act, size_t arb, int64_t n_tok,
+                                                          float *y, int64_t ldy) {
+    const int64_t nb = k / 256;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= 6 ? 6 : (int)left;
+            switch (nt) {
+            case 1: kq_tok1(kind, nb, g, (const block_a16_256 *)at, yt); break;
+            case 2: kq_tile(kind, 2, nb, g, at, arb, yt, ldy); break;
+            case 3: kq_tile(kind, 3, nb, g, at, arb, yt, ldy); break;
+            case 4: kq_tile(kind, 4, nb, g, at, arb, yt, ldy); break;
+            case 5: kq_tile(kind, 5, nb, g, at, arb, yt, ldy); break;
+            default: kq_tile(kind, 6, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
+    }
+}
+
+static void gemm16_x16_q4_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_Q4_K, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                              int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_IQ4_XS, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
 static void gemm16_x16_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
                             int64_t n_tok, float *y, int64_t ldy) {
     gemm_x16(XK_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
@@ -165,4 +373,6 @@ static void gemm16_x16_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows
 void kernels_fill_x16_avx512(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm16_x16_q4_0;
     kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm16_x16_q8_0;
+    kt->mm[SLM_DT_Q4_K].gemm16_x16 = gemm16_x16_q4_K;
+    kt->mm[SLM_DT_IQ4_XS].gemm16_x16 = gemm16_x16_iq4_xs;
 }

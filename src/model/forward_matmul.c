@@ -21,13 +21,14 @@ bool fwd_weight_type_ok(uint32_t type) { return slm_quant_to_float(type) != NULL
 void fwd_weight_row(const slm_weight *w, int64_t r, float *out) {
     uint64_t row_bytes = 0;
     slm_dtype_row_size(w->type, (uint64_t)w->ne[0], &row_bytes); /* validated by the loader */
-    if (w->x16) { /* packed by slm_model_prepare: 8 blocks (of 32) at a time back in row layout */
-        _Alignas(64) uint8_t blocks[8 * 64];
-        const int64_t nb = w->ne[0] / 32;
-        for (int64_t b = 0; b < nb; b += 8) {
-            const int64_t n = nb - b < 8 ? nb - b : 8;
+    if (w->x16) { /* packed by slm_model_prepare: a few blocks at a time back in row layout */
+        _Alignas(64) uint8_t blocks[1024];
+        const slm_dtype_info *di = slm_dtype_get(w->type);
+        const int64_t be = di->blck_size, nb = w->ne[0] / be, step = (int64_t)(sizeof blocks / di->type_size);
+        for (int64_t b = 0; b < nb; b += step) {
+            const int64_t n = nb - b < step ? nb - b : step;
             slm_x16_unpack_row(w->type, w->data, (size_t)row_bytes, r, b, b + n, blocks);
-            slm_quant_to_float(w->type)(blocks, out + b * 32, n * 32);
+            slm_quant_to_float(w->type)(blocks, out + b * be, n * be);
         }
         return;
     }
@@ -106,7 +107,7 @@ static void matmul_unpacked_rows(void *arg, int ith, int nth) {
     slm_split_range(w->ne[1], ith, nth, 1, &r0, &r1);
     void *row = c->per_thread + (size_t)ith * c->per_thread_floats;
     for (int64_t r = r0; r < r1; r++) {
-        slm_x16_unpack_row(w->type, w->data, t->row_bytes, r, 0, k / 32, row);
+        slm_x16_unpack_row(w->type, w->data, t->row_bytes, r, 0, k / (int64_t)slm_dtype_get(w->type)->blck_size, row);
         if (t->mode == SLM_ACT_Q8X2)
             slm_matmul_rows2(c->kt, w->type, row, t->row_bytes, c->act, t->n_tok, k, t->y + r, t->ld_y, 0, 1);
         else if (t->mode == SLM_ACT_A16)
