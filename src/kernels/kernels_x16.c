@@ -34,7 +34,7 @@
 typedef struct x16_format {
     uint32_t type;
     int block_bytes, elems, n_fields;
-    int field_off[16], field_width[16]; /* header fields (byte offset in the block, bytes) */
+    int field_off[17], field_width[17]; /* header fields (byte offset in the block, bytes) */
     bool int8_codes;                    /* Q8_0; otherwise 4-bit codes */
 } x16_format;
 
@@ -46,6 +46,9 @@ static const x16_format k_formats[] = {
      {2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false},
     /* IQ4_XS: d, scales_h, the 4 scales_l bytes */
     {SLM_DT_IQ4_XS, sizeof(block_iq4_xs), 256, 6, {0, 2, 4, 5, 6, 7}, {2, 2, 1, 1, 1, 1}, false},
+    /* Q6_K: d, the 16 int8 scales one by one; after the low nibbles, the high 2-bit planes */
+    {SLM_DT_Q6_K, sizeof(block_q6_K), 256, 17, {208, 192, 193, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 204, 205, 206, 207},
+     {2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false},
 };
 
 static const x16_format *format_of(uint32_t type) {
@@ -62,21 +65,103 @@ bool slm_x16_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_
            slm_matmul_supported(type, k);
 }
 
-/* Where the 4-bit code of element e lives in a block: byte offset, and whether it is the high
- * nibble. Q4_0 / IQ4_NL-style: 16 bytes per 32 elements, low nibbles first; Q4_K: 32 bytes per
- * 64 elements, low nibbles first. */
-static int nibble_at(uint32_t type, int e, bool *high) {
+/* Code of element e of a block in row layout (Q6_K: 6 bits, the others 4), and its inverse. */
+static unsigned code_get(uint32_t type, const uint8_t *blk, int e) {
     switch (type) {
-    case SLM_DT_Q4_0:
-        *high = e >= 16;
-        return (int)offsetof(block_q4_0, qs) + e % 16;
-    case SLM_DT_Q4_K:
-        *high = e % 64 >= 32;
-        return (int)offsetof(block_q4_K, qs) + 32 * (e / 64) + e % 32;
-    default: /* IQ4_XS */
-        *high = e % 32 >= 16;
-        return (int)offsetof(block_iq4_xs, qs) + 16 * (e / 32) + e % 16;
+    case SLM_DT_Q4_0: {
+        const uint8_t v = blk[offsetof(block_q4_0, qs) + e % 16];
+        return e >= 16 ? v >> 4 : v & 15u;
     }
+    case SLM_DT_Q4_K: {
+        const uint8_t v = blk[offsetof(block_q4_K, qs) + 32 * (e / 64) + e % 32];
+        return e % 64 >= 32 ? v >> 4 : v & 15u;
+    }
+    case SLM_DT_IQ4_XS: {
+        const uint8_t v = blk[offsetof(block_iq4_xs, qs) + 16 * (e / 32) + e % 16];
+        return e % 32 >= 16 ? v >> 4 : v & 15u;
+    }
+    default: { /* Q6_K: per 128-element half n, quarter g: ql nibble (low for g < 2) and 2 qh bits */
+        const int n = e / 128, g = (e % 128) / 32, l = e % 32;
+        const uint8_t lo = blk[offsetof(block_q6_K, ql) + 64 * n + 32 * (g % 2) + l];
+        const uint8_t hi = blk[offsetof(block_q6_K, qh) + 32 * n + l];
+        return (g < 2 ? lo & 15u : lo >> 4) | ((hi >> (2 * g)) & 3u) << 4;
+    }
+    }
+}
+
+static void set_bits(uint8_t *p, int shift, unsigned width_mask, unsigned v) {
+    *p = (uint8_t)((*p & ~(width_mask << shift)) | (v & width_mask) << shift);
+}
+
+static void code_set(uint32_t type, uint8_t *blk, int e, unsigned v) {
+    switch (type) {
+    case SLM_DT_Q4_0: set_bits(blk + offsetof(block_q4_0, qs) + e % 16, e >= 16 ? 4 : 0, 15u, v); break;
+    case SLM_DT_Q4_K:
+        set_bits(blk + offsetof(block_q4_K, qs) + 32 * (e / 64) + e % 32, e % 64 >= 32 ? 4 : 0, 15u, v);
+        break;
+    case SLM_DT_IQ4_XS:
+        set_bits(blk + offsetof(block_iq4_xs, qs) + 16 * (e / 32) + e % 16, e % 32 >= 16 ? 4 : 0, 15u, v);
+        break;
+    default: {
+        const int n = e / 128, g = (e % 128) / 32, l = e % 32;
+        set_bits(blk + offsetof(block_q6_K, ql) + 64 * n + 32 * (g % 2) + l, g < 2 ? 0 : 4, 15u, v);
+        set_bits(blk + offsetof(block_q6_K, qh) + 32 * n + l, 2 * g, 3u, v >> 4);
+    }
+    }
+}
+
+/* Q6_K's high 2 bits: per sub-block, 2 chunks of 32 words; word s of chunk X serves nibble chunks
+ * m0 = 2X and m1 = 2X + 1 (same word s): the bits of pair q < 3 of m0 at 4q + 4 (just above the
+ * nibble's own position 4q, so (c & 0xF << 4q) | (h & 3 << 4q + 4) is 16^q x the 6-bit code), of
+ * m1 at 4q + 6 (the same after h >> 2), and pair 3's at bits 0 (m0) and 2 (m1). */
+static int q6_hi_shift(int m, int q) { return q < 3 ? 4 * q + 4 + 2 * (m % 2) : 2 * (m % 2); }
+
+/* Bytes per sub-block of codes: 4 nibble chunks, and for Q6_K the 2 high-bit chunks right after
+ * them (one sequential stream: with the high bits in a separate plane the 1-token tile ran 2.5x
+ * slower once the matrix no longer fit the L3 cache). */
+static int sub_bytes(const x16_format *f) { return f->type == SLM_DT_Q6_K ? 384 : 256; }
+
+static void codes_pack(const x16_format *f, const uint8_t *const rows[X16], uint8_t *out) {
+    const int nsb = f->elems / 32, sbb = sub_bytes(f);
+    for (int sb = 0; sb < nsb; sb++)
+        for (int m = 0; m < 4; m++)
+            for (int s = 0; s < 32; s++) {
+                unsigned word = 0, hword = 0;
+                for (int q = 0; q < 4; q++) {
+                    const unsigned code = code_get(f->type, rows[s / 2], 32 * sb + 8 * m + 2 * q + s % 2);
+                    word |= (code & 15u) << (4 * q);
+                    hword |= (code >> 4) << q6_hi_shift(m, q);
+                }
+                uint8_t *o = out + sbb * sb + 64 * m + 2 * s;
+                o[0] = (uint8_t)(word & 0xFF);
+                o[1] = (uint8_t)(word >> 8);
+                if (f->type == SLM_DT_Q6_K) {
+                    uint8_t *h = out + sbb * sb + 256 + 64 * (m / 2) + 2 * s;
+                    if (m % 2 == 0) h[0] = h[1] = 0;
+                    h[0] |= (uint8_t)(hword & 0xFF);
+                    h[1] |= (uint8_t)(hword >> 8);
+                }
+            }
+}
+
+static void codes_unpack(const x16_format *f, const uint8_t *in, int r, uint8_t *out) {
+    const int nsb = f->elems / 32, sbb = sub_bytes(f);
+    for (int sb = 0; sb < nsb; sb++)
+        for (int m = 0; m < 4; m++)
+            for (int h = 0; h < 2; h++) {
+                const int s = 2 * r + h;
+                const uint8_t *w = in + sbb * sb + 64 * m + 2 * s;
+                const unsigned word = w[0] | (unsigned)w[1] << 8;
+                unsigned hword = 0;
+                if (f->type == SLM_DT_Q6_K) {
+                    const uint8_t *hw = in + sbb * sb + 256 + 64 * (m / 2) + 2 * s;
+                    hword = hw[0] | (unsigned)hw[1] << 8;
+                }
+                for (int q = 0; q < 4; q++) {
+                    const unsigned code = ((word >> (4 * q)) & 15u) | ((hword >> q6_hi_shift(m, q)) & 3u) << 4;
+                    code_set(f->type, out, 32 * sb + 8 * m + 2 * q + h, code);
+                }
+            }
 }
 
 static void pack_block(const x16_format *f, const uint8_t *const rows[X16], uint8_t *out) {
@@ -91,19 +176,7 @@ static void pack_block(const x16_format *f, const uint8_t *const rows[X16], uint
                 out[p * 32 + s] = rows[s / 2][offsetof(block_q8_0, qs) + 2 * p + s % 2];
         return;
     }
-    for (int sb = 0; sb < f->elems / 32; sb++, out += 256)
-        for (int m = 0; m < 4; m++)
-            for (int s = 0; s < 32; s++) {
-                unsigned word = 0;
-                for (int q = 0; q < 4; q++) {
-                    bool high;
-                    const int at = nibble_at(f->type, 32 * sb + 8 * m + 2 * q + s % 2, &high);
-                    const unsigned code = high ? rows[s / 2][at] >> 4 : rows[s / 2][at] & 15u;
-                    word |= code << (4 * q);
-                }
-                out[m * 64 + 2 * s] = (uint8_t)(word & 0xFF);
-                out[m * 64 + 2 * s + 1] = (uint8_t)(word >> 8);
-            }
+    codes_pack(f, rows, out);
 }
 
 static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t *out) {
@@ -117,18 +190,7 @@ static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t 
             for (int h = 0; h < 2; h++) out[offsetof(block_q8_0, qs) + 2 * p + h] = in[p * 32 + 2 * r + h];
         return;
     }
-    for (int sb = 0; sb < f->elems / 32; sb++, in += 256)
-        for (int m = 0; m < 4; m++)
-            for (int h = 0; h < 2; h++) {
-                const int s = 2 * r + h;
-                const unsigned word = in[m * 64 + 2 * s] | (unsigned)in[m * 64 + 2 * s + 1] << 8;
-                for (int q = 0; q < 4; q++) {
-                    bool high;
-                    const int at = nibble_at(f->type, 32 * sb + 8 * m + 2 * q + h, &high);
-                    const unsigned code = (word >> (4 * q)) & 15u;
-                    out[at] = (uint8_t)(high ? (out[at] & 0x0F) | code << 4 : (out[at] & 0xF0) | code);
-                }
-            }
+    codes_unpack(f, in, r, out);
 }
 
 void slm_x16_pack(uint32_t type, void *w, size_t row_bytes, int64_t g0, int64_t g1, void *scratch) {

@@ -13,6 +13,7 @@
  * accumulators, shifted back exactly once per block (the sums are multiples of 16 / 256; the
  * 256 x products over a block stay below 2^30), which saves two shifts per chunk. */
 #include <immintrin.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -360,6 +361,144 @@ static void gemm16_x16_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_ro
     gemm_kq(XK_IQ4_XS, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
 }
 
+/* ---- Q6_K ------------------------------------------------------------------------------------
+ * Group-block (3360 bytes): d of 16 rows, the 16 int8 scales (one xmm of 16 rows each), then per
+ * sub-block the low nibbles (the Q4_0 word layout) followed by 128 bytes of high 2 bits placed
+ * so that pair q < 3 of a nibble chunk is (c & 0xF << 4q) | (h & 3 << 4q + 4) = 16^q x the 6-bit
+ * code (kernels_x16.c, q6_hi_shift). Each 16-element scale covers two nibble chunks (m = 0, 1 or
+ * m = 2, 3 of a sub-block), so its int32 sums stay separate until scaled in float. The -32 offset:
+ * for one token through the activation's exact 16-element sums (per 16 rows, once per block); for
+ * prompt tiles subtracted from the decoded codes (shared by all tokens). */
+#define Q6_K_GB 3360
+
+/* Pair q of nibble chunk c with its high bits in h (already >> 2 for odd chunks), as the code
+ * (scaled = false) or as 16^q x the code for q = 1, 2 (scaled = true; q = 0, 3 are never scaled). */
+static inline __attribute__((always_inline)) __m512i q6_decode(__m512i c, __m512i h, int q, bool scaled) {
+    switch (q) {
+    case 0: return _mm512_or_si512(_mm512_and_si512(c, _mm512_set1_epi16(0x000F)), _mm512_and_si512(h, _mm512_set1_epi16(0x0030)));
+    case 3: return _mm512_or_si512(_mm512_srli_epi16(c, 12), _mm512_and_si512(_mm512_slli_epi16(h, 4), _mm512_set1_epi16(0x0030)));
+    default: {
+        const __m512i v = _mm512_or_si512(_mm512_and_si512(c, _mm512_set1_epi16((short)(0x000F << (4 * q)))),
+                                          _mm512_and_si512(h, _mm512_set1_epi16((short)(0x0030 << (4 * q)))));
+        return scaled ? v : _mm512_srli_epi16(v, 4 * q);
+    }
+    }
+}
+
+/* The 16 scales of 16 rows, x d: sc[j] lane r = d_r * scale_j of row r. */
+static inline __attribute__((always_inline)) void q6_scales(const uint8_t *gb, __m512 sc[16]) {
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+    for (int j = 0; j < 16; j++)
+        sc[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * j)))), d);
+}
+
+static void q6_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+    __m512 accf = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * Q6_K_GB;
+        __m512 sc[16];
+        q6_scales(gb, sc);
+        __m512 sb = _mm512_setzero_ps();
+#pragma GCC unroll 2
+        for (int s = 0; s < 8; s++) {
+            const uint8_t *cs = gb + 288 + 384 * s, *hs = cs + 256;
+            const int16_t *aq = a[b].qs + 32 * s;
+#pragma GCC unroll 2
+            for (int half = 0; half < 2; half++) { /* chunks 2 half, 2 half + 1: one 16-element scale */
+                const __m512i h0 = _mm512_loadu_si512(hs + 64 * half), h1 = _mm512_srli_epi16(h0, 2);
+                __m512i s1 = _mm512_setzero_si512(), s16 = _mm512_setzero_si512(), s256 = _mm512_setzero_si512(),
+                        s1b = _mm512_setzero_si512();
+#pragma GCC unroll 2
+                for (int mm = 0; mm < 2; mm++) {
+                    const int m = 2 * half + mm;
+                    const __m512i c = _mm512_loadu_si512(cs + 64 * m), h = mm ? h1 : h0;
+                    s1 = _mm512_dpwssd_epi32(s1, q6_decode(c, h, 0, true), bcast32(aq + 8 * m));
+                    s16 = _mm512_dpwssd_epi32(s16, q6_decode(c, h, 1, true), bcast32(aq + 8 * m + 2));
+                    s256 = _mm512_dpwssd_epi32(s256, q6_decode(c, h, 2, true), bcast32(aq + 8 * m + 4));
+                    s1b = _mm512_dpwssd_epi32(s1b, q6_decode(c, h, 3, true), bcast32(aq + 8 * m + 6));
+                }
+                __m512i si = _mm512_add_epi32(_mm512_add_epi32(s1, s1b), _mm512_srai_epi32(s16, 4));
+                si = _mm512_add_epi32(si, _mm512_srai_epi32(s256, 8));
+                /* - 32 x (sum of the 16 activation codes) */
+                si = _mm512_sub_epi32(si, _mm512_set1_epi32(32 * a[b].bsums[2 * s + half]));
+                sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), sc[2 * s + half], sb);
+            }
+        }
+        accf = _mm512_fmadd_ps(sb, _mm512_set1_ps(a[b].d), accf);
+    }
+    _mm512_storeu_ps(y, accf);
+}
+
+static inline __attribute__((always_inline)) void q6_tile(const int NT, int64_t nb, const uint8_t *g,
+                                                          const uint8_t *act, size_t arb, float *y, int64_t ldy) {
+    const __m512i k32 = _mm512_set1_epi16(32);
+    __m512 accf[6];
+    for (int t = 0; t < NT; t++) accf[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * Q6_K_GB;
+        const block_a16_256 *ab[6];
+        __m512 sb[6];
+        for (int t = 0; t < NT; t++) {
+            ab[t] = (const block_a16_256 *)(act + (size_t)t * arb) + b;
+            sb[t] = _mm512_setzero_ps();
+        }
+        __m512 sc[16];
+        q6_scales(gb, sc);
+        for (int s = 0; s < 8; s++) {
+            const uint8_t *cs = gb + 288 + 384 * s, *hs = cs + 256;
+            for (int half = 0; half < 2; half++) {
+                const __m512i h0 = _mm512_loadu_si512(hs + 64 * half), h1 = _mm512_srli_epi16(h0, 2);
+                __m512i acc[6];
+                for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+                for (int mm = 0; mm < 2; mm++) {
+                    const int m = 2 * half + mm;
+                    const __m512i c = _mm512_loadu_si512(cs + 64 * m), h = mm ? h1 : h0;
+                    const __m512i w0 = _mm512_sub_epi16(q6_decode(c, h, 0, false), k32),
+                                  w1 = _mm512_sub_epi16(q6_decode(c, h, 1, false), k32),
+                                  w2 = _mm512_sub_epi16(q6_decode(c, h, 2, false), k32),
+                                  w3 = _mm512_sub_epi16(q6_decode(c, h, 3, false), k32);
+#pragma GCC unroll 6
+                    for (int t = 0; t < NT; t++) {
+                        const int16_t *aq = ab[t]->qs + 32 * s + 8 * m;
+                        acc[t] = _mm512_dpwssd_epi32(acc[t], w0, bcast32(aq));
+                        acc[t] = _mm512_dpwssd_epi32(acc[t], w1, bcast32(aq + 2));
+                        acc[t] = _mm512_dpwssd_epi32(acc[t], w2, bcast32(aq + 4));
+                        acc[t] = _mm512_dpwssd_epi32(acc[t], w3, bcast32(aq + 6));
+                    }
+                }
+#pragma GCC unroll 6
+                for (int t = 0; t < NT; t++) sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), sc[2 * s + half], sb[t]);
+            }
+        }
+        for (int t = 0; t < NT; t++) accf[t] = _mm512_fmadd_ps(sb[t], _mm512_set1_ps(ab[t]->d), accf[t]);
+    }
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
+}
+
+static void gemm16_x16_q6_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    const int64_t nb = k / 256;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= 6 ? 6 : (int)left;
+            switch (nt) {
+            case 1: q6_tok1(nb, g, (const block_a16_256 *)at, yt); break;
+            case 2: q6_tile(2, nb, g, at, arb, yt, ldy); break;
+            case 3: q6_tile(3, nb, g, at, arb, yt, ldy); break;
+            case 4: q6_tile(4, nb, g, at, arb, yt, ldy); break;
+            case 5: q6_tile(5, nb, g, at, arb, yt, ldy); break;
+            default: q6_tile(6, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
+    }
+}
+
 static void gemm16_x16_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
                             int64_t n_tok, float *y, int64_t ldy) {
     gemm_x16(XK_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
@@ -375,4 +514,5 @@ void kernels_fill_x16_avx512(slm_kernels *kt) {
     kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm16_x16_q8_0;
     kt->mm[SLM_DT_Q4_K].gemm16_x16 = gemm16_x16_q4_K;
     kt->mm[SLM_DT_IQ4_XS].gemm16_x16 = gemm16_x16_iq4_xs;
+    kt->mm[SLM_DT_Q6_K].gemm16_x16 = gemm16_x16_q6_K;
 }
