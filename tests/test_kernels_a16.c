@@ -403,13 +403,17 @@ static void check_x16(const slm_kernels *isas[], int n_isa, const a16_case *c) {
     float *y = xmalloc(sizeof(float) * (size_t)ny), *y_ref = xmalloc(sizeof(float) * (size_t)ny);
     double *tol = xmalloc(sizeof(double) * (size_t)ny);
     check_reference(c, act_ref, y_ref, tol);
+    /* the activations in the tiles' pair order */
+    uint8_t *act_x = xmalloc(asz);
+    memcpy(act_x, act_ref, asz);
+    slm_x16_order_act(c->type, act_x, c->arb, c->n_tok, c->k);
     for (int i = 0; i < n_isa; i++) {
         const slm_kernels *kt = isas[i];
         if (!slm_x16_usable(kt, c->type, c->n_rows, c->k)) continue;
         const int64_t cut = (ng / 3) * 16;
         for (int64_t j = 0; j < ny; j++) y[j] = -7.0f;
-        slm_matmul_rows16_x16(kt, c->type, pw, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, 0, cut);
-        slm_matmul_rows16_x16(kt, c->type, pw, c->row_bytes, act_ref, c->n_tok, c->k, y, ldy, cut, c->n_rows);
+        slm_matmul_rows16_x16(kt, c->type, pw, c->row_bytes, act_x, c->n_tok, c->k, y, ldy, 0, cut);
+        slm_matmul_rows16_x16(kt, c->type, pw, c->row_bytes, act_x, c->n_tok, c->k, y, ldy, cut, c->n_rows);
         int bad = 0;
         for (int64_t t = 0; t < c->n_tok; t++) {
             CHECK(y[t * ldy + c->n_rows] == -7.0f, "%s %s gemm16_x16: wrote past row end", kt->name, tn);
@@ -427,6 +431,7 @@ static void check_x16(const slm_kernels *isas[], int n_isa, const a16_case *c) {
     free(scratch);
     free(back);
     free(act_ref);
+    free(act_x);
     free(y);
     free(y_ref);
     free(tol);

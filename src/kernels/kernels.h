@@ -286,8 +286,11 @@ bool slm_x16_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_
 void slm_x16_pack(uint32_t type, void *w, size_t row_bytes, int64_t g0, int64_t g1, void *scratch);
 /* Blocks [b0, b1) of row r of packed w, in the row layout ((b1 - b0) blocks into out). */
 void slm_x16_unpack_row(uint32_t type, const void *w, size_t row_bytes, int64_t r, int64_t b0, int64_t b1, void *out);
+/* Put n_tok a16 activation rows (k elements, arb bytes apart) in the order the x16 tiles read
+ * pairs in (kernels_x16.c); the scale and the sums are unchanged. */
+void slm_x16_order_act(uint32_t type, void *act, size_t arb, int64_t n_tok, int64_t k);
 /* Phase 2 over packed weights, rows [r0, r1) (multiples of 16) against n_tok a16 activation rows
- * (phase 1: slm_matmul_quantize_act16). */
+ * (phase 1: slm_matmul_quantize_act16, then slm_x16_order_act). */
 void slm_matmul_rows16_x16(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
                            int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1);
 /* Both phases on the pool, as slm_matmul_mode in SLM_ACT_A16 (slm_x16_usable must hold).

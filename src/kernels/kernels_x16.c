@@ -1,24 +1,26 @@
 /* 16-row interleaved weights ("x16", kernels.h): the layout, repacking in place, reading one row
- * back, and the matmul driver over packed weights. Portable C; the tiles are per ISA.
+ * back, the activation order the tiles expect, and the matmul driver. Portable C; tiles per ISA.
  *
  * A group is 16 consecutive rows. Its bytes are the same 16 x row_bytes as before, reordered block
- * by block: group-block b holds block b of all 16 rows, so that one 512-bit vector can hold the
- * same weights of 16 rows, one row per 32-bit lane, and a tile accumulates 16 rows at once with no
+ * by block: group-block b holds block b of all 16 rows, so that one 512-bit vector holds the same
+ * weights of 16 rows, one row per 32-bit lane, and a tile accumulates 16 rows at once with no
  * horizontal sums (the per-block scales of 16 rows are one vector too).
  *
- * Q4_0 group-block (288 bytes = 16 x 18):
- *   uint16 d[16]          the rows' fp16 scales
- *   uint8  qs[4][64]      4 chunks of 32 16-bit words; word s of chunk m belongs to row s / 2 and
- *                         holds 4 codes (0..15, value = (code - 8) * d): bits 4q..4q+3 = element
- *                         8m + 2q + (s % 2) of that row.
- * So (chunk m >> 4q) & 15, taken per 16-bit word, is the int16 pair (element 2p, element 2p+1),
- * p = 4m + q, of all 16 rows: exactly what vpdpwssd multiplies with the broadcast activation pair
- * (a[2p], a[2p+1]).
+ * Group-block = the header fields of the block, each as an array over the 16 rows (fields in
+ * block order; Q4_K's and Q6_K's scale bytes one by one, so 16 rows of a byte are one xmm), then
+ * "chunks": the same 4 bytes (Q8_0: 2 bytes) of the block's codes for the 16 rows, 64 (32) bytes,
+ * in an order per type (k_chunks below) that the tiles read front to back. Packing therefore only
+ * moves 4-byte units and is as fast as a copy.
  *
- * Q8_0 group-block (544 bytes = 16 x 34):
- *   uint16 d[16]
- *   int8   qs[16][32]     chunk p (32 bytes), byte s = element 2p + (s % 2) of row s / 2: one
- *                         sign extension to 16 bits gives the pairs of 16 rows. */
+ * A chunk's 32-bit lane r is 4 code bytes of row r; as 16-bit words (bytes 0-1, bytes 2-3), nibble
+ * q of each word ((c >> 4q) & 15 per word) is an int16 pair for vpdpwssd: pair q of the chunk is
+ * (element of byte q/2, nibble q%2; element of byte 2 + q/2, nibble q%2). Those elements are not
+ * neighbours in the block, so the activations are put in the same order instead
+ * (slm_x16_order_act): activation pair P of a block is the chunk-order pair P = 4 x chunk + q, and a
+ * tile broadcasts pairs front to back. Q6_K's high bits: a chunk of qh bytes follows the same rule,
+ * and the 2 bits of pair q sit at bits 4q..4q+1 (low nibbles' elements) or 4q+2.. (high nibbles'
+ * elements: >> 2) of the words. Q8_0 chunks hold bytes (2p, 2p+1): already in order. */
+#include <pthread.h>
 #include <string.h>
 
 #include "base/threadpool.h"
@@ -26,175 +28,153 @@
 #include "quant/quant.h"
 
 #define X16 16
+#define MAX_CHUNKS 64 /* Q6_K: 48 of 4 bytes; Q4_K: 32; Q8_0: 16 of 2 bytes */
 
-/* A block is a header of fixed-width fields and codes. Packed, each header field of the 16 rows
- * is stored as an array of 16 (fields in block order), then the codes of the group-block:
- * 4-bit codes per 32-element sub-block in 4 chunks of 64 bytes (the Q4_0 word layout above),
- * or Q8_0's int8 chunks. */
 typedef struct x16_format {
     uint32_t type;
     int block_bytes, elems, n_fields;
     int field_off[17], field_width[17]; /* header fields (byte offset in the block, bytes) */
-    bool int8_codes;                    /* Q8_0; otherwise 4-bit codes */
+    int unit;                           /* code bytes per row in a chunk: 4, or 2 (Q8_0) */
+    int n_chunks;
+    int chunk_off[MAX_CHUNKS];          /* block offset of each chunk's code bytes, packed order */
 } x16_format;
 
-static const x16_format k_formats[] = {
-    {SLM_DT_Q4_0, sizeof(block_q4_0), 32, 1, {0}, {2}, false},
-    {SLM_DT_Q8_0, sizeof(block_q8_0), 32, 1, {0}, {2}, true},
-    /* Q4_K: d, dmin, then the 12 packed scale bytes one by one (16 rows of a byte = one xmm) */
-    {SLM_DT_Q4_K, sizeof(block_q4_K), 256, 14, {0, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-     {2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false},
-    /* IQ4_XS: d, scales_h, the 4 scales_l bytes */
-    {SLM_DT_IQ4_XS, sizeof(block_iq4_xs), 256, 6, {0, 2, 4, 5, 6, 7}, {2, 2, 1, 1, 1, 1}, false},
-    /* Q6_K: d, the 16 int8 scales one by one; after the low nibbles, the high 2-bit planes */
-    {SLM_DT_Q6_K, sizeof(block_q6_K), 256, 17, {208, 192, 193, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 204, 205, 206, 207},
-     {2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false},
-};
+static x16_format g_formats[5];
+static int g_n_formats;
+/* element of activation pair slot j (2 per pair, packed order), per format */
+static uint16_t g_perm[5][256];
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
-static const x16_format *format_of(uint32_t type) {
-    for (size_t i = 0; i < sizeof k_formats / sizeof k_formats[0]; i++)
-        if (k_formats[i].type == type) return &k_formats[i];
-    return NULL;
+static void add_field(x16_format *f, int off, int width) {
+    f->field_off[f->n_fields] = off;
+    f->field_width[f->n_fields++] = width;
 }
 
-bool slm_x16_layout_exists(uint32_t type) { return format_of(type) != NULL; }
+/* Element of code byte `byte` (offset in the block), nibble `hi`, for the 4-bit types. */
+static int nibble_elem(uint32_t type, int byte, int hi) {
+    switch (type) {
+    case SLM_DT_Q4_0: { /* qs[j]: elements j, j + 16 */
+        const int j = byte - (int)offsetof(block_q4_0, qs);
+        return j + 16 * hi;
+    }
+    case SLM_DT_IQ4_XS: { /* qs[16 s + j]: elements 32 s + j, 32 s + 16 + j */
+        const int j = byte - (int)offsetof(block_iq4_xs, qs);
+        return 32 * (j / 16) + j % 16 + 16 * hi;
+    }
+    case SLM_DT_Q4_K: { /* qs[32 c + j]: elements 64 c + j, 64 c + 32 + j */
+        const int j = byte - (int)offsetof(block_q4_K, qs);
+        return 64 * (j / 32) + j % 32 + 32 * hi;
+    }
+    default: { /* Q6_K ql[64 n + 32 h + l]: elements 128 n + 32 h + l (low), + 64 (high nibble) */
+        const int j = byte - (int)offsetof(block_q6_K, ql);
+        return 128 * (j / 64) + j % 64 + 64 * hi;
+    }
+    }
+}
+
+static void formats_init(void) {
+    x16_format *f;
+    /* Q4_0: d; chunks = qs bytes 4m .. 4m + 3 */
+    f = &g_formats[g_n_formats++];
+    *f = (x16_format){.type = SLM_DT_Q4_0, .block_bytes = sizeof(block_q4_0), .elems = 32, .unit = 4};
+    add_field(f, offsetof(block_q4_0, d), 2);
+    for (int m = 0; m < 4; m++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_q4_0, qs) + 4 * m;
+    /* Q8_0: d; chunks = qs bytes 2p, 2p + 1 */
+    f = &g_formats[g_n_formats++];
+    *f = (x16_format){.type = SLM_DT_Q8_0, .block_bytes = sizeof(block_q8_0), .elems = 32, .unit = 2};
+    add_field(f, offsetof(block_q8_0, d), 2);
+    for (int p = 0; p < 16; p++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_q8_0, qs) + 2 * p;
+    /* Q4_K: d, dmin, 12 scale bytes; chunks in qs order (8 per 64 elements: sub-blocks 2c, 2c + 1) */
+    f = &g_formats[g_n_formats++];
+    *f = (x16_format){.type = SLM_DT_Q4_K, .block_bytes = sizeof(block_q4_K), .elems = 256, .unit = 4};
+    add_field(f, offsetof(block_q4_K, d), 2);
+    add_field(f, offsetof(block_q4_K, dmin), 2);
+    for (int j = 0; j < 12; j++) add_field(f, (int)offsetof(block_q4_K, scales) + j, 1);
+    for (int u = 0; u < 32; u++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_q4_K, qs) + 4 * u;
+    /* IQ4_XS: d, scales_h, 4 scales_l bytes; chunks in qs order (4 per sub-block) */
+    f = &g_formats[g_n_formats++];
+    *f = (x16_format){.type = SLM_DT_IQ4_XS, .block_bytes = sizeof(block_iq4_xs), .elems = 256, .unit = 4};
+    add_field(f, offsetof(block_iq4_xs, d), 2);
+    add_field(f, offsetof(block_iq4_xs, scales_h), 2);
+    for (int j = 0; j < 4; j++) add_field(f, (int)offsetof(block_iq4_xs, scales_l) + j, 1);
+    for (int u = 0; u < 32; u++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_iq4_xs, qs) + 4 * u;
+    /* Q6_K: d, 16 scale bytes; per 64 elements (half n, quarter v): 4 qh chunks (qh bytes
+     * 32 n + 16 v ..), then the 4 ql chunks of the low nibbles' bytes (ql 64 n + 16 v ..), then
+     * the 4 of the bytes 32 further (ql 64 n + 32 + 16 v ..) */
+    f = &g_formats[g_n_formats++];
+    *f = (x16_format){.type = SLM_DT_Q6_K, .block_bytes = sizeof(block_q6_K), .elems = 256, .unit = 4};
+    add_field(f, offsetof(block_q6_K, d), 2);
+    for (int j = 0; j < 16; j++) add_field(f, (int)offsetof(block_q6_K, scales) + j, 1);
+    for (int n = 0; n < 2; n++)
+        for (int v = 0; v < 2; v++) {
+            for (int u = 0; u < 4; u++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_q6_K, qh) + 32 * n + 16 * v + 4 * u;
+            for (int u = 0; u < 4; u++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_q6_K, ql) + 64 * n + 16 * v + 4 * u;
+            for (int u = 0; u < 4; u++)
+                f->chunk_off[f->n_chunks++] = (int)offsetof(block_q6_K, ql) + 64 * n + 32 + 16 * v + 4 * u;
+        }
+    /* activation order: slot 2P + w of pair P = 4 x (code chunk index) + q, word w */
+    for (int i = 0; i < g_n_formats; i++) {
+        f = &g_formats[i];
+        if (f->unit == 2) {
+            for (int e = 0; e < f->elems; e++) g_perm[i][e] = (uint16_t)e;
+            continue;
+        }
+        int P = 0;
+        for (int c = 0; c < f->n_chunks; c++) {
+            if (f->type == SLM_DT_Q6_K && c % 12 < 4) continue; /* qh chunks carry no pairs */
+            for (int q = 0; q < 4; q++, P++)
+                for (int w = 0; w < 2; w++)
+                    g_perm[i][2 * P + w] = (uint16_t)nibble_elem(f->type, f->chunk_off[c] + 2 * w + q / 2, q % 2);
+        }
+    }
+}
+
+static int format_index(uint32_t type) {
+    pthread_once(&g_once, formats_init);
+    for (int i = 0; i < g_n_formats; i++)
+        if (g_formats[i].type == type) return i;
+    return -1;
+}
+
+bool slm_x16_layout_exists(uint32_t type) { return format_index(type) >= 0; }
 
 bool slm_x16_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_t k) {
-    const x16_format *f = format_of(type);
-    return f && kt->mm[type].gemm16_x16 && n_rows > 0 && n_rows % X16 == 0 && k > 0 && k % f->elems == 0 &&
-           slm_matmul_supported(type, k);
+    const int i = format_index(type);
+    return i >= 0 && kt->mm[type].gemm16_x16 && n_rows > 0 && n_rows % X16 == 0 && k > 0 &&
+           k % g_formats[i].elems == 0 && slm_matmul_supported(type, k);
 }
 
-/* Code of element e of a block in row layout (Q6_K: 6 bits, the others 4), and its inverse. */
-static unsigned code_get(uint32_t type, const uint8_t *blk, int e) {
-    switch (type) {
-    case SLM_DT_Q4_0: {
-        const uint8_t v = blk[offsetof(block_q4_0, qs) + e % 16];
-        return e >= 16 ? v >> 4 : v & 15u;
-    }
-    case SLM_DT_Q4_K: {
-        const uint8_t v = blk[offsetof(block_q4_K, qs) + 32 * (e / 64) + e % 32];
-        return e % 64 >= 32 ? v >> 4 : v & 15u;
-    }
-    case SLM_DT_IQ4_XS: {
-        const uint8_t v = blk[offsetof(block_iq4_xs, qs) + 16 * (e / 32) + e % 16];
-        return e % 32 >= 16 ? v >> 4 : v & 15u;
-    }
-    default: { /* Q6_K: per 128-element half n, quarter g: ql nibble (low for g < 2) and 2 qh bits */
-        const int n = e / 128, g = (e % 128) / 32, l = e % 32;
-        const uint8_t lo = blk[offsetof(block_q6_K, ql) + 64 * n + 32 * (g % 2) + l];
-        const uint8_t hi = blk[offsetof(block_q6_K, qh) + 32 * n + l];
-        return (g < 2 ? lo & 15u : lo >> 4) | ((hi >> (2 * g)) & 3u) << 4;
-    }
-    }
-}
-
-static void set_bits(uint8_t *p, int shift, unsigned width_mask, unsigned v) {
-    *p = (uint8_t)((*p & ~(width_mask << shift)) | (v & width_mask) << shift);
-}
-
-static void code_set(uint32_t type, uint8_t *blk, int e, unsigned v) {
-    switch (type) {
-    case SLM_DT_Q4_0: set_bits(blk + offsetof(block_q4_0, qs) + e % 16, e >= 16 ? 4 : 0, 15u, v); break;
-    case SLM_DT_Q4_K:
-        set_bits(blk + offsetof(block_q4_K, qs) + 32 * (e / 64) + e % 32, e % 64 >= 32 ? 4 : 0, 15u, v);
-        break;
-    case SLM_DT_IQ4_XS:
-        set_bits(blk + offsetof(block_iq4_xs, qs) + 16 * (e / 32) + e % 16, e % 32 >= 16 ? 4 : 0, 15u, v);
-        break;
-    default: {
-        const int n = e / 128, g = (e % 128) / 32, l = e % 32;
-        set_bits(blk + offsetof(block_q6_K, ql) + 64 * n + 32 * (g % 2) + l, g < 2 ? 0 : 4, 15u, v);
-        set_bits(blk + offsetof(block_q6_K, qh) + 32 * n + l, 2 * g, 3u, v >> 4);
-    }
-    }
-}
-
-/* Q6_K's high 2 bits: per sub-block, 2 chunks of 32 words; word s of chunk X serves nibble chunks
- * m0 = 2X and m1 = 2X + 1 (same word s): the bits of pair q < 3 of m0 at 4q + 4 (just above the
- * nibble's own position 4q, so (c & 0xF << 4q) | (h & 3 << 4q + 4) is 16^q x the 6-bit code), of
- * m1 at 4q + 6 (the same after h >> 2), and pair 3's at bits 0 (m0) and 2 (m1). */
-static int q6_hi_shift(int m, int q) { return q < 3 ? 4 * q + 4 + 2 * (m % 2) : 2 * (m % 2); }
-
-/* Bytes per sub-block of codes: 4 nibble chunks, and for Q6_K the 2 high-bit chunks right after
- * them (one sequential stream: with the high bits in a separate plane the 1-token tile ran 2.5x
- * slower once the matrix no longer fit the L3 cache). */
-static int sub_bytes(const x16_format *f) { return f->type == SLM_DT_Q6_K ? 384 : 256; }
-
-static void codes_pack(const x16_format *f, const uint8_t *const rows[X16], uint8_t *out) {
-    const int nsb = f->elems / 32, sbb = sub_bytes(f);
-    for (int sb = 0; sb < nsb; sb++)
-        for (int m = 0; m < 4; m++)
-            for (int s = 0; s < 32; s++) {
-                unsigned word = 0, hword = 0;
-                for (int q = 0; q < 4; q++) {
-                    const unsigned code = code_get(f->type, rows[s / 2], 32 * sb + 8 * m + 2 * q + s % 2);
-                    word |= (code & 15u) << (4 * q);
-                    hword |= (code >> 4) << q6_hi_shift(m, q);
-                }
-                uint8_t *o = out + sbb * sb + 64 * m + 2 * s;
-                o[0] = (uint8_t)(word & 0xFF);
-                o[1] = (uint8_t)(word >> 8);
-                if (f->type == SLM_DT_Q6_K) {
-                    uint8_t *h = out + sbb * sb + 256 + 64 * (m / 2) + 2 * s;
-                    if (m % 2 == 0) h[0] = h[1] = 0;
-                    h[0] |= (uint8_t)(hword & 0xFF);
-                    h[1] |= (uint8_t)(hword >> 8);
-                }
-            }
-}
-
-static void codes_unpack(const x16_format *f, const uint8_t *in, int r, uint8_t *out) {
-    const int nsb = f->elems / 32, sbb = sub_bytes(f);
-    for (int sb = 0; sb < nsb; sb++)
-        for (int m = 0; m < 4; m++)
-            for (int h = 0; h < 2; h++) {
-                const int s = 2 * r + h;
-                const uint8_t *w = in + sbb * sb + 64 * m + 2 * s;
-                const unsigned word = w[0] | (unsigned)w[1] << 8;
-                unsigned hword = 0;
-                if (f->type == SLM_DT_Q6_K) {
-                    const uint8_t *hw = in + sbb * sb + 256 + 64 * (m / 2) + 2 * s;
-                    hword = hw[0] | (unsigned)hw[1] << 8;
-                }
-                for (int q = 0; q < 4; q++) {
-                    const unsigned code = ((word >> (4 * q)) & 15u) | ((hword >> q6_hi_shift(m, q)) & 3u) << 4;
-                    code_set(f->type, out, 32 * sb + 8 * m + 2 * q + h, code);
-                }
-            }
+/* n bytes with a constant size (inlined moves, not a memcpy call per unit) */
+static inline void copy_n(uint8_t *dst, const uint8_t *src, int n) {
+    if (n == 4)
+        memcpy(dst, src, 4);
+    else if (n == 2)
+        memcpy(dst, src, 2);
+    else
+        *dst = *src;
 }
 
 static void pack_block(const x16_format *f, const uint8_t *const rows[X16], uint8_t *out) {
     for (int i = 0; i < f->n_fields; i++) {
         const int w = f->field_width[i];
-        for (int r = 0; r < X16; r++) memcpy(out + r * w, rows[r] + f->field_off[i], (size_t)w);
+        for (int r = 0; r < X16; r++) copy_n(out + r * w, rows[r] + f->field_off[i], w);
         out += X16 * w;
     }
-    if (f->int8_codes) { /* chunk p (32 bytes): byte s = element 2p + s % 2 of row s / 2 */
-        for (int p = 0; p < f->elems / 2; p++)
-            for (int s = 0; s < 32; s++)
-                out[p * 32 + s] = rows[s / 2][offsetof(block_q8_0, qs) + 2 * p + s % 2];
-        return;
-    }
-    codes_pack(f, rows, out);
+    for (int c = 0; c < f->n_chunks; c++, out += X16 * f->unit)
+        for (int r = 0; r < X16; r++) copy_n(out + r * f->unit, rows[r] + f->chunk_off[c], f->unit);
 }
 
 static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t *out) {
     for (int i = 0; i < f->n_fields; i++) {
         const int w = f->field_width[i];
-        memcpy(out + f->field_off[i], in + r * w, (size_t)w);
+        copy_n(out + f->field_off[i], in + r * w, w);
         in += X16 * w;
     }
-    if (f->int8_codes) {
-        for (int p = 0; p < f->elems / 2; p++)
-            for (int h = 0; h < 2; h++) out[offsetof(block_q8_0, qs) + 2 * p + h] = in[p * 32 + 2 * r + h];
-        return;
-    }
-    codes_unpack(f, in, r, out);
+    for (int c = 0; c < f->n_chunks; c++, in += X16 * f->unit) copy_n(out + f->chunk_off[c], in + r * f->unit, f->unit);
 }
 
 void slm_x16_pack(uint32_t type, void *w, size_t row_bytes, int64_t g0, int64_t g1, void *scratch) {
-    const x16_format *f = format_of(type);
+    const x16_format *f = &g_formats[format_index(type)];
     const size_t bs = (size_t)f->block_bytes, nb = row_bytes / bs;
     for (int64_t g = g0; g < g1; g++) {
         uint8_t *grp = (uint8_t *)w + (size_t)g * X16 * row_bytes;
@@ -208,11 +188,26 @@ void slm_x16_pack(uint32_t type, void *w, size_t row_bytes, int64_t g0, int64_t 
 }
 
 void slm_x16_unpack_row(uint32_t type, const void *w, size_t row_bytes, int64_t r, int64_t b0, int64_t b1, void *out) {
-    const x16_format *f = format_of(type);
+    const x16_format *f = &g_formats[format_index(type)];
     const size_t bs = (size_t)f->block_bytes;
     const uint8_t *grp = (const uint8_t *)w + (size_t)(r / X16) * X16 * row_bytes;
     for (int64_t b = b0; b < b1; b++)
         unpack_block(f, grp + (size_t)b * X16 * bs, (int)(r % X16), (uint8_t *)out + (size_t)(b - b0) * bs);
+}
+
+void slm_x16_order_act(uint32_t type, void *act, size_t arb, int64_t n_tok, int64_t k) {
+    const int i = format_index(type);
+    const x16_format *f = &g_formats[i];
+    if (f->unit == 2) return;
+    const uint16_t *perm = g_perm[i];
+    const size_t bb = f->elems == 32 ? sizeof(block_a16_32) : sizeof(block_a16_256);
+    int16_t tmp[256];
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t b = 0; b < k / f->elems; b++) {
+            int16_t *qs = (int16_t *)((uint8_t *)act + (size_t)t * arb + (size_t)b * bb); /* qs first in both */
+            memcpy(tmp, qs, sizeof(int16_t) * (size_t)f->elems);
+            for (int j = 0; j < f->elems; j++) qs[j] = tmp[perm[j]];
+        }
 }
 
 /* ---- Matmul driver (the A16 path of kernels.c with x16 tiles) ------------------------------- */
@@ -257,6 +252,20 @@ typedef struct x16_task {
 static void x16_task_run(void *arg, int ith, int nth) {
     const x16_task *m = arg;
     slm_matmul_quantize_act16(m->kt, m->type, m->x, m->ldx, m->n_tok, m->k, m->act, ith, nth);
+    /* this thread's share of the tokens in the tiles' order (one token: thread 0 after the
+     * barrier below would serialize; the row's blocks are split like the quantizer's) */
+    const size_t arb = slm_matmul_a16_row_bytes(m->type, m->k);
+    if (m->n_tok > 1 || nth == 1) {
+        int64_t t0, t1;
+        slm_split_range(m->n_tok, ith, nth, 1, &t0, &t1);
+        if (t1 > t0) slm_x16_order_act(m->type, (uint8_t *)m->act + (size_t)t0 * arb, arb, t1 - t0, m->k);
+    } else {
+        const int64_t ab = m->kt->mm[m->type].a16;
+        const size_t bb = ab == 32 ? sizeof(block_a16_32) : sizeof(block_a16_256);
+        int64_t b0, b1;
+        slm_split_range(m->k / ab, ith, nth, 1, &b0, &b1);
+        if (b1 > b0) slm_x16_order_act(m->type, (uint8_t *)m->act + (size_t)b0 * bb, arb, 1, (b1 - b0) * ab);
+    }
     slm_threadpool_barrier(m->pool);
     int64_t r0, r1;
     slm_split_range(m->n_rows, ith, nth, X16, &r0, &r1);

@@ -172,8 +172,10 @@ static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const u
     if (kind == XK_Q4_K) {
         const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gb + 32)));
         __m128i R[12];
+#pragma GCC unroll 12
         for (int j = 0; j < 12; j++) R[j] = _mm_loadu_si128((const __m128i *)(gb + 64 + 16 * j));
         const __m128i m63 = _mm_set1_epi8(63), m15 = _mm_set1_epi8(15), m48 = _mm_set1_epi8(48);
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             __m128i a, b;
             if (j < 4) {
@@ -189,6 +191,7 @@ static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const u
         }
     } else {
         const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(gb + 32)));
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             const __m512i l = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(gb + 64 + 16 * (j / 2))));
             const __m512i ls = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(l, 4 * (j % 2)), _mm512_set1_epi32(15)),
@@ -222,7 +225,9 @@ static inline __m512i kq_table(void) {
     return _mm512_loadu_si512(t);
 }
 
-/* 16 rows x one token. */
+/* 16 rows x one token. Codes come in 64-element groups of 8 chunks (512 bytes): sub-blocks 2c
+ * and 2c + 1, whose sums A and B are scaled separately. Q4_K: a chunk's pairs q = 0, 2 belong to
+ * sub-block 2c, q = 1, 3 to 2c + 1 (low / high nibbles); IQ4_XS: chunks 0-3 to 2c, 4-7 to 2c + 1. */
 static inline __attribute__((always_inline)) void kq_tok1(x16_kq kind, int64_t nb, const uint8_t *g,
                                                           const block_a16_256 *a, float *y) {
     const size_t gbytes = kind == XK_Q4_K ? Q4_K_GB : IQ4_XS_GB, codes = kind == XK_Q4_K ? 256 : 128;
@@ -234,37 +239,43 @@ static inline __attribute__((always_inline)) void kq_tok1(x16_kq kind, int64_t n
         __m512 sc[8], mn[8];
         kq_scales(kind, gb, sc, mn);
         __m512 sb = _mm512_setzero_ps();
-#pragma GCC unroll 2
-        for (int s = 0; s < 8; s++) {
-            const uint8_t *cs = gb + codes + 256 * s;
-            const int16_t *aq = a[b].qs + 32 * s;
-            __m512i si;
-            if (kind == XK_Q4_K) { /* the masked-nibble scales, as in q4_0_tok1 */
-                __m512i s1 = _mm512_setzero_si512(), s16 = _mm512_setzero_si512(), s256 = _mm512_setzero_si512(),
-                        s1b = _mm512_setzero_si512();
 #pragma GCC unroll 4
-                for (int m = 0; m < 4; m++) {
-                    const __m512i c = _mm512_loadu_si512(cs + 64 * m);
-                    s1 = _mm512_dpwssd_epi32(s1, _mm512_and_si512(c, lo4), bcast32(aq + 8 * m));
-                    s16 = _mm512_dpwssd_epi32(s16, _mm512_and_si512(c, mid4), bcast32(aq + 8 * m + 2));
-                    s256 = _mm512_dpwssd_epi32(s256, _mm512_and_si512(c, hi4), bcast32(aq + 8 * m + 4));
-                    s1b = _mm512_dpwssd_epi32(s1b, _mm512_srli_epi16(c, 12), bcast32(aq + 8 * m + 6));
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *cs = gb + codes + 512 * c;
+            const int16_t *aq = a[b].qs + 64 * c;
+            __m512i A, B;
+            if (kind == XK_Q4_K) { /* masked nibbles keep their scale (1, 16, 256): see q4_0_tok1;
+                                    * two sets of accumulators (even / odd chunks) halve the chains */
+                __m512i a1[2], a256[2], b16[2], b1[2];
+                for (int i = 0; i < 2; i++) a1[i] = a256[i] = b16[i] = b1[i] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+                for (int u = 0; u < 8; u++) {
+                    const __m512i cv = _mm512_loadu_si512(cs + 64 * u);
+                    const int i = u % 2;
+                    a1[i] = _mm512_dpwssd_epi32(a1[i], _mm512_and_si512(cv, lo4), bcast32(aq + 8 * u));
+                    b16[i] = _mm512_dpwssd_epi32(b16[i], _mm512_and_si512(cv, mid4), bcast32(aq + 8 * u + 2));
+                    a256[i] = _mm512_dpwssd_epi32(a256[i], _mm512_and_si512(cv, hi4), bcast32(aq + 8 * u + 4));
+                    b1[i] = _mm512_dpwssd_epi32(b1[i], _mm512_srli_epi16(cv, 12), bcast32(aq + 8 * u + 6));
                 }
-                si = _mm512_add_epi32(_mm512_add_epi32(s1, s1b), _mm512_srai_epi32(s16, 4));
-                si = _mm512_add_epi32(si, _mm512_srai_epi32(s256, 8));
+                A = _mm512_add_epi32(_mm512_add_epi32(a1[0], a1[1]), _mm512_srai_epi32(_mm512_add_epi32(a256[0], a256[1]), 8));
+                B = _mm512_add_epi32(_mm512_add_epi32(b1[0], b1[1]), _mm512_srai_epi32(_mm512_add_epi32(b16[0], b16[1]), 4));
             } else {
                 __m512i s4[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
                                  _mm512_setzero_si512()};
+#pragma GCC unroll 8
+                for (int u = 0; u < 8; u++) {
+                    const __m512i cv = _mm512_loadu_si512(cs + 64 * u);
 #pragma GCC unroll 4
-                for (int m = 0; m < 4; m++) {
-                    const __m512i c = _mm512_loadu_si512(cs + 64 * m);
-#pragma GCC unroll 4
-                    for (int q = 0; q < 4; q++)
-                        s4[q] = _mm512_dpwssd_epi32(s4[q], kq_decode(kind, c, q, tab), bcast32(aq + 8 * m + 2 * q));
+                    for (int q = 0; q < 4; q++) {
+                        const int i = 2 * (u / 4) + q % 2; /* two chains per sub-block */
+                        s4[i] = _mm512_dpwssd_epi32(s4[i], kq_decode(kind, cv, q, tab), bcast32(aq + 8 * u + 2 * q));
+                    }
                 }
-                si = _mm512_add_epi32(_mm512_add_epi32(s4[0], s4[1]), _mm512_add_epi32(s4[2], s4[3]));
+                A = _mm512_add_epi32(s4[0], s4[1]);
+                B = _mm512_add_epi32(s4[2], s4[3]);
             }
-            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), sc[s], sb);
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(A), sc[2 * c], sb);
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(B), sc[2 * c + 1], sb);
         }
         if (kind == XK_Q4_K) {
             const __m512 bs = kq_bsums32(&a[b]);
@@ -293,26 +304,37 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
         }
         __m512 sc[8], mn[8];
         kq_scales(kind, gb, sc, mn);
-        for (int s = 0; s < 8; s++) {
-            const uint8_t *cs = gb + codes + 256 * s;
-            __m512i acc[6];
-            for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-            for (int m = 0; m < 4; m++) {
-                const __m512i c = _mm512_loadu_si512(cs + 64 * m);
-                const __m512i w0 = kq_decode(kind, c, 0, tab), w1 = kq_decode(kind, c, 1, tab),
-                              w2 = kq_decode(kind, c, 2, tab), w3 = kq_decode(kind, c, 3, tab);
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *cs = gb + codes + 512 * c;
+            __m512i A[6], B[6];
+            for (int t = 0; t < NT; t++) A[t] = B[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int u = 0; u < 8; u++) {
+                const __m512i cv = _mm512_loadu_si512(cs + 64 * u);
+                const __m512i w0 = kq_decode(kind, cv, 0, tab), w1 = kq_decode(kind, cv, 1, tab),
+                              w2 = kq_decode(kind, cv, 2, tab), w3 = kq_decode(kind, cv, 3, tab);
 #pragma GCC unroll 6
                 for (int t = 0; t < NT; t++) {
-                    const int16_t *aq = ab[t]->qs + 32 * s + 8 * m;
-                    acc[t] = _mm512_dpwssd_epi32(acc[t], w0, bcast32(aq));
-                    acc[t] = _mm512_dpwssd_epi32(acc[t], w1, bcast32(aq + 2));
-                    acc[t] = _mm512_dpwssd_epi32(acc[t], w2, bcast32(aq + 4));
-                    acc[t] = _mm512_dpwssd_epi32(acc[t], w3, bcast32(aq + 6));
+                    const int16_t *aq = ab[t]->qs + 64 * c + 8 * u;
+                    if (kind == XK_Q4_K) {
+                        A[t] = _mm512_dpwssd_epi32(A[t], w0, bcast32(aq));
+                        B[t] = _mm512_dpwssd_epi32(B[t], w1, bcast32(aq + 2));
+                        A[t] = _mm512_dpwssd_epi32(A[t], w2, bcast32(aq + 4));
+                        B[t] = _mm512_dpwssd_epi32(B[t], w3, bcast32(aq + 6));
+                    } else {
+                        __m512i *acc = u < 4 ? &A[t] : &B[t];
+                        *acc = _mm512_dpwssd_epi32(*acc, w0, bcast32(aq));
+                        *acc = _mm512_dpwssd_epi32(*acc, w1, bcast32(aq + 2));
+                        *acc = _mm512_dpwssd_epi32(*acc, w2, bcast32(aq + 4));
+                        *acc = _mm512_dpwssd_epi32(*acc, w3, bcast32(aq + 6));
+                    }
                 }
             }
 #pragma GCC unroll 6
-            for (int t = 0; t < NT; t++) sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), sc[s], sb[t]);
+            for (int t = 0; t < NT; t++) {
+                sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(A[t]), sc[2 * c], sb[t]);
+                sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(B[t]), sc[2 * c + 1], sb[t]);
+            }
         }
 #pragma GCC unroll 6
         for (int t = 0; t < NT; t++) {
@@ -363,23 +385,28 @@ static void gemm16_x16_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_ro
 
 /* ---- Q6_K ------------------------------------------------------------------------------------
  * Group-block (3360 bytes): d of 16 rows, the 16 int8 scales (one xmm of 16 rows each), then per
- * sub-block the low nibbles (the Q4_0 word layout) followed by 128 bytes of high 2 bits placed
- * so that pair q < 3 of a nibble chunk is (c & 0xF << 4q) | (h & 3 << 4q + 4) = 16^q x the 6-bit
- * code (kernels_x16.c, q6_hi_shift). Each 16-element scale covers two nibble chunks (m = 0, 1 or
- * m = 2, 3 of a sub-block), so its int32 sums stay separate until scaled in float. The -32 offset:
- * for one token through the activation's exact 16-element sums (per 16 rows, once per block); for
- * prompt tiles subtracted from the decoded codes (shared by all tokens). */
+ * 64 elements (half n, quarter v; 768 bytes) 4 chunks of qh bytes, 4 of the ql bytes whose
+ * nibbles are elements 128n + 16v + .. (low) and + 64 (high), 4 of the ql bytes 32 further
+ * (+ 32, + 96) (kernels_x16.c). In a qh word, the 2 high bits of the pair q of the first ql chunks
+ * are at bits 4q, 4q + 1, of the second ones at 4q + 2 (h >> 2). Each ql chunk's pairs q = 0, 2 and
+ * q = 1, 3 belong to two different 16-element scales (X, Y), fixed for the 4 chunks of a kind.
+ * The -32 offset: for one token through the activation's exact 16-element sums (once per 16 rows
+ * and scale); in prompt tiles subtracted from the decoded codes (shared by all tokens). */
 #define Q6_K_GB 3360
 
-/* Pair q of nibble chunk c with its high bits in h (already >> 2 for odd chunks), as the code
- * (scaled = false) or as 16^q x the code for q = 1, 2 (scaled = true; q = 0, 3 are never scaled). */
+/* Pair q of chunk c with its high bits in h (h already >> 2 for the second chunks) as the code
+ * (scaled = false) or, for q = 1, 2, as 16^q x the code (the nibble and its 2 bits masked in
+ * place; q = 0, 3 are never scaled). */
 static inline __attribute__((always_inline)) __m512i q6_decode(__m512i c, __m512i h, int q, bool scaled) {
     switch (q) {
-    case 0: return _mm512_or_si512(_mm512_and_si512(c, _mm512_set1_epi16(0x000F)), _mm512_and_si512(h, _mm512_set1_epi16(0x0030)));
-    case 3: return _mm512_or_si512(_mm512_srli_epi16(c, 12), _mm512_and_si512(_mm512_slli_epi16(h, 4), _mm512_set1_epi16(0x0030)));
+    case 0:
+        return _mm512_or_si512(_mm512_and_si512(c, _mm512_set1_epi16(0x000F)),
+                               _mm512_and_si512(_mm512_slli_epi16(h, 4), _mm512_set1_epi16(0x0030)));
+    case 3:
+        return _mm512_or_si512(_mm512_srli_epi16(c, 12), _mm512_and_si512(_mm512_srli_epi16(h, 8), _mm512_set1_epi16(0x0030)));
     default: {
         const __m512i v = _mm512_or_si512(_mm512_and_si512(c, _mm512_set1_epi16((short)(0x000F << (4 * q)))),
-                                          _mm512_and_si512(h, _mm512_set1_epi16((short)(0x0030 << (4 * q)))));
+                                          _mm512_and_si512(_mm512_slli_epi16(h, 4), _mm512_set1_epi16((short)(0x0030 << (4 * q)))));
         return scaled ? v : _mm512_srli_epi16(v, 4 * q);
     }
     }
@@ -399,29 +426,33 @@ static void q6_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float 
         __m512 sc[16];
         q6_scales(gb, sc);
         __m512 sb = _mm512_setzero_ps();
+        for (int nv = 0; nv < 4; nv++) { /* 64 elements: half n = nv / 2, quarter v = nv % 2 */
+            const uint8_t *hs = gb + 288 + 768 * nv;
+            const int16_t *aq = a[b].qs + 64 * nv;
+            const int base = 8 * (nv / 2) + nv % 2; /* scale of the first chunks' q = 0, 2 */
 #pragma GCC unroll 2
-        for (int s = 0; s < 8; s++) {
-            const uint8_t *cs = gb + 288 + 384 * s, *hs = cs + 256;
-            const int16_t *aq = a[b].qs + 32 * s;
-#pragma GCC unroll 2
-            for (int half = 0; half < 2; half++) { /* chunks 2 half, 2 half + 1: one 16-element scale */
-                const __m512i h0 = _mm512_loadu_si512(hs + 64 * half), h1 = _mm512_srli_epi16(h0, 2);
-                __m512i s1 = _mm512_setzero_si512(), s16 = _mm512_setzero_si512(), s256 = _mm512_setzero_si512(),
-                        s1b = _mm512_setzero_si512();
-#pragma GCC unroll 2
-                for (int mm = 0; mm < 2; mm++) {
-                    const int m = 2 * half + mm;
-                    const __m512i c = _mm512_loadu_si512(cs + 64 * m), h = mm ? h1 : h0;
-                    s1 = _mm512_dpwssd_epi32(s1, q6_decode(c, h, 0, true), bcast32(aq + 8 * m));
-                    s16 = _mm512_dpwssd_epi32(s16, q6_decode(c, h, 1, true), bcast32(aq + 8 * m + 2));
-                    s256 = _mm512_dpwssd_epi32(s256, q6_decode(c, h, 2, true), bcast32(aq + 8 * m + 4));
-                    s1b = _mm512_dpwssd_epi32(s1b, q6_decode(c, h, 3, true), bcast32(aq + 8 * m + 6));
+            for (int k = 0; k < 2; k++) { /* first / second ql chunks: scales base + 2k (q even), + 4 (odd) */
+                __m512i x1 = _mm512_setzero_si512(), x256 = _mm512_setzero_si512(), y16 = _mm512_setzero_si512(),
+                        y1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int u = 0; u < 4; u++) {
+                    const __m512i c = _mm512_loadu_si512(hs + 256 + 256 * k + 64 * u);
+                    __m512i h = _mm512_loadu_si512(hs + 64 * u);
+                    if (k) h = _mm512_srli_epi16(h, 2);
+                    const int16_t *ap = aq + 32 * k + 8 * u;
+                    x1 = _mm512_dpwssd_epi32(x1, q6_decode(c, h, 0, true), bcast32(ap));
+                    y16 = _mm512_dpwssd_epi32(y16, q6_decode(c, h, 1, true), bcast32(ap + 2));
+                    x256 = _mm512_dpwssd_epi32(x256, q6_decode(c, h, 2, true), bcast32(ap + 4));
+                    y1 = _mm512_dpwssd_epi32(y1, q6_decode(c, h, 3, true), bcast32(ap + 6));
                 }
-                __m512i si = _mm512_add_epi32(_mm512_add_epi32(s1, s1b), _mm512_srai_epi32(s16, 4));
-                si = _mm512_add_epi32(si, _mm512_srai_epi32(s256, 8));
-                /* - 32 x (sum of the 16 activation codes) */
-                si = _mm512_sub_epi32(si, _mm512_set1_epi32(32 * a[b].bsums[2 * s + half]));
-                sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), sc[2 * s + half], sb);
+                const int jx = base + 2 * k, jy = jx + 4;
+                /* - 32 x (sum of the 16 activation codes of the scale) */
+                const __m512i X = _mm512_sub_epi32(_mm512_add_epi32(x1, _mm512_srai_epi32(x256, 8)),
+                                                   _mm512_set1_epi32(32 * a[b].bsums[jx]));
+                const __m512i Y = _mm512_sub_epi32(_mm512_add_epi32(y1, _mm512_srai_epi32(y16, 4)),
+                                                   _mm512_set1_epi32(32 * a[b].bsums[jy]));
+                sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(X), sc[jx], sb);
+                sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(Y), sc[jy], sb);
             }
         }
         accf = _mm512_fmadd_ps(sb, _mm512_set1_ps(a[b].d), accf);
@@ -444,31 +475,36 @@ static inline __attribute__((always_inline)) void q6_tile(const int NT, int64_t 
         }
         __m512 sc[16];
         q6_scales(gb, sc);
-        for (int s = 0; s < 8; s++) {
-            const uint8_t *cs = gb + 288 + 384 * s, *hs = cs + 256;
-            for (int half = 0; half < 2; half++) {
-                const __m512i h0 = _mm512_loadu_si512(hs + 64 * half), h1 = _mm512_srli_epi16(h0, 2);
-                __m512i acc[6];
-                for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_si512();
-#pragma GCC unroll 2
-                for (int mm = 0; mm < 2; mm++) {
-                    const int m = 2 * half + mm;
-                    const __m512i c = _mm512_loadu_si512(cs + 64 * m), h = mm ? h1 : h0;
+        for (int nv = 0; nv < 4; nv++) {
+            const uint8_t *hs = gb + 288 + 768 * nv;
+            const int base = 8 * (nv / 2) + nv % 2;
+            for (int k = 0; k < 2; k++) {
+                __m512i X[6], Y[6];
+                for (int t = 0; t < NT; t++) X[t] = Y[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int u = 0; u < 4; u++) {
+                    const __m512i c = _mm512_loadu_si512(hs + 256 + 256 * k + 64 * u);
+                    __m512i h = _mm512_loadu_si512(hs + 64 * u);
+                    if (k) h = _mm512_srli_epi16(h, 2);
                     const __m512i w0 = _mm512_sub_epi16(q6_decode(c, h, 0, false), k32),
                                   w1 = _mm512_sub_epi16(q6_decode(c, h, 1, false), k32),
                                   w2 = _mm512_sub_epi16(q6_decode(c, h, 2, false), k32),
                                   w3 = _mm512_sub_epi16(q6_decode(c, h, 3, false), k32);
 #pragma GCC unroll 6
                     for (int t = 0; t < NT; t++) {
-                        const int16_t *aq = ab[t]->qs + 32 * s + 8 * m;
-                        acc[t] = _mm512_dpwssd_epi32(acc[t], w0, bcast32(aq));
-                        acc[t] = _mm512_dpwssd_epi32(acc[t], w1, bcast32(aq + 2));
-                        acc[t] = _mm512_dpwssd_epi32(acc[t], w2, bcast32(aq + 4));
-                        acc[t] = _mm512_dpwssd_epi32(acc[t], w3, bcast32(aq + 6));
+                        const int16_t *ap = ab[t]->qs + 64 * nv + 32 * k + 8 * u;
+                        X[t] = _mm512_dpwssd_epi32(X[t], w0, bcast32(ap));
+                        Y[t] = _mm512_dpwssd_epi32(Y[t], w1, bcast32(ap + 2));
+                        X[t] = _mm512_dpwssd_epi32(X[t], w2, bcast32(ap + 4));
+                        Y[t] = _mm512_dpwssd_epi32(Y[t], w3, bcast32(ap + 6));
                     }
                 }
+                const int jx = base + 2 * k, jy = jx + 4;
 #pragma GCC unroll 6
-                for (int t = 0; t < NT; t++) sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), sc[2 * s + half], sb[t]);
+                for (int t = 0; t < NT; t++) {
+                    sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(X[t]), sc[jx], sb[t]);
+                    sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(Y[t]), sc[jy], sb[t]);
+                }
             }
         }
         for (int t = 0; t < NT; t++) accf[t] = _mm512_fmadd_ps(sb[t], _mm512_set1_ps(ab[t]->d), accf[t]);

@@ -32,6 +32,13 @@ static slm_status make_writable(const slm_weight *w, slm_error *err) {
     if (mprotect((void *)a, b - a, PROT_READ | PROT_WRITE) != 0)
         return slm_fail(err, SLM_E_IO, "cannot make tensor '%s' writable for repacking: %s", w->name ? w->name : "?",
                         strerror(errno));
+#ifdef MADV_POPULATE_WRITE
+    /* Make the private copies in one call, before anything reads the pages: a write to a page
+     * already mapped read-only is a copy-on-write fault that flushes the TLB of every CPU running
+     * this process (measured: half of a 6 s repack of a 1 GB model). Older kernels: EINVAL, and
+     * the faults happen as the pages are written. */
+    (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#endif
     return SLM_OK;
 }
 
