@@ -182,9 +182,10 @@ int main(int argc, char **argv) {
             printf("%-7s WARNING: differs from the scalar reference (max rel %.3g)\n", types[ti], maxrel);
         g_packed = g_x16 && g_mode == SLM_ACT_A16 && slm_x16_usable(kt, type, N, K);
         if (g_packed) {
-            void *scratch = xalloc(16 * rb);
-            slm_x16_pack(type, w, rb, 0, N / 16, scratch);
-            free(scratch);
+            uint8_t *packed = xalloc(rb * (size_t)N);
+            slm_x16_pack(type, w, packed, rb, 0, N / 16);
+            memcpy(w, packed, rb * (size_t)N);
+            free(packed);
             slm_matmul_x16(kt, NULL, type, w, rb, nr, x, K, 3, K, act, ys, 64);
             maxrel = 0;
             for (int i = 0; i < 3; i++)

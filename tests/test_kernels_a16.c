@@ -383,11 +383,11 @@ static void test_edges(const slm_kernels *isas[], int n_isa) {
 static void check_x16(const slm_kernels *isas[], int n_isa, const a16_case *c) {
     const char *tn = slm_dtype_name(c->type);
     const size_t wbytes = c->row_bytes * (size_t)c->n_rows;
-    uint8_t *pw = xmalloc(wbytes), *scratch = xmalloc(16 * c->row_bytes), *back = xmalloc(c->row_bytes);
-    memcpy(pw, c->w, wbytes);
+    uint8_t *pw = xmalloc(wbytes), *back = xmalloc(c->row_bytes);
+    memset(pw, 0xCD, wbytes);
     const int64_t ng = c->n_rows / 16;
-    slm_x16_pack(c->type, pw, c->row_bytes, 0, ng / 2, scratch); /* in two calls, as threads do */
-    slm_x16_pack(c->type, pw, c->row_bytes, ng / 2, ng, scratch);
+    slm_x16_pack(c->type, c->w, pw, c->row_bytes, 0, ng / 2); /* in two calls, as threads do */
+    slm_x16_pack(c->type, c->w, pw, c->row_bytes, ng / 2, ng);
     bool same = true;
     for (int64_t r = 0; r < c->n_rows; r++) {
         const int64_t nb = c->k / (int64_t)slm_dtype_get(c->type)->blck_size, mid = nb / 3;
@@ -428,7 +428,6 @@ static void check_x16(const slm_kernels *isas[], int n_isa, const a16_case *c) {
         tu_checks++;
     }
     free(pw);
-    free(scratch);
     free(back);
     free(act_ref);
     free(act_x);

@@ -273,17 +273,18 @@ void slm_matmul_mode(const slm_kernels *kt, slm_threadpool *pool, slm_act_mode m
  * Row-layout tiles pay, per weight block and (row, token), for turning 16 int32 partial sums of
  * one row into one float: a convert, a scale and a horizontal reduction. Repacked weights put
  * the same block of 16 consecutive rows side by side (one row per 32-bit lane), so one vector op
- * serves 16 rows and nothing is reduced horizontally. The model loader repacks a weight once, in
- * place (same bytes), when the active table has a gemm16_x16 for its type (slm_x16_usable); only
+ * serves 16 rows and nothing is reduced horizontally. slm_model_prepare copies a weight once into
+ * that layout (same size) when the active table has a gemm16_x16 for its type (slm_x16_usable); only
  * the 16-bit activation path multiplies packed weights directly, the other modes read rows back
- * with slm_x16_unpack_row. Layouts: Q4_0 and Q8_0 (kernels_x16.c). */
+ * with slm_x16_unpack_row. Layouts: Q4_0, Q8_0, Q4_K, Q6_K, IQ4_XS (kernels_x16.c). */
 
 /* Is there a packed layout for the type at all (whatever the table)? */
 bool slm_x16_layout_exists(uint32_t type);
 /* Would kt multiply a weight of n_rows x k of this type in packed form? (n_rows % 16 == 0) */
 bool slm_x16_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_t k);
-/* Repack groups [g0, g1) (rows 16 g0 .. 16 g1) of w in place; scratch holds 16 * row_bytes. */
-void slm_x16_pack(uint32_t type, void *w, size_t row_bytes, int64_t g0, int64_t g1, void *scratch);
+/* Pack groups [g0, g1) (rows 16 g0 .. 16 g1) of src (row layout, row 0 first) into the same
+ * place of dst (same size; dst must not overlap src). */
+void slm_x16_pack(uint32_t type, const void *src, void *dst, size_t row_bytes, int64_t g0, int64_t g1);
 /* Blocks [b0, b1) of row r of packed w, in the row layout ((b1 - b0) blocks into out). */
 void slm_x16_unpack_row(uint32_t type, const void *w, size_t row_bytes, int64_t r, int64_t b0, int64_t b1, void *out);
 /* Put n_tok a16 activation rows (k elements, arb bytes apart) in the order the x16 tiles read

@@ -173,16 +173,16 @@ static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t 
     for (int c = 0; c < f->n_chunks; c++, in += X16 * f->unit) copy_n(out + f->chunk_off[c], in + r * f->unit, f->unit);
 }
 
-void slm_x16_pack(uint32_t type, void *w, size_t row_bytes, int64_t g0, int64_t g1, void *scratch) {
+void slm_x16_pack(uint32_t type, const void *src, void *dst, size_t row_bytes, int64_t g0, int64_t g1) {
     const x16_format *f = &g_formats[format_index(type)];
     const size_t bs = (size_t)f->block_bytes, nb = row_bytes / bs;
     for (int64_t g = g0; g < g1; g++) {
-        uint8_t *grp = (uint8_t *)w + (size_t)g * X16 * row_bytes;
-        memcpy(scratch, grp, X16 * row_bytes);
+        const uint8_t *in = (const uint8_t *)src + (size_t)g * X16 * row_bytes;
+        uint8_t *out = (uint8_t *)dst + (size_t)g * X16 * row_bytes;
         for (size_t b = 0; b < nb; b++) {
             const uint8_t *rows[X16];
-            for (int r = 0; r < X16; r++) rows[r] = (const uint8_t *)scratch + r * row_bytes + b * bs;
-            pack_block(f, rows, grp + b * X16 * bs);
+            for (int r = 0; r < X16; r++) rows[r] = in + r * row_bytes + b * bs;
+            pack_block(f, rows, out + b * X16 * bs);
         }
     }
 }

@@ -1,6 +1,213 @@
-/* AVX2 gemm16 tiles over 16-row interleaved weights (layouts: kernels_x16.c). */
+/* AVX2 gemm16 tiles over 16-row interleaved weights (layouts: kernels_x16.c).
+ *
+ * The same structure as kernels_x16_avx512.c at half the width: a ymm holds one int16 weight pair
+ * of 8 rows (the low 32 bytes of a Q4_0 chunk are rows 0-7, the high 32 bytes rows 8-15; a Q8_0
+ * chunk's low / high 16 bytes sign-extended), and vpmaddwd with the broadcast activation pair
+ * adds 2 products to each row's int32 lane. AVX2 has no vpdpwssd, so every pair costs a madd and
+ * an add. After a block, one convert and one multiply-add with the rows' scales x the activation
+ * scale update 8 float accumulators: no horizontal sums, lane r of the result is row r.
+ *
+ * Q4_0 codes are unsigned (0..15); the -8 offset is taken once per block as 8 x the activation
+ * block's exact code sum. For one token the nibbles are masked in place (c & 0x00F0 is 16 x the
+ * code, c & 0x0F00 256 x) into their own accumulators, shifted back once per block (exact: the sums
+ * are multiples of 16 / 256, and 8 products of at most 3840 x 32767 stay below 2^31), which saves
+ * the shifts. Prompt tiles decode each pair once (shift and mask) for all their tokens.
+ *
+ * Tiles: 16 rows x NT tokens, NT <= 4 (8 int32 accumulators, 2 chunk halves, 2 decoded pairs, the
+ * broadcast, the mask: 15 ymm; the float accumulators are touched once per block and may live in
+ * memory). */
 #include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "kernels/kernels_internal.h"
+#include "quant/quant.h"
 
-void kernels_fill_x16_avx2(slm_kernels *kt) { (void)kt; }
+#define X16 16
+#define Q4_0_GB 288 /* group-block bytes: 16 x sizeof(block_q4_0) */
+#define Q8_0_GB 544
+#define NT_MAX 4
+
+typedef enum { XK_Q4_0, XK_Q8_0 } x16_kind;
+
+/* The activation pair (a[0], a[1]) in every int32 lane. */
+static inline __m256i bcast32(const int16_t *pair) {
+    int32_t v;
+    memcpy(&v, pair, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* acc + madd(w, a). The empty asm keeps each sum in its register in program order: without it
+ * gcc reassociates the int32 adds of an unrolled tile into trees of madd results, which need far
+ * more than 16 ymm registers and spill. */
+static inline __m256i madd_add(__m256i acc, __m256i w, __m256i a) {
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, a));
+    __asm__("" : "+x"(acc));
+    return acc;
+}
+
+/* acc[h] (rows 8h .. 8h + 7) += (s - off) x scales of those rows x d. */
+static inline __attribute__((always_inline)) void block_end(const uint8_t *gb, const __m256i s[2], int32_t off,
+                                                            float d, __m256 acc[2]) {
+    const __m256 vd = _mm256_set1_ps(d);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
+        const __m256i si = off ? _mm256_sub_epi32(s[h], _mm256_set1_epi32(off)) : s[h];
+        acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), _mm256_mul_ps(dw, vd), acc[h]);
+    }
+}
+
+/* 16 rows x one token, Q4_0. */
+static void q4_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
+    const __m256i lo4 = _mm256_set1_epi16(0x000F), mid4 = _mm256_set1_epi16(0x00F0),
+                  hi4 = _mm256_set1_epi16(0x0F00);
+    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * Q4_0_GB;
+        const int16_t *aq = a[b].qs;
+        __m256i s1[2], s16[2], s256[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) s1[h] = s16[h] = s256[h] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; m++) {
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m256i c = _mm256_loadu_si256((const __m256i *)(gb + 32 + 64 * m + 32 * h));
+                s1[h] = madd_add(s1[h], _mm256_and_si256(c, lo4), bcast32(aq + 8 * m));
+                s16[h] = madd_add(s16[h], _mm256_and_si256(c, mid4), bcast32(aq + 8 * m + 2));
+                s256[h] = madd_add(s256[h], _mm256_and_si256(c, hi4), bcast32(aq + 8 * m + 4));
+                s1[h] = madd_add(s1[h], _mm256_srli_epi16(c, 12), bcast32(aq + 8 * m + 6));
+            }
+        }
+        __m256i s[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++)
+            s[h] = _mm256_add_epi32(_mm256_add_epi32(s1[h], _mm256_srai_epi32(s16[h], 4)), _mm256_srai_epi32(s256[h], 8));
+        block_end(gb, s, 8 * a[b].sum, a[b].d, accf);
+    }
+    _mm256_storeu_ps(y, accf[0]);
+    _mm256_storeu_ps(y + 8, accf[1]);
+}
+
+/* 16 rows x one token, Q8_0: two accumulators per half for the dependency chains. */
+static void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
+    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * Q8_0_GB;
+        const int16_t *aq = a[b].qs;
+        __m256i s[2][2];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) s[h][0] = s[h][1] = _mm256_setzero_si256();
+#pragma GCC unroll 16
+        for (int p = 0; p < 16; p++) {
+            const __m256i ap = bcast32(aq + 2 * p);
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(gb + 32 + 32 * p + 16 * h)));
+                s[h][p & 1] = madd_add(s[h][p & 1], w, ap);
+            }
+        }
+        const __m256i si[2] = {_mm256_add_epi32(s[0][0], s[0][1]), _mm256_add_epi32(s[1][0], s[1][1])};
+        block_end(gb, si, 0, a[b].d, accf);
+    }
+    _mm256_storeu_ps(y, accf[0]);
+    _mm256_storeu_ps(y + 8, accf[1]);
+}
+
+/* Pair q (0..3) of a Q4_0 chunk half, as unsigned codes. */
+static inline __m256i q4_pair(__m256i c, int q) {
+    const __m256i lo4 = _mm256_set1_epi16(0x000F);
+    return q == 0 ? _mm256_and_si256(c, lo4)
+           : q == 3 ? _mm256_srli_epi16(c, 12)
+                    : _mm256_and_si256(_mm256_srli_epi16(c, 4 * q), lo4);
+}
+
+/* 16 rows x NT tokens (2 <= NT <= NT_MAX): weights decoded once per pair for all tokens. */
+static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const int NT, int64_t nb, const uint8_t *g,
+                                                          const uint8_t *act, size_t arb, float *y, int64_t ldy) {
+    const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : Q8_0_GB;
+    __m256 accf[NT_MAX][2];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) accf[t][0] = accf[t][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * gbytes;
+        const block_a16_32 *ab[NT_MAX];
+        __m256i acc[NT_MAX][2];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            ab[t] = (const block_a16_32 *)(act + (size_t)t * arb) + b;
+            acc[t][0] = acc[t][1] = _mm256_setzero_si256();
+        }
+        /* pair p of the block: Q4_0 chunk p / 4, nibble p % 4; Q8_0 chunk p */
+#pragma GCC unroll 16
+        for (int p = 0; p < 16; p++) {
+            __m256i w0, w1;
+            if (kind == XK_Q4_0) {
+                const uint8_t *c = gb + 32 + 64 * (p / 4);
+                w0 = q4_pair(_mm256_loadu_si256((const __m256i *)c), p % 4);
+                w1 = q4_pair(_mm256_loadu_si256((const __m256i *)(c + 32)), p % 4);
+            } else {
+                const uint8_t *c = gb + 32 + 32 * p;
+                w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)c));
+                w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(c + 16)));
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++) {
+                const __m256i ap = bcast32(ab[t]->qs + 2 * p);
+                acc[t][0] = madd_add(acc[t][0], w0, ap);
+                acc[t][1] = madd_add(acc[t][1], w1, ap);
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) block_end(gb, acc[t], kind == XK_Q4_0 ? 8 * ab[t]->sum : 0, ab[t]->d, accf[t]);
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        _mm256_storeu_ps(y + t * ldy, accf[t][0]);
+        _mm256_storeu_ps(y + t * ldy + 8, accf[t][1]);
+    }
+}
+
+static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_t k, const void *w, size_t wrb,
+                                                           int64_t n_rows, const void *act, size_t arb, int64_t n_tok,
+                                                           float *y, int64_t ldy) {
+    const int64_t nb = k / 32;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= NT_MAX ? NT_MAX : (int)left;
+            switch (nt) {
+            case 1:
+                if (kind == XK_Q4_0)
+                    q4_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                else
+                    q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                break;
+            case 2: tile_nt(kind, 2, nb, g, at, arb, yt, ldy); break;
+            case 3: tile_nt(kind, 3, nb, g, at, arb, yt, ldy); break;
+            default: tile_nt(kind, NT_MAX, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
+    }
+}
+
+static void gemm16_x16_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q8_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+void kernels_fill_x16_avx2(slm_kernels *kt) {
+    kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm16_x16_q4_0;
+    kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm16_x16_q8_0;
+}

@@ -36,6 +36,7 @@ void slm_model_free(slm_model *m) {
     free(m->hp.rope_short_factor);
     free(m->hp.rope_long_factor);
     free(m->layers);
+    free(m->x16_arena);
     free(m->source_path);
     free(m);
 }

@@ -14,14 +14,12 @@ void slm_model_free(slm_model *m);
 
 /* Ready a loaded model for inference with the active kernel table (call once, before creating
  * contexts; a no-op the second time): weights whose type the table multiplies faster in 16-row
- * interleaved groups (kernels.h, slm_x16_usable) are repacked in place, in the private mapping
- * of the file (the same bytes; the file itself is never written). Contexts multiply them that
- * way with 16-bit activations (the default); other activation modes still work, reading rows
- * back one at a time (slower), so a tool that runs them may skip this. After it, tensor bytes
- * read through slm_model_gguf are no longer the file's: converting needs an unprepared model.
- * n_threads: 0 = physical cores. Errors: SLM_E_NOMEM, SLM_E_IO (the mapping cannot be made
- * writable); the model is unchanged then except for groups already repacked, which stay
- * consistent (flagged per weight only once the whole weight is done). */
+ * interleaved groups (kernels.h, slm_x16_usable) are copied into that layout, in an arena the
+ * model owns (about the weights' size; their pages in the file mapping are released, so resident
+ * memory stays about one model; see prepare.c). Contexts multiply them that way with 16-bit
+ * activations (the default); other activation modes still work, reading rows back one at a time
+ * (slower), so a tool that runs them may skip this. The file's bytes (slm_model_gguf) are
+ * unchanged. n_threads: 0 = physical cores. Errors: SLM_E_NOMEM (the model is unchanged then). */
 slm_status slm_model_prepare(slm_model *m, int n_threads, slm_error *err);
 
 /* The GGUF file behind a model loaded from GGUF (for tokenizer metadata), else NULL. */

@@ -114,6 +114,7 @@ typedef struct slm_model {
     char *source_path;      /* file or folder it was loaded from */
     void *source;           /* gguf_file* or hf_folder*; keeps the mappings alive */
     uint64_t file_bytes;    /* total bytes of weight files */
+    void *x16_arena;        /* repacked weights (slm_model_prepare), NULL until then */
 } slm_model;
 
 #endif
