@@ -39,10 +39,11 @@ typedef struct x16_format {
     int chunk_off[MAX_CHUNKS];          /* block offset of each chunk's code bytes, packed order */
 } x16_format;
 
-static x16_format g_formats[5];
+#define N_FORMATS 6
+static x16_format g_formats[N_FORMATS];
 static int g_n_formats;
 /* element of activation pair slot j (2 per pair, packed order), per format */
-static uint16_t g_perm[5][256];
+static uint16_t g_perm[N_FORMATS][256];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void add_field(x16_format *f, int off, int width) {
@@ -55,6 +56,10 @@ static int nibble_elem(uint32_t type, int byte, int hi) {
     switch (type) {
     case SLM_DT_Q4_0: { /* qs[j]: elements j, j + 16 */
         const int j = byte - (int)offsetof(block_q4_0, qs);
+        return j + 16 * hi;
+    }
+    case SLM_DT_Q5_0: { /* low 4 bits as Q4_0 */
+        const int j = byte - (int)offsetof(block_q5_0, qs);
         return j + 16 * hi;
     }
     case SLM_DT_IQ4_XS: { /* qs[16 s + j]: elements 32 s + j, 32 s + 16 + j */
@@ -79,6 +84,12 @@ static void formats_init(void) {
     *f = (x16_format){.type = SLM_DT_Q4_0, .block_bytes = sizeof(block_q4_0), .elems = 32, .unit = 4};
     add_field(f, offsetof(block_q4_0, d), 2);
     for (int m = 0; m < 4; m++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_q4_0, qs) + 4 * m;
+    /* Q5_0: d, qh (bit-permuted, see q5_qh_bit); chunks = qs bytes 4m .. 4m + 3 as Q4_0 */
+    f = &g_formats[g_n_formats++];
+    *f = (x16_format){.type = SLM_DT_Q5_0, .block_bytes = sizeof(block_q5_0), .elems = 32, .unit = 4};
+    add_field(f, offsetof(block_q5_0, d), 2);
+    add_field(f, offsetof(block_q5_0, qh), 4);
+    for (int m = 0; m < 4; m++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_q5_0, qs) + 4 * m;
     /* Q8_0: d; chunks = qs bytes 2p, 2p + 1 */
     f = &g_formats[g_n_formats++];
     *f = (x16_format){.type = SLM_DT_Q8_0, .block_bytes = sizeof(block_q8_0), .elems = 32, .unit = 2};
@@ -154,10 +165,37 @@ static inline void copy_n(uint8_t *dst, const uint8_t *src, int n) {
         *dst = *src;
 }
 
+/* Q5_0's 32 fifth bits (bit j = element j), reordered for the tiles: bit P of the packed word
+ * is the fifth bit of pair P's first element (16-bit word 0 of a chunk lane), bit 16 + P of its
+ * second (word 1), P = 4 x chunk + q. Then vptestmw with 1 << P, on the packed words of 16 rows,
+ * is the mask of the pair-P int16 codes that take + 16. */
+static int q5_elem(int P, int word) { return 4 * (P / 4) + 2 * word + (P % 4) / 2 + 16 * (P % 2); }
+
+static uint32_t q5_pack_bits(uint32_t qh) {
+    uint32_t out = 0;
+    for (int P = 0; P < 16; P++)
+        for (int w = 0; w < 2; w++) out |= ((qh >> q5_elem(P, w)) & 1u) << (P + 16 * w);
+    return out;
+}
+
+static uint32_t q5_unpack_bits(uint32_t packed) {
+    uint32_t qh = 0;
+    for (int P = 0; P < 16; P++)
+        for (int w = 0; w < 2; w++) qh |= ((packed >> (P + 16 * w)) & 1u) << q5_elem(P, w);
+    return qh;
+}
+
 static void pack_block(const x16_format *f, const uint8_t *const rows[X16], uint8_t *out) {
     for (int i = 0; i < f->n_fields; i++) {
         const int w = f->field_width[i];
         for (int r = 0; r < X16; r++) copy_n(out + r * w, rows[r] + f->field_off[i], w);
+        if (f->type == SLM_DT_Q5_0 && w == 4)
+            for (int r = 0; r < X16; r++) {
+                uint32_t v;
+                memcpy(&v, out + 4 * r, 4);
+                v = q5_pack_bits(v);
+                memcpy(out + 4 * r, &v, 4);
+            }
         out += X16 * w;
     }
     for (int c = 0; c < f->n_chunks; c++, out += X16 * f->unit)
@@ -167,7 +205,14 @@ static void pack_block(const x16_format *f, const uint8_t *const rows[X16], uint
 static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t *out) {
     for (int i = 0; i < f->n_fields; i++) {
         const int w = f->field_width[i];
-        copy_n(out + f->field_off[i], in + r * w, w);
+        if (f->type == SLM_DT_Q5_0 && w == 4) {
+            uint32_t v;
+            memcpy(&v, in + r * w, 4);
+            v = q5_unpack_bits(v);
+            memcpy(out + f->field_off[i], &v, 4);
+        } else {
+            copy_n(out + f->field_off[i], in + r * w, w);
+        }
         in += X16 * w;
     }
     for (int c = 0; c < f->n_chunks; c++, in += X16 * f->unit) copy_n(out + f->chunk_off[c], in + r * f->unit, f->unit);

@@ -11,7 +11,10 @@
  * block's exact code sum. For one token (generation) the Q4_0 nibbles are not all shifted down:
  * (c & 0x00F0) is 16 x the code and (c & 0x0F00) 256 x the code, so they go to their own
  * accumulators, shifted back exactly once per block (the sums are multiples of 16 / 256; the
- * 256 x products over a block stay below 2^30), which saves two shifts per chunk. */
+ * 256 x products over a block stay below 2^30), which saves two shifts per chunk. Q5_0: the same
+ * nibbles, plus 16 (x the nibble's scale) where the fifth bit is set: one vptestmw against the
+ * block's permuted fifth bits gives the mask of a pair's 32 codes, one masked add applies it
+ * (8 products of at most 256 x 31 by 32767 per block stay below 2^31: the 256 x accumulator is exact). */
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,30 +27,49 @@
 #define Q4_0_GB 288 /* group-block bytes: 16 x sizeof(block_q4_0) */
 #define Q8_0_GB 544
 
-typedef enum { XK_Q4_0, XK_Q8_0 } x16_kind;
+#define Q5_0_GB 352 /* d, the permuted fifth bits (one zmm), 4 nibble chunks */
+
+typedef enum { XK_Q4_0, XK_Q5_0, XK_Q8_0 } x16_kind;
 
 static inline __m512i bcast32(const int16_t *pair) { return _mm512_set1_epi32(*(const int32_t *)pair); }
 
-/* 16 rows x one token, Q4_0. */
-static void q4_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
+/* Q5_0's fifth bits of pair P of 16 rows as a word mask (kernels_x16.c, q5_pack_bits): the
+ * codes that take + 16. */
+static inline __mmask32 q5_mask(__m512i hb, int P) { return _mm512_test_epi16_mask(hb, _mm512_set1_epi16((short)(1 << P))); }
+
+/* 16 rows x one token, Q4_0 / Q5_0 (kind). */
+static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t nb, const uint8_t *g,
+                                                          const block_a16_32 *a, float *y) {
     const __m512i lo4 = _mm512_set1_epi16(0x000F), mid4 = _mm512_set1_epi16(0x00F0),
                   hi4 = _mm512_set1_epi16(0x0F00);
+    const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : Q5_0_GB, codes = kind == XK_Q4_0 ? 32 : 96;
+    const int offset = kind == XK_Q4_0 ? 8 : 16;
     __m512 accf = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *gb = g + b * Q4_0_GB;
+        const uint8_t *gb = g + b * gbytes;
         const int16_t *aq = a[b].qs;
+        const __m512i hb = kind == XK_Q5_0 ? _mm512_loadu_si512(gb + 32) : _mm512_setzero_si512();
         __m512i s1 = _mm512_setzero_si512(), s16 = _mm512_setzero_si512(), s256 = _mm512_setzero_si512(),
                 s1b = _mm512_setzero_si512();
+#pragma GCC unroll 4
         for (int m = 0; m < 4; m++) {
-            const __m512i c = _mm512_loadu_si512(gb + 32 + 64 * m);
-            s1 = _mm512_dpwssd_epi32(s1, _mm512_and_si512(c, lo4), bcast32(aq + 8 * m));
-            s16 = _mm512_dpwssd_epi32(s16, _mm512_and_si512(c, mid4), bcast32(aq + 8 * m + 2));
-            s256 = _mm512_dpwssd_epi32(s256, _mm512_and_si512(c, hi4), bcast32(aq + 8 * m + 4));
-            s1b = _mm512_dpwssd_epi32(s1b, _mm512_srli_epi16(c, 12), bcast32(aq + 8 * m + 6));
+            const __m512i c = _mm512_loadu_si512(gb + codes + 64 * m);
+            __m512i w0 = _mm512_and_si512(c, lo4), w1 = _mm512_and_si512(c, mid4), w2 = _mm512_and_si512(c, hi4),
+                    w3 = _mm512_srli_epi16(c, 12);
+            if (kind == XK_Q5_0) { /* + 16 x the scale each masked nibble carries */
+                w0 = _mm512_mask_add_epi16(w0, q5_mask(hb, 4 * m), w0, _mm512_set1_epi16(16));
+                w1 = _mm512_mask_add_epi16(w1, q5_mask(hb, 4 * m + 1), w1, _mm512_set1_epi16(256));
+                w2 = _mm512_mask_add_epi16(w2, q5_mask(hb, 4 * m + 2), w2, _mm512_set1_epi16(4096));
+                w3 = _mm512_mask_add_epi16(w3, q5_mask(hb, 4 * m + 3), w3, _mm512_set1_epi16(16));
+            }
+            s1 = _mm512_dpwssd_epi32(s1, w0, bcast32(aq + 8 * m));
+            s16 = _mm512_dpwssd_epi32(s16, w1, bcast32(aq + 8 * m + 2));
+            s256 = _mm512_dpwssd_epi32(s256, w2, bcast32(aq + 8 * m + 4));
+            s1b = _mm512_dpwssd_epi32(s1b, w3, bcast32(aq + 8 * m + 6));
         }
         __m512i s = _mm512_add_epi32(_mm512_add_epi32(s1, s1b), _mm512_srai_epi32(s16, 4));
         s = _mm512_add_epi32(s, _mm512_srai_epi32(s256, 8));
-        s = _mm512_sub_epi32(s, _mm512_set1_epi32(8 * a[b].sum));
+        s = _mm512_sub_epi32(s, _mm512_set1_epi32(offset * a[b].sum));
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
         accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(a[b].d)), accf);
     }
@@ -78,7 +100,8 @@ static void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float
 static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const int NT, int64_t nb, const uint8_t *g,
                                                           const uint8_t *act, size_t arb, float *y, int64_t ldy) {
     const __m512i lo4 = _mm512_set1_epi16(0x000F);
-    const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : Q8_0_GB;
+    const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : kind == XK_Q5_0 ? Q5_0_GB : Q8_0_GB;
+    const size_t codes = kind == XK_Q5_0 ? 96 : 32;
     __m512 accf[8];
     for (int t = 0; t < NT; t++) accf[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -89,12 +112,20 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
             ab[t] = (const block_a16_32 *)(act + (size_t)t * arb) + b;
             acc[t] = _mm512_setzero_si512();
         }
-        if (kind == XK_Q4_0) {
+        if (kind != XK_Q8_0) {
+            const __m512i hb = kind == XK_Q5_0 ? _mm512_loadu_si512(gb + 32) : _mm512_setzero_si512();
 #pragma GCC unroll 4
             for (int m = 0; m < 4; m++) {
-                const __m512i c = _mm512_loadu_si512(gb + 32 + 64 * m);
-                const __m512i w0 = _mm512_and_si512(c, lo4), w1 = _mm512_and_si512(_mm512_srli_epi16(c, 4), lo4),
-                              w2 = _mm512_and_si512(_mm512_srli_epi16(c, 8), lo4), w3 = _mm512_srli_epi16(c, 12);
+                const __m512i c = _mm512_loadu_si512(gb + codes + 64 * m);
+                __m512i w0 = _mm512_and_si512(c, lo4), w1 = _mm512_and_si512(_mm512_srli_epi16(c, 4), lo4),
+                        w2 = _mm512_and_si512(_mm512_srli_epi16(c, 8), lo4), w3 = _mm512_srli_epi16(c, 12);
+                if (kind == XK_Q5_0) {
+                    const __m512i k16 = _mm512_set1_epi16(16);
+                    w0 = _mm512_mask_add_epi16(w0, q5_mask(hb, 4 * m), w0, k16);
+                    w1 = _mm512_mask_add_epi16(w1, q5_mask(hb, 4 * m + 1), w1, k16);
+                    w2 = _mm512_mask_add_epi16(w2, q5_mask(hb, 4 * m + 2), w2, k16);
+                    w3 = _mm512_mask_add_epi16(w3, q5_mask(hb, 4 * m + 3), w3, k16);
+                }
 #pragma GCC unroll 8
                 for (int t = 0; t < NT; t++) {
                     const int16_t *aq = ab[t]->qs + 8 * m;
@@ -115,7 +146,7 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
         for (int t = 0; t < NT; t++) {
             __m512i s = acc[t];
-            if (kind == XK_Q4_0) s = _mm512_sub_epi32(s, _mm512_set1_epi32(8 * ab[t]->sum));
+            if (kind != XK_Q8_0) s = _mm512_sub_epi32(s, _mm512_set1_epi32((kind == XK_Q4_0 ? 8 : 16) * ab[t]->sum));
             accf[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(ab[t]->d)), accf[t]);
         }
     }
@@ -135,8 +166,8 @@ static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_
             const int nt = left >= 8 ? 8 : (int)left;
             switch (nt) {
             case 1:
-                if (kind == XK_Q4_0)
-                    q4_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                if (kind != XK_Q8_0)
+                    q4_tok1(kind, nb, g, (const block_a16_32 *)at, yt);
                 else
                     q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
                 break;
@@ -540,6 +571,11 @@ static void gemm16_x16_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows
     gemm_x16(XK_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
 }
 
+static void gemm16_x16_q5_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q5_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
 static void gemm16_x16_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
                             int64_t n_tok, float *y, int64_t ldy) {
     gemm_x16(XK_Q8_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
@@ -547,6 +583,7 @@ static void gemm16_x16_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows
 
 void kernels_fill_x16_avx512(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm16_x16_q4_0;
+    kt->mm[SLM_DT_Q5_0].gemm16_x16 = gemm16_x16_q5_0;
     kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm16_x16_q8_0;
     kt->mm[SLM_DT_Q4_K].gemm16_x16 = gemm16_x16_q4_K;
     kt->mm[SLM_DT_IQ4_XS].gemm16_x16 = gemm16_x16_iq4_xs;
