@@ -8,21 +8,27 @@
  * scale update 8 float accumulators: no horizontal sums, lane r of the result is row r.
  *
  * Q4_0 codes are unsigned (0..15); the -8 offset is taken once per block as 8 x the activation
- * block's exact code sum. For one token the nibbles are masked in place (c & 0x00F0 is 16 x the
- * code, c & 0x0F00 256 x) into their own accumulators, shifted back once per block (exact: the sums
- * are multiples of 16 / 256, and 8 products of at most 3840 x 32767 stay below 2^31), which saves
- * the shifts. Prompt tiles decode each pair once (shift and mask) for all their tokens.
+ * block's exact code sum (the initial value of the block's int32 sums). For one token the nibbles
+ * are masked in place (c & 0x00F0 is 16 x the code, c & 0x0F00 256 x) into their own accumulators,
+ * shifted back once per block (exact: the sums are multiples of 16 / 256, and 8 products of at
+ * most 3840 x 32767 stay below 2^31), which saves the shifts. Prompt tiles decode each pair once
+ * (shift and mask) for all their tokens.
  *
  * Tiles: 16 rows x NT tokens, NT <= 4 (8 int32 accumulators, 2 chunk halves, 2 decoded pairs, the
  * broadcast, the mask: 15 ymm; the float accumulators are touched once per block and may live in
- * memory). */
+ * memory). NT = 3 measured slower for prompts.
+ *
+ * Measured (bench_kernels -t 1 -p 128 -i avx2, 2-core AMD EPYC (Zen 4 class), min of 5 runs; row
+ * layout = kernels_a16_b32_avx2.c), tg ms / pp ms:
+ *   K=2048 N=8192  Q4_0 row 0.621 / 53.7  x16 0.283 / 29.5;  Q8_0 row 0.578 / 52.1  x16 0.333 / 30.1
+ *   K=8192 N=2048  Q4_0 row 0.615 / 54.1  x16 0.291 / 30.1;  Q8_0 row 0.62  / 51.5  x16 0.347 / 30.8
+ */
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "kernels/kernels_internal.h"
-#include "quant/quant.h"
 
 #define X16 16
 #define Q4_0_GB 288 /* group-block bytes: 16 x sizeof(block_q4_0) */
@@ -40,22 +46,21 @@ static inline __m256i bcast32(const int16_t *pair) {
 
 /* acc + madd(w, a). The empty asm keeps each sum in its register in program order: without it
  * gcc reassociates the int32 adds of an unrolled tile into trees of madd results, which need far
- * more than 16 ymm registers and spill. */
+ * more than 16 ymm registers and spill (gcc 12: prompt tiles 50 ms -> 30 ms with it). */
 static inline __m256i madd_add(__m256i acc, __m256i w, __m256i a) {
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, a));
     __asm__("" : "+x"(acc));
     return acc;
 }
 
-/* acc[h] (rows 8h .. 8h + 7) += (s - off) x scales of those rows x d. */
-static inline __attribute__((always_inline)) void block_end(const uint8_t *gb, const __m256i s[2], int32_t off,
-                                                            float d, __m256 acc[2]) {
+/* acc[h] (rows 8h .. 8h + 7) += s[h] x scales of those rows x d. */
+static inline __attribute__((always_inline)) void block_end(const uint8_t *gb, const __m256i s[2], float d,
+                                                            __m256 acc[2]) {
     const __m256 vd = _mm256_set1_ps(d);
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
-        const __m256i si = off ? _mm256_sub_epi32(s[h], _mm256_set1_epi32(off)) : s[h];
-        acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), _mm256_mul_ps(dw, vd), acc[h]);
+        acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h]), _mm256_mul_ps(dw, vd), acc[h]);
     }
 }
 
@@ -69,7 +74,10 @@ static void q4_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float
         const int16_t *aq = a[b].qs;
         __m256i s1[2], s16[2], s256[2];
 #pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) s1[h] = s16[h] = s256[h] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) { /* s1 starts at the -8 offset's term */
+            s1[h] = _mm256_set1_epi32(-8 * a[b].sum);
+            s16[h] = s256[h] = _mm256_setzero_si256();
+        }
 #pragma GCC unroll 4
         for (int m = 0; m < 4; m++) {
 #pragma GCC unroll 2
@@ -85,7 +93,7 @@ static void q4_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++)
             s[h] = _mm256_add_epi32(_mm256_add_epi32(s1[h], _mm256_srai_epi32(s16[h], 4)), _mm256_srai_epi32(s256[h], 8));
-        block_end(gb, s, 8 * a[b].sum, a[b].d, accf);
+        block_end(gb, s, a[b].d, accf);
     }
     _mm256_storeu_ps(y, accf[0]);
     _mm256_storeu_ps(y + 8, accf[1]);
@@ -110,7 +118,7 @@ static void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float
             }
         }
         const __m256i si[2] = {_mm256_add_epi32(s[0][0], s[0][1]), _mm256_add_epi32(s[1][0], s[1][1])};
-        block_end(gb, si, 0, a[b].d, accf);
+        block_end(gb, si, a[b].d, accf);
     }
     _mm256_storeu_ps(y, accf[0]);
     _mm256_storeu_ps(y + 8, accf[1]);
@@ -138,7 +146,7 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             ab[t] = (const block_a16_32 *)(act + (size_t)t * arb) + b;
-            acc[t][0] = acc[t][1] = _mm256_setzero_si256();
+            acc[t][0] = acc[t][1] = _mm256_set1_epi32(kind == XK_Q4_0 ? -8 * ab[t]->sum : 0);
         }
         /* pair p of the block: Q4_0 chunk p / 4, nibble p % 4; Q8_0 chunk p */
 #pragma GCC unroll 16
@@ -161,7 +169,7 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
             }
         }
 #pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) block_end(gb, acc[t], kind == XK_Q4_0 ? 8 * ab[t]->sum : 0, ab[t]->d, accf[t]);
+        for (int t = 0; t < NT; t++) block_end(gb, acc[t], ab[t]->d, accf[t]);
     }
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) {

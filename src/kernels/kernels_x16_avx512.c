@@ -126,6 +126,12 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
                     w2 = _mm512_mask_add_epi16(w2, q5_mask(hb, 4 * m + 2), w2, k16);
                     w3 = _mm512_mask_add_epi16(w3, q5_mask(hb, 4 * m + 3), w3, k16);
                 }
+                /* signed codes: 4 subtractions here serve all NT tokens */
+                const __m512i off = _mm512_set1_epi16(kind == XK_Q4_0 ? 8 : 16);
+                w0 = _mm512_sub_epi16(w0, off);
+                w1 = _mm512_sub_epi16(w1, off);
+                w2 = _mm512_sub_epi16(w2, off);
+                w3 = _mm512_sub_epi16(w3, off);
 #pragma GCC unroll 8
                 for (int t = 0; t < NT; t++) {
                     const int16_t *aq = ab[t]->qs + 8 * m;
@@ -146,7 +152,6 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
         for (int t = 0; t < NT; t++) {
             __m512i s = acc[t];
-            if (kind != XK_Q8_0) s = _mm512_sub_epi32(s, _mm512_set1_epi32((kind == XK_Q4_0 ? 8 : 16) * ab[t]->sum));
             accf[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(ab[t]->d)), accf[t]);
         }
     }
