@@ -1,60 +1,62 @@
 /* Attention kernels, AVX2 + FMA + F16C (kernels.h: attn_scores_f16, attn_accum_f16,
- * exp_shift_sum). A chunk of KV rows is processed for up to 4 query heads at a time, so each f16
- * row is converted once per 4 heads and nothing goes through a function call per row. */
+ * exp_shift_sum, and the Q8_0-KV attn_scores_q8 / attn_accum_q8). A chunk of KV rows is processed
+ * for up to 4 query heads at a time, so each row piece is converted (f16) or dequantized (Q8_0) once
+ * per 4 heads and nothing goes through a function call per row; one template serves both formats. */
 #include <immintrin.h>
 #include <math.h>
 
 #include "kernels/kernels_avx2_common.h"
 #include "kernels/kernels_internal.h"
 
-/* s[j * ld_s + i] = q_j . k_i for NH heads (NH a compile-time constant after inlining). */
-static inline __attribute__((always_inline)) void scores_block(const float *q, int64_t hd,
-                                                                const slm_f16 *const *k, int n, float *s,
-                                                                int64_t ld_s, const int NH) {
+/* KV row formats: f16 rows, or Q8_0 rows (hd a multiple of 32) dequantized in registers. */
+typedef enum { KV_F16, KV_Q8 } kv_kind;
+
+/* Elements d .. d+7 of a KV row as floats (d a multiple of 8, d + 8 <= hd). */
+static inline __attribute__((always_inline)) __m256 kv_piece(kv_kind kind, const void *row, int64_t d) {
+    if (kind == KV_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const slm_f16 *)row + d)));
+    const block_q8_0 *b = (const block_q8_0 *)row + d / 32;
+    const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + d % 32))));
+    return _mm256_mul_ps(v, _mm256_set1_ps(avx2_f16(b->d)));
+}
+
+/* Element d of an f16 row (the tail past the last multiple of 8; Q8_0 rows have none). */
+static inline float kv_elem_f16(const void *row, int64_t d) { return slm_f16_to_f32(((const slm_f16 *)row)[d]); }
+
+/* s[j * ld_s + i] = q_j . k_i for NH heads (NH, kind: compile-time constants after inlining). */
+static inline __attribute__((always_inline)) void scores_block(kv_kind kind, const float *q, int64_t hd,
+                                                                const void *const *k, int n, float *s, int64_t ld_s,
+                                                                const int NH) {
     const int64_t hd8 = hd & ~(int64_t)7;
     for (int i = 0; i < n; i++) {
-        const slm_f16 *ki = k[i];
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
         for (int64_t d = 0; d < hd8; d += 8) {
-            const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ki + d)));
+            const __m256 kv = kv_piece(kind, k[i], d);
 #pragma GCC unroll 4
             for (int j = 0; j < NH; j++) acc[j] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + j * hd + d), acc[j]);
         }
         /* four horizontal sums at once: lane j of r = sum of acc[j] */
-        const __m256 h01 = _mm256_hadd_ps(acc[0], acc[1]), h23 = _mm256_hadd_ps(acc[2], acc[3]);
-        const __m256 h = _mm256_hadd_ps(h01, h23);
+        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
         float r[4];
         _mm_storeu_ps(r, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
         for (int j = 0; j < NH; j++) {
             float t = r[j];
-            for (int64_t d = hd8; d < hd; d++) t += q[j * hd + d] * slm_f16_to_f32(ki[d]);
+            for (int64_t d = hd8; d < hd; d++) t += q[j * hd + d] * kv_elem_f16(k[i], d);
             s[j * ld_s + i] = t;
         }
     }
 }
 
-static void attn_scores_f16_avx2(const float *q, int64_t n_heads, int64_t hd, const slm_f16 *const *k, int n,
-                                 float *s, int64_t ld_s) {
-    int64_t h = 0;
-    for (; h + 4 <= n_heads; h += 4) scores_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 4);
-    switch (n_heads - h) {
-    case 3: scores_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 3); break;
-    case 2: scores_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 2); break;
-    case 1: scores_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 1); break;
-    default: break;
-    }
-}
-
 /* acc[j * hd + d] += sum_i p[j * ld_p + i] * v_i[d] for NH heads. */
-static inline __attribute__((always_inline)) void accum_block(float *acc, int64_t hd, const slm_f16 *const *v, int n,
-                                                               const float *p, int64_t ld_p, const int NH) {
+static inline __attribute__((always_inline)) void accum_block(kv_kind kind, float *acc, int64_t hd,
+                                                               const void *const *v, int n, const float *p,
+                                                               int64_t ld_p, const int NH) {
     const int64_t hd8 = hd & ~(int64_t)7;
     for (int64_t d = 0; d < hd8; d += 8) {
         __m256 a[4];
 #pragma GCC unroll 4
         for (int j = 0; j < NH; j++) a[j] = _mm256_loadu_ps(acc + j * hd + d);
         for (int i = 0; i < n; i++) {
-            const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v[i] + d)));
+            const __m256 vv = kv_piece(kind, v[i], d);
 #pragma GCC unroll 4
             for (int j = 0; j < NH; j++) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(p[j * ld_p + i]), vv, a[j]);
         }
@@ -63,85 +65,54 @@ static inline __attribute__((always_inline)) void accum_block(float *acc, int64_
     }
     for (int64_t d = hd8; d < hd; d++)
         for (int j = 0; j < NH; j++)
-            for (int i = 0; i < n; i++) acc[j * hd + d] += p[j * ld_p + i] * slm_f16_to_f32(v[i][d]);
+            for (int i = 0; i < n; i++) acc[j * hd + d] += p[j * ld_p + i] * kv_elem_f16(v[i], d);
+}
+
+/* Heads in groups of 4, then the remaining 1-3. */
+static inline __attribute__((always_inline)) void scores_heads(kv_kind kind, const float *q, int64_t n_heads,
+                                                                int64_t hd, const void *const *k, int n, float *s,
+                                                                int64_t ld_s) {
+    int64_t h = 0;
+    for (; h + 4 <= n_heads; h += 4) scores_block(kind, q + h * hd, hd, k, n, s + h * ld_s, ld_s, 4);
+    switch (n_heads - h) {
+    case 3: scores_block(kind, q + h * hd, hd, k, n, s + h * ld_s, ld_s, 3); break;
+    case 2: scores_block(kind, q + h * hd, hd, k, n, s + h * ld_s, ld_s, 2); break;
+    case 1: scores_block(kind, q + h * hd, hd, k, n, s + h * ld_s, ld_s, 1); break;
+    default: break;
+    }
+}
+
+static inline __attribute__((always_inline)) void accum_heads(kv_kind kind, float *acc, int64_t n_heads, int64_t hd,
+                                                               const void *const *v, int n, const float *p,
+                                                               int64_t ld_p) {
+    int64_t h = 0;
+    for (; h + 4 <= n_heads; h += 4) accum_block(kind, acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 4);
+    switch (n_heads - h) {
+    case 3: accum_block(kind, acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 3); break;
+    case 2: accum_block(kind, acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 2); break;
+    case 1: accum_block(kind, acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 1); break;
+    default: break;
+    }
+}
+
+static void attn_scores_f16_avx2(const float *q, int64_t n_heads, int64_t hd, const slm_f16 *const *k, int n,
+                                 float *s, int64_t ld_s) {
+    scores_heads(KV_F16, q, n_heads, hd, (const void *const *)k, n, s, ld_s);
 }
 
 static void attn_accum_f16_avx2(float *acc, int64_t n_heads, int64_t hd, const slm_f16 *const *v, int n,
                                 const float *p, int64_t ld_p) {
-    int64_t h = 0;
-    for (; h + 4 <= n_heads; h += 4) accum_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 4);
-    switch (n_heads - h) {
-    case 3: accum_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 3); break;
-    case 2: accum_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 2); break;
-    case 1: accum_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 1); break;
-    default: break;
-    }
-}
-
-/* ---- Q8_0 KV rows: each 8-element piece dequantized in registers (d * qs) ---------------------- */
-
-/* Elements 8p .. 8p+7 of a Q8_0 row as floats, p < hd / 8. */
-static inline __m256 q8_piece(const block_q8_0 *row, int64_t p) {
-    const block_q8_0 *b = row + p / 4;
-    const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + 8 * (p % 4)))));
-    return _mm256_mul_ps(v, _mm256_set1_ps(avx2_f16(b->d)));
-}
-
-static inline __attribute__((always_inline)) void scores_q8_block(const float *q, int64_t hd,
-                                                                   const block_q8_0 *const *k, int n, float *s,
-                                                                   int64_t ld_s, const int NH) {
-    for (int i = 0; i < n; i++) {
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        for (int64_t p = 0; p < hd / 8; p++) {
-            const __m256 kv = q8_piece(k[i], p);
-#pragma GCC unroll 4
-            for (int j = 0; j < NH; j++) acc[j] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + j * hd + 8 * p), acc[j]);
-        }
-        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
-        float r[4];
-        _mm_storeu_ps(r, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
-        for (int j = 0; j < NH; j++) s[j * ld_s + i] = r[j];
-    }
+    accum_heads(KV_F16, acc, n_heads, hd, (const void *const *)v, n, p, ld_p);
 }
 
 static void attn_scores_q8_avx2(const float *q, int64_t n_heads, int64_t hd, const block_q8_0 *const *k, int n,
                                 float *s, int64_t ld_s) {
-    int64_t h = 0;
-    for (; h + 4 <= n_heads; h += 4) scores_q8_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 4);
-    switch (n_heads - h) {
-    case 3: scores_q8_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 3); break;
-    case 2: scores_q8_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 2); break;
-    case 1: scores_q8_block(q + h * hd, hd, k, n, s + h * ld_s, ld_s, 1); break;
-    default: break;
-    }
-}
-
-static inline __attribute__((always_inline)) void accum_q8_block(float *acc, int64_t hd, const block_q8_0 *const *v,
-                                                                  int n, const float *p, int64_t ld_p, const int NH) {
-    for (int64_t pc = 0; pc < hd / 8; pc++) {
-        __m256 a[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < NH; j++) a[j] = _mm256_loadu_ps(acc + j * hd + 8 * pc);
-        for (int i = 0; i < n; i++) {
-            const __m256 vv = q8_piece(v[i], pc);
-#pragma GCC unroll 4
-            for (int j = 0; j < NH; j++) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(p[j * ld_p + i]), vv, a[j]);
-        }
-#pragma GCC unroll 4
-        for (int j = 0; j < NH; j++) _mm256_storeu_ps(acc + j * hd + 8 * pc, a[j]);
-    }
+    scores_heads(KV_Q8, q, n_heads, hd, (const void *const *)k, n, s, ld_s);
 }
 
 static void attn_accum_q8_avx2(float *acc, int64_t n_heads, int64_t hd, const block_q8_0 *const *v, int n,
                                const float *p, int64_t ld_p) {
-    int64_t h = 0;
-    for (; h + 4 <= n_heads; h += 4) accum_q8_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 4);
-    switch (n_heads - h) {
-    case 3: accum_q8_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 3); break;
-    case 2: accum_q8_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 2); break;
-    case 1: accum_q8_block(acc + h * hd, hd, v, n, p + h * ld_p, ld_p, 1); break;
-    default: break;
-    }
+    accum_heads(KV_Q8, acc, n_heads, hd, (const void *const *)v, n, p, ld_p);
 }
 
 /* exp(x) for x <= 0 (softmax weights): x = n ln2 + r, |r| <= ln2 / 2, exp(r) by its degree-6
