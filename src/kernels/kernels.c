@@ -289,19 +289,7 @@ void slm_matmul_rows(const slm_kernels *kt, uint32_t type, const void *w, size_t
     }
 }
 
-typedef struct matmul_task {
-    const slm_kernels *kt;
-    slm_threadpool *pool;
-    uint32_t type;
-    const void *w;
-    size_t row_bytes;
-    int64_t n_rows;
-    const float *x;
-    int64_t ldx, n_tok, k;
-    void *act;
-    float *y;
-    int64_t ldy;
-} matmul_task;
+typedef kernels_matmul_task matmul_task;
 
 static void matmul_task_run(void *arg, int ith, int nth) {
     const matmul_task *m = arg;
@@ -481,9 +469,8 @@ void slm_matmul_quantize_act16(const slm_kernels *kt, uint32_t type, const float
     if (b1 > b0) q(x + b0 * ab, ldx, 1, (b1 - b0) * ab, (uint8_t *)act + (size_t)b0 * bb, arb);
 }
 
-void slm_matmul_rows16(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
-                       int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1) {
-    const slm_gemm_fn gemm = kt->mm[type].gemm16;
+void kernels_rows16_with(slm_gemm_fn gemm, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                         int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     const size_t arb = slm_matmul_a16_row_bytes(type, k);
     /* the cache blocking of slm_matmul_rows; a16 rows are ~2.3x the bytes of Q8 rows */
     const int64_t tok_chunk = TOK_CHUNK / 2;
@@ -499,6 +486,11 @@ void slm_matmul_rows16(const slm_kernels *kt, uint32_t type, const void *w, size
                  arb, nt, y + tc * ldy + rc, ldy);
         }
     }
+}
+
+void slm_matmul_rows16(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                       int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    kernels_rows16_with(kt->mm[type].gemm16, type, w, row_bytes, act, n_tok, k, y, ldy, r0, r1);
 }
 
 static void matmul16_task_run(void *arg, int ith, int nth) {

@@ -47,6 +47,26 @@ void kernels_fill_neon(slm_kernels *kt);
 void kernels_fill_neon_dot(slm_kernels *kt);
 void kernels_fill_neon_i8mm(slm_kernels *kt);
 
+/* The arguments of a whole matmul run on the pool (kernels.c, kernels_x16.c). */
+typedef struct kernels_matmul_task {
+    const slm_kernels *kt;
+    slm_threadpool *pool;
+    uint32_t type;
+    const void *w;
+    size_t row_bytes;
+    int64_t n_rows;
+    const float *x;
+    int64_t ldx, n_tok, k;
+    void *act;
+    float *y;
+    int64_t ldy;
+} kernels_matmul_task;
+
+/* Phase 2 of an a16 matmul with a given tile (gemm16 or gemm16_x16): rows [r0, r1), cache-blocked
+ * in chunks of rows x tokens. */
+void kernels_rows16_with(slm_gemm_fn gemm, uint32_t type, const void *w, size_t row_bytes, const void *act,
+                         int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1);
+
 /* Bytes of one activation row of act_type (F32, Q8_0 or Q8_K) for k elements, rounded up to a
  * multiple of 32 bytes; 0 if k does not fit the block size. */
 size_t kernels_act_row_bytes(uint32_t act_type, int64_t k);

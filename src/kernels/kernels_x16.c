@@ -25,6 +25,7 @@
 
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_internal.h"
 #include "quant/quant.h"
 
 #define X16 16
@@ -257,42 +258,12 @@ void slm_x16_order_act(uint32_t type, void *act, size_t arb, int64_t n_tok, int6
 
 /* ---- Matmul driver (the A16 path of kernels.c with x16 tiles) ------------------------------- */
 
-/* Prompt tiles are cache-blocked like slm_matmul_rows16: ROWS rows (a multiple of 16) against
- * TOKS tokens at a time, so a tile's weights stay in L2 while all tokens pass. */
-#define X16_ROW_CHUNK 64
-#define X16_TOK_CHUNK 32
-
 void slm_matmul_rows16_x16(const slm_kernels *kt, uint32_t type, const void *w, size_t row_bytes, const void *act,
                            int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1) {
-    const slm_gemm_fn gemm = kt->mm[type].gemm16_x16;
-    const size_t arb = slm_matmul_a16_row_bytes(type, k);
-    if (n_tok <= X16_TOK_CHUNK) {
-        gemm(k, (const uint8_t *)w + (size_t)r0 * row_bytes, row_bytes, r1 - r0, act, arb, n_tok, y + r0, ldy);
-        return;
-    }
-    for (int64_t rc = r0; rc < r1; rc += X16_ROW_CHUNK) {
-        const int64_t nr = r1 - rc < X16_ROW_CHUNK ? r1 - rc : X16_ROW_CHUNK;
-        for (int64_t tc = 0; tc < n_tok; tc += X16_TOK_CHUNK) {
-            const int64_t nt = n_tok - tc < X16_TOK_CHUNK ? n_tok - tc : X16_TOK_CHUNK;
-            gemm(k, (const uint8_t *)w + (size_t)rc * row_bytes, row_bytes, nr, (const uint8_t *)act + (size_t)tc * arb,
-                 arb, nt, y + tc * ldy + rc, ldy);
-        }
-    }
+    kernels_rows16_with(kt->mm[type].gemm16_x16, type, w, row_bytes, act, n_tok, k, y, ldy, r0, r1);
 }
 
-typedef struct x16_task {
-    const slm_kernels *kt;
-    slm_threadpool *pool;
-    uint32_t type;
-    const void *w;
-    size_t row_bytes;
-    int64_t n_rows;
-    const float *x;
-    int64_t ldx, n_tok, k;
-    void *act;
-    float *y;
-    int64_t ldy;
-} x16_task;
+typedef kernels_matmul_task x16_task;
 
 static void x16_task_run(void *arg, int ith, int nth) {
     const x16_task *m = arg;
