@@ -17,40 +17,15 @@
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
 #include "quant/quant.h"
+#include "kernel_test_util.h"
 #include "testutil.h"
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
-
-static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd_u32(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint32_t)(g_rng >> 16);
-}
-static float rnd_unif(void) { return (float)((rnd_u32() & 0xFFFFFF) / 16777216.0 * 2.0 - 1.0); }
-/* Roughly normal with occasional outliers (activations of real models have a few large values). */
-static float rnd_act(void) {
-    float v = rnd_unif() + rnd_unif() + rnd_unif();
-    if ((rnd_u32() & 63) == 0) v *= 20.0f;
-    return v;
-}
-
-static void *xmalloc(size_t n) {
-    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
-    if (!p) abort();
-    memset(p, 0, (n + 63) / 64 * 64);
-    return p;
-}
 
 static const uint32_t k_types[] = {SLM_DT_F32,  SLM_DT_F16,  SLM_DT_BF16, SLM_DT_Q4_0,   SLM_DT_Q4_1,
                                    SLM_DT_Q5_0, SLM_DT_Q5_1, SLM_DT_Q8_0, SLM_DT_IQ4_NL, SLM_DT_Q2_K,
                                    SLM_DT_Q3_K, SLM_DT_Q4_K, SLM_DT_Q5_K, SLM_DT_Q6_K,   SLM_DT_IQ4_XS};
 #define N_TYPES (sizeof k_types / sizeof k_types[0])
-
-static bool has_min(uint32_t t) {
-    return t == SLM_DT_Q4_1 || t == SLM_DT_Q5_1 || t == SLM_DT_Q2_K || t == SLM_DT_Q4_K || t == SLM_DT_Q5_K;
-}
 
 /* Dequantized activation row (F32 copy, Q8_0 or Q8_K) of k values. */
 static void act_to_float(uint32_t act_type, const void *a, int64_t k, float *out) {
@@ -58,46 +33,6 @@ static void act_to_float(uint32_t act_type, const void *a, int64_t k, float *out
         memcpy(out, a, (size_t)k * 4);
     else
         slm_quant_to_float(act_type)(a, out, k);
-}
-
-/* The min part of a weight row for the min-carrying types: w = s - m where s is the scaled code
- * and m >= 0 the min term; returns m_i for each element (0 for other types). Computed as the
- * dequantization of the same row with every code zeroed, negated. */
-static void weight_min_part(uint32_t type, const void *row, int64_t k, float *out) {
-    const slm_dtype_info *di = slm_dtype_get(type);
-    size_t bytes = (size_t)(k / di->blck_size) * di->type_size;
-    uint8_t *tmp = xmalloc(bytes);
-    memcpy(tmp, row, bytes);
-    for (int64_t b = 0; b < k / di->blck_size; b++) {
-        uint8_t *blk = tmp + b * di->type_size;
-        switch (type) {
-        case SLM_DT_Q4_1:
-            memset(blk + 4, 0, 16);
-            break;
-        case SLM_DT_Q5_1:
-            memset(blk + 4, 0, 20);
-            break;
-        case SLM_DT_Q2_K:
-            memset(blk + 16, 0, 64);
-            break;
-        case SLM_DT_Q4_K:
-            memset(blk + 16, 0, 128);
-            break;
-        case SLM_DT_Q5_K:
-            memset(blk + 16, 0, 160);
-            break;
-        default:
-            break;
-        }
-    }
-    if (has_min(type)) {
-        slm_quant_to_float(type)(tmp, out, k);
-        for (int64_t i = 0; i < k; i++)
-            out[i] = -out[i];
-    } else {
-        memset(out, 0, (size_t)k * 4);
-    }
-    free(tmp);
 }
 
 /* ---- matmul ----------------------------------------------------------------------------------- */

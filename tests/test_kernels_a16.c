@@ -22,63 +22,12 @@
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
 #include "quant/quant.h"
+#include "kernel_test_util.h"
 #include "testutil.h"
-
-static uint64_t g_rng = 0x2545F4914F6CDD1Dull;
-static uint32_t rnd_u32(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint32_t)(g_rng >> 16);
-}
-static float rnd_unif(void) { return (float)((rnd_u32() & 0xFFFFFF) / 16777216.0 * 2.0 - 1.0); }
-/* Roughly normal with occasional outliers, like real activations. */
-static float rnd_act(void) {
-    float v = rnd_unif() + rnd_unif() + rnd_unif();
-    if ((rnd_u32() & 63) == 0) v *= 20.0f;
-    return v;
-}
-static void *xmalloc(size_t n) {
-    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
-    if (!p) abort();
-    memset(p, 0, (n + 63) / 64 * 64);
-    return p;
-}
 
 static const uint32_t k_types[] = {SLM_DT_Q4_0, SLM_DT_Q4_1, SLM_DT_Q5_0, SLM_DT_Q5_1, SLM_DT_Q8_0, SLM_DT_IQ4_NL,
                                    SLM_DT_Q2_K, SLM_DT_Q3_K, SLM_DT_Q4_K, SLM_DT_Q5_K, SLM_DT_Q6_K, SLM_DT_IQ4_XS};
 #define N_TYPES (sizeof k_types / sizeof k_types[0])
-
-static bool has_min(uint32_t t) {
-    return t == SLM_DT_Q4_1 || t == SLM_DT_Q5_1 || t == SLM_DT_Q2_K || t == SLM_DT_Q4_K || t == SLM_DT_Q5_K;
-}
-
-/* Minus the min part of each dequantized weight (0 for types without mins): the row dequantized
- * with every code zeroed (see test_kernels.c). */
-static void weight_min_part(uint32_t type, const uint8_t *row, int64_t k, float *out) {
-    const slm_dtype_info *di = slm_dtype_get(type);
-    const size_t bytes = (size_t)(k / di->blck_size) * di->type_size;
-    if (!has_min(type)) {
-        memset(out, 0, (size_t)k * sizeof(float));
-        return;
-    }
-    uint8_t *tmp = xmalloc(bytes);
-    memcpy(tmp, row, bytes);
-    for (int64_t b = 0; b < k / di->blck_size; b++) {
-        uint8_t *blk = tmp + b * di->type_size;
-        switch (type) {
-        case SLM_DT_Q4_1: memset(blk + 4, 0, 16); break;
-        case SLM_DT_Q5_1: memset(blk + 4, 0, 20); break;
-        case SLM_DT_Q2_K: memset(blk + 16, 0, 64); break;
-        case SLM_DT_Q4_K: memset(blk + 16, 0, 128); break;
-        case SLM_DT_Q5_K: memset(blk + 16, 0, 160); break;
-        default: break;
-        }
-    }
-    slm_quant_to_float(type)(tmp, out, k);
-    for (int64_t i = 0; i < k; i++) out[i] = -out[i];
-    free(tmp);
-}
 
 /* Dequantized a16 row: d * q per block. */
 static void a16_to_float(int ab, const uint8_t *row, int64_t k, float *out) {
@@ -456,6 +405,7 @@ static void test_x16(const slm_kernels *isas[], int n_isa) {
 }
 
 int main(void) {
+    kt_seed(0x2545F4914F6CDD1Dull);
     const slm_kernels *isas[SLM_ISA_COUNT];
     int n_isa = 0;
     for (int i = 0; i < SLM_ISA_COUNT; i++) {
