@@ -248,16 +248,17 @@ static inline __m512 kq_bsums32(const block_a16_256 *a) {
 /* Decoded weights of chunk m, pair q (0..3) of a sub-block: unsigned codes (Q4_K) or the IQ4_NL
  * table values (IQ4_XS; tab holds them in int16 lanes 0-15). */
 static inline __attribute__((always_inline)) __m512i kq_decode(x16_kq kind, __m512i c, int q, __m512i tab) {
+    if (kind == XK_IQ4_XS) /* vpermw reads 5 index bits and the table repeats: no mask needed */
+        return _mm512_permutexvar_epi16(q ? _mm512_srli_epi16(c, 4 * q) : c, tab);
     const __m512i lo4 = _mm512_set1_epi16(0x000F);
-    __m512i w = q == 0 ? _mm512_and_si512(c, lo4)
-                : q == 3 ? _mm512_srli_epi16(c, 12)
-                         : _mm512_and_si512(_mm512_srli_epi16(c, 4 * q), lo4);
-    return kind == XK_IQ4_XS ? _mm512_permutexvar_epi16(w, tab) : w;
+    return q == 0 ? _mm512_and_si512(c, lo4)
+           : q == 3 ? _mm512_srli_epi16(c, 12)
+                    : _mm512_and_si512(_mm512_srli_epi16(c, 4 * q), lo4);
 }
 
 static inline __m512i kq_table(void) {
-    int16_t t[32] = {0};
-    for (int i = 0; i < 16; i++) t[i] = kvalues_iq4nl[i];
+    int16_t t[32];
+    for (int i = 0; i < 32; i++) t[i] = kvalues_iq4nl[i % 16];
     return _mm512_loadu_si512(t);
 }
 
