@@ -12,7 +12,10 @@
  * are masked in place (c & 0x00F0 is 16 x the code, c & 0x0F00 256 x) into their own accumulators,
  * shifted back once per block (exact: the sums are multiples of 16 / 256, and 8 products of at
  * most 3840 x 32767 stay below 2^31), which saves the shifts. Prompt tiles decode each pair once
- * (shift and mask) for all their tokens.
+ * (shift and mask) for all their tokens. Q5_0 as Q4_0 with a -16 offset: AVX2 has no vptestmw +
+ * masked add, so the fifth bit of pair P (bit P of the permuted qh word, kernels_x16.c) is shifted
+ * to the bit just above the pair's nibble (at its 1 / 16 / 256 place) and or-ed in (q5_bit: a
+ * shift and an and; 8 products of at most 31 x 256 x 32767 still stay below 2^31).
  *
  * Tiles: 16 rows x NT tokens, NT <= 4 (8 int32 accumulators, 2 chunk halves, 2 decoded pairs, the
  * broadcast, the mask: 15 ymm; the float accumulators are touched once per block and may live in
@@ -22,6 +25,10 @@
  * layout = kernels_a16_b32_avx2.c), tg ms / pp ms:
  *   K=2048 N=8192  Q4_0 row 0.621 / 53.7  x16 0.283 / 29.5;  Q8_0 row 0.578 / 52.1  x16 0.333 / 30.1
  *   K=8192 N=2048  Q4_0 row 0.615 / 54.1  x16 0.291 / 30.1;  Q8_0 row 0.62  / 51.5  x16 0.347 / 30.8
+ * Q5_0 (min of 2-3 runs), tg ms / pp GFLOP/s:
+ *   K=2048 N=8192  row 0.961 / 62.9  x16 0.547 / 118.6
+ *   K=896  N=4864  row 0.260 / 64.4  x16 0.143 / 118.9
+ * The K-quant tiles (Q4_K, Q6_K, IQ4_XS) and their measurements: kernels_x16_kq_avx2.c.
  */
 #include <immintrin.h>
 #include <stddef.h>
@@ -32,10 +39,13 @@
 
 #define X16 16
 #define Q4_0_GB 288 /* group-block bytes: 16 x sizeof(block_q4_0) */
+#define Q5_0_GB 352 /* d, the permuted fifth bits (16 x 4 bytes), 4 nibble chunks */
 #define Q8_0_GB 544
 #define NT_MAX 4
 
-typedef enum { XK_Q4_0, XK_Q8_0 } x16_kind;
+void kernels_fill_x16_kq_avx2(slm_kernels *kt); /* K-quant tiles: kernels_x16_kq_avx2.c */
+
+typedef enum { XK_Q4_0, XK_Q5_0, XK_Q8_0 } x16_kind;
 
 /* The activation pair (a[0], a[1]) in every int32 lane. */
 static inline __m256i bcast32(const int16_t *pair) {
@@ -64,29 +74,50 @@ static inline __attribute__((always_inline)) void block_end(const uint8_t *gb, c
     }
 }
 
-/* 16 rows x one token, Q4_0. */
-static void q4_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
+/* Q5_0's fifth bit of pair P (0..15) of 8 rows (hb: their permuted qh words, q5_pack_bits in
+ * kernels_x16.c: bit P of word w is the fifth bit of the pair's word w) moved to bit `pos`, so
+ * that or-ing it into the nibble (at 16^k x its place: pos = 4 + 4k) adds 16 x the nibble's scale. */
+static inline __m256i q5_bit(__m256i hb, int P, int pos) {
+    const int sh = pos - P;
+    const __m256i v = sh > 0 ? _mm256_slli_epi16(hb, sh) : sh < 0 ? _mm256_srli_epi16(hb, -sh) : hb;
+    return _mm256_and_si256(v, _mm256_set1_epi16((short)(1 << pos)));
+}
+
+/* 16 rows x one token, Q4_0 / Q5_0 (kind). */
+static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t nb, const uint8_t *g,
+                                                          const block_a16_32 *a, float *y) {
     const __m256i lo4 = _mm256_set1_epi16(0x000F), mid4 = _mm256_set1_epi16(0x00F0),
                   hi4 = _mm256_set1_epi16(0x0F00);
+    const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : Q5_0_GB, codes = kind == XK_Q4_0 ? 32 : 96;
+    const int offset = kind == XK_Q4_0 ? 8 : 16;
     __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *gb = g + (size_t)b * Q4_0_GB;
+        const uint8_t *gb = g + (size_t)b * gbytes;
         const int16_t *aq = a[b].qs;
-        __m256i s1[2], s16[2], s256[2];
+        __m256i s1[2], s16[2], s256[2], hb[2];
 #pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) { /* s1 starts at the -8 offset's term */
-            s1[h] = _mm256_set1_epi32(-8 * a[b].sum);
+        for (int h = 0; h < 2; h++) { /* s1 starts at the offset's term */
+            s1[h] = _mm256_set1_epi32(-offset * a[b].sum);
             s16[h] = s256[h] = _mm256_setzero_si256();
+            hb[h] = kind == XK_Q5_0 ? _mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * h)) : _mm256_setzero_si256();
         }
 #pragma GCC unroll 4
         for (int m = 0; m < 4; m++) {
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
-                const __m256i c = _mm256_loadu_si256((const __m256i *)(gb + 32 + 64 * m + 32 * h));
-                s1[h] = madd_add(s1[h], _mm256_and_si256(c, lo4), bcast32(aq + 8 * m));
-                s16[h] = madd_add(s16[h], _mm256_and_si256(c, mid4), bcast32(aq + 8 * m + 2));
-                s256[h] = madd_add(s256[h], _mm256_and_si256(c, hi4), bcast32(aq + 8 * m + 4));
-                s1[h] = madd_add(s1[h], _mm256_srli_epi16(c, 12), bcast32(aq + 8 * m + 6));
+                const __m256i c = _mm256_loadu_si256((const __m256i *)(gb + codes + 64 * m + 32 * h));
+                __m256i w0 = _mm256_and_si256(c, lo4), w1 = _mm256_and_si256(c, mid4), w2 = _mm256_and_si256(c, hi4),
+                        w3 = _mm256_srli_epi16(c, 12);
+                if (kind == XK_Q5_0) {
+                    w0 = _mm256_or_si256(w0, q5_bit(hb[h], 4 * m, 4));
+                    w1 = _mm256_or_si256(w1, q5_bit(hb[h], 4 * m + 1, 8));
+                    w2 = _mm256_or_si256(w2, q5_bit(hb[h], 4 * m + 2, 12));
+                    w3 = _mm256_or_si256(w3, q5_bit(hb[h], 4 * m + 3, 4));
+                }
+                s1[h] = madd_add(s1[h], w0, bcast32(aq + 8 * m));
+                s16[h] = madd_add(s16[h], w1, bcast32(aq + 8 * m + 2));
+                s256[h] = madd_add(s256[h], w2, bcast32(aq + 8 * m + 4));
+                s1[h] = madd_add(s1[h], w3, bcast32(aq + 8 * m + 6));
             }
         }
         __m256i s[2];
@@ -135,7 +166,8 @@ static inline __m256i q4_pair(__m256i c, int q) {
 /* 16 rows x NT tokens (2 <= NT <= NT_MAX): weights decoded once per pair for all tokens. */
 static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const int NT, int64_t nb, const uint8_t *g,
                                                           const uint8_t *act, size_t arb, float *y, int64_t ldy) {
-    const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : Q8_0_GB;
+    const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : kind == XK_Q5_0 ? Q5_0_GB : Q8_0_GB;
+    const int offset = kind == XK_Q4_0 ? 8 : kind == XK_Q5_0 ? 16 : 0;
     __m256 accf[NT_MAX][2];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) accf[t][0] = accf[t][1] = _mm256_setzero_ps();
@@ -146,9 +178,12 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             ab[t] = (const block_a16_32 *)(act + (size_t)t * arb) + b;
-            acc[t][0] = acc[t][1] = _mm256_set1_epi32(kind == XK_Q4_0 ? -8 * ab[t]->sum : 0);
+            acc[t][0] = acc[t][1] = _mm256_set1_epi32(-offset * ab[t]->sum);
         }
-        /* pair p of the block: Q4_0 chunk p / 4, nibble p % 4; Q8_0 chunk p */
+        __m256i hb[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        if (kind == XK_Q5_0)
+            for (int h = 0; h < 2; h++) hb[h] = _mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * h));
+        /* pair p of the block: Q4_0 / Q5_0 chunk p / 4, nibble p % 4; Q8_0 chunk p */
 #pragma GCC unroll 16
         for (int p = 0; p < 16; p++) {
             __m256i w0, w1;
@@ -156,6 +191,10 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
                 const uint8_t *c = gb + 32 + 64 * (p / 4);
                 w0 = q4_pair(_mm256_loadu_si256((const __m256i *)c), p % 4);
                 w1 = q4_pair(_mm256_loadu_si256((const __m256i *)(c + 32)), p % 4);
+            } else if (kind == XK_Q5_0) {
+                const uint8_t *c = gb + 96 + 64 * (p / 4);
+                w0 = _mm256_or_si256(q4_pair(_mm256_loadu_si256((const __m256i *)c), p % 4), q5_bit(hb[0], p, 4));
+                w1 = _mm256_or_si256(q4_pair(_mm256_loadu_si256((const __m256i *)(c + 32)), p % 4), q5_bit(hb[1], p, 4));
             } else {
                 const uint8_t *c = gb + 32 + 32 * p;
                 w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)c));
@@ -191,8 +230,8 @@ static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_
             const int nt = left >= NT_MAX ? NT_MAX : (int)left;
             switch (nt) {
             case 1:
-                if (kind == XK_Q4_0)
-                    q4_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                if (kind != XK_Q8_0)
+                    q4_tok1(kind, nb, g, (const block_a16_32 *)at, yt);
                 else
                     q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
                 break;
@@ -210,6 +249,11 @@ static void gemm16_x16_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows
     gemm_x16(XK_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
 }
 
+static void gemm16_x16_q5_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q5_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
 static void gemm16_x16_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
                             int64_t n_tok, float *y, int64_t ldy) {
     gemm_x16(XK_Q8_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
@@ -218,4 +262,6 @@ static void gemm16_x16_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows
 void kernels_fill_x16_avx2(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm16_x16_q4_0;
     kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm16_x16_q8_0;
+    kt->mm[SLM_DT_Q5_0].gemm16_x16 = gemm16_x16_q5_0;
+    kernels_fill_x16_kq_avx2(kt);
 }

@@ -1,0 +1,452 @@
+/* AVX2 gemm16 tiles over 16-row interleaved K-quant weights: Q4_K, Q6_K, IQ4_XS (layouts:
+ * kernels_x16.c; the AVX-512 versions: kernels_x16_avx512.c; Q4_0 / Q5_0 / Q8_0:
+ * kernels_x16_avx2.c, which calls kernels_fill_x16_kq_avx2).
+ *
+ * As there, a ymm holds one int16 weight pair of 8 rows (the low 32 bytes of a 64-byte chunk are
+ * rows 0-7, the high 32 bytes rows 8-15) and vpmaddwd + vpaddd with the broadcast activation pair
+ * add 2 products to each row's int32 lane. Each sub-block's (Q6_K: each 16-element scale's) int32
+ * sums are converted and multiplied by the rows' float sub-block scales on their own, so no int32
+ * sum spans scales (at most 32 products of 127 x 16383 or 63 x 16383 per lane, plus Q6_K's
+ * -32 x 16-code offset: far below 2^31); the row scales d (Q4_K: dmin for the mins) and the
+ * activation scale are applied once per block. Per-row scale bytes are 16 contiguous bytes (one
+ * per row); a half of 8 rows takes 8 of them.
+ *
+ * Tiles: 16 rows x NT tokens, NT <= 4 (prompt tiles below); one token has its own tile per type.
+ * In the one-token tiles the loop over the 4 64-element groups is deliberately not unrolled
+ * (gcc 12 otherwise spills and copies registers: Q4_K tg 0.39 -> 0.35 ms).
+ *
+ * Measured (bench_kernels -t 1 -k 2048 -n 8192 -p 128 -i avx2, 2-core AMD EPYC (Zen 4 class),
+ * min of 2-3 runs; row = the row-layout gemm16 of kernels_a16_kq_avx2.c), tg ms / pp GFLOP/s:
+ *   Q4_K    row 0.774 / 57.8   x16 0.353 / 132
+ *   Q6_K    row 0.737 / 70.7   x16 0.514 / 111
+ *   IQ4_XS  row 0.965 / 61.2   x16 0.485 / 119.6
+ */
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/kernels_internal.h"
+#include "quant/quant.h"
+
+#define X16 16
+#define Q4_K_GB 2304 /* 16 x sizeof(block_q4_K): d, dmin (32 bytes each), 12 x 16 scale bytes, codes */
+#define NT_MAX 4
+
+/* The activation pair (a[0], a[1]) in every int32 lane. */
+static inline __m256i bcast32(const int16_t *pair) {
+    int32_t v;
+    memcpy(&v, pair, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* acc + madd(w, a), kept in program order (see kernels_x16_avx2.c). */
+static inline __m256i madd_add(__m256i acc, __m256i w, __m256i a) {
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, a));
+    __asm__("" : "+x"(acc));
+    return acc;
+}
+
+/* 8 unsigned bytes of half h (rows 8h .. 8h + 7) of a 16-row byte vector, as floats. */
+static inline __m256 u8_half_ps(__m128i v, int h) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(v, v) : v));
+}
+
+/* 8 fp16 of half h of a 16-row fp16 field, as floats. */
+static inline __m256 f16_half_ps(const uint8_t *field, int h) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(field + 16 * h)));
+}
+
+/* Pair q (0..3) of a chunk half, as unsigned 4-bit codes. */
+static inline __m256i nib_pair(__m256i c, int q) {
+    const __m256i lo4 = _mm256_set1_epi16(0x000F);
+    return q == 0 ? _mm256_and_si256(c, lo4)
+           : q == 3 ? _mm256_srli_epi16(c, 12)
+                    : _mm256_and_si256(_mm256_srli_epi16(c, 4 * q), lo4);
+}
+
+/* ---- Q4_K --------------------------------------------------------------------------------------
+ * Group-block: d, dmin, the 12 scale bytes (16 rows each), then 32 chunks in qs order: chunks
+ * 8c .. 8c + 7 hold elements 64c .. 64c + 63, their pairs q = 0, 2 (low nibbles) sub-block 2c,
+ * q = 1, 3 (high nibbles) sub-block 2c + 1. x = d sc q - dmin mn; the min term, sum over
+ * sub-blocks of mn x (the sub-block's activation code sum), takes the activation's exact sums. */
+
+/* The 6-bit scales and mins of 16 rows (get_scale_min_k4 on 16 rows at once), as bytes. */
+static inline __attribute__((always_inline)) void q4k_scale_bytes(const uint8_t *gb, __m128i sc[8], __m128i mn[8]) {
+    __m128i R[12];
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; j++) R[j] = _mm_loadu_si128((const __m128i *)(gb + 64 + 16 * j));
+    const __m128i m63 = _mm_set1_epi8(63), m15 = _mm_set1_epi8(15), m48 = _mm_set1_epi8(48);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) {
+            sc[j] = _mm_and_si128(R[j], m63);
+            mn[j] = _mm_and_si128(R[j + 4], m63);
+        } else { /* high 2 bits from the top of bytes j - 4 (scale) and j (min) */
+            sc[j] = _mm_or_si128(_mm_and_si128(R[j + 4], m15), _mm_and_si128(_mm_srli_epi16(R[j - 4], 2), m48));
+            mn[j] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(R[j + 4], 4), m15),
+                                 _mm_and_si128(_mm_srli_epi16(R[j], 2), m48));
+        }
+    }
+}
+
+/* The 8 sub-block sums of the activation codes, as floats. */
+static inline void a256_sums32(const block_a16_256 *a, float bs[8]) {
+    for (int s = 0; s < 8; s++) bs[s] = (float)(a->bsums[2 * s] + a->bsums[2 * s + 1]);
+}
+
+/* 16 rows x one token, both halves at once, 3 int32 sums per half: sub-block 2c (pairs q = 0, 2;
+ * q = 2 shifted down) and sub-block 2c + 1 as 16 x (q = 1, masked in place: c & 0x00F0) and 1 x
+ * (q = 3) sums, the former shifted back once per sub-block (exact). A fourth sum per half for a
+ * masked-in-place q = 2 (c & 0x0F00) was slower (0.36 vs 0.35 ms: more registers than ymm). */
+static void q4k_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+    const __m256i lo4 = _mm256_set1_epi16(0x000F), mid4 = _mm256_set1_epi16(0x00F0);
+    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * Q4_K_GB;
+        __m128i scb[8], mnb[8];
+        q4k_scale_bytes(gb, scb, mnb);
+        float bs[8];
+        a256_sums32(&a[b], bs);
+        __m256 sb[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+#pragma GCC unroll 1
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *cs = gb + 256 + 512 * c;
+            const int16_t *aq = a[b].qs + 64 * c;
+            __m256i sa[2], b16[2], b1[2];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) sa[h] = b16[h] = b1[h] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int u = 0; u < 8; u++) {
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    const __m256i cv = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
+                    sa[h] = madd_add(sa[h], _mm256_and_si256(cv, lo4), bcast32(aq + 8 * u));
+                    b16[h] = madd_add(b16[h], _mm256_and_si256(cv, mid4), bcast32(aq + 8 * u + 2));
+                    sa[h] = madd_add(sa[h], _mm256_and_si256(_mm256_srli_epi16(cv, 8), lo4), bcast32(aq + 8 * u + 4));
+                    b1[h] = madd_add(b1[h], _mm256_srli_epi16(cv, 12), bcast32(aq + 8 * u + 6));
+                }
+            }
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m256i A = sa[h], B = _mm256_add_epi32(b1[h], _mm256_srai_epi32(b16[h], 4));
+                sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(A), u8_half_ps(scb[2 * c], h), sb[h]);
+                sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(B), u8_half_ps(scb[2 * c + 1], h), sb[h]);
+            }
+        }
+        const __m256 ad = _mm256_set1_ps(a[b].d);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256 sm = _mm256_setzero_ps();
+#pragma GCC unroll 8
+            for (int s = 0; s < 8; s++) sm = _mm256_fmadd_ps(u8_half_ps(mnb[s], h), _mm256_set1_ps(bs[s]), sm);
+            accf[h] = _mm256_fmadd_ps(sb[h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[h]);
+            accf[h] = _mm256_fnmadd_ps(sm, _mm256_mul_ps(f16_half_ps(gb + 32, h), ad), accf[h]);
+        }
+    }
+    _mm256_storeu_ps(y, accf[0]);
+    _mm256_storeu_ps(y + 8, accf[1]);
+}
+
+/* ---- Q6_K ---------------------------------------------------------------------------------------
+ * Group-block (3360 bytes): d, the 16 int8 scales (16 rows each), then per 64 elements (half n,
+ * quarter v; nv = 2n + v) 4 qh chunks, 4 chunks of ql bytes ("first": nibbles = elements
+ * 128n + 16v + .. and + 64) and 4 of the ql bytes 32 further ("second": + 32, + 96). A chunk's
+ * pairs q = 0, 2 take scale j = 8n + v + 2k (k = 0 first, 1 second chunks), q = 1, 3 scale j + 4.
+ * In a qh word the 2 high bits of pair q are at bits 4q (first chunks) or 4q + 2 (second).
+ * Decoding takes pairs two at a time: (c & 0x0F0F) | ((h << 4) & 0x3030) (first chunks; << 2
+ * for the second) holds the 6-bit codes of q = 0 (low byte) and q = 2 (high byte); likewise
+ * ((c >> 4) & 0x0F0F) | (h & 0x3030) (>> 2 for the second) q = 1 and 3. The -32 offset: each
+ * scale's int32 sum starts at -32 x its 16 activation codes' exact sum. */
+#define Q6_K_GB 3360
+
+/* Codes 0..63 of pair q of the ql chunk c with qh chunk h (k: first / second chunks). */
+static inline __attribute__((always_inline)) __m256i q6_pair(__m256i c, __m256i h, int k, int q) {
+    const __m256i m0f = _mm256_set1_epi16(0x0F0F), m30 = _mm256_set1_epi16(0x3030);
+    __m256i w;
+    if (q % 2 == 0)
+        w = _mm256_or_si256(_mm256_and_si256(c, m0f), _mm256_and_si256(k ? _mm256_slli_epi16(h, 2) : _mm256_slli_epi16(h, 4), m30));
+    else
+        w = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), m0f), _mm256_and_si256(k ? _mm256_srli_epi16(h, 2) : h, m30));
+    return q < 2 ? _mm256_and_si256(w, _mm256_set1_epi16(0x00FF)) : _mm256_srli_epi16(w, 8);
+}
+
+/* Scale j of half h of 16 rows (int8), as floats. */
+static inline __m256 q6_scale(const uint8_t *gb, int j, int h) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(gb + 32 + 16 * j + 8 * h))));
+}
+
+/* 16 rows x one token: per 64 elements and k, the two scales' sums X, Y of both halves. */
+static void q6k_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * Q6_K_GB;
+        __m256 sb[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+#pragma GCC unroll 1
+        for (int nv = 0; nv < 4; nv++) {
+            const uint8_t *hs = gb + 288 + 768 * nv;
+            const int base = 8 * (nv / 2) + nv % 2;
+#pragma GCC unroll 2
+            for (int k = 0; k < 2; k++) {
+                const int16_t *aq = a[b].qs + 64 * nv + 32 * k;
+                const int jx = base + 2 * k, jy = jx + 4;
+                __m256i X[2], Y[2];
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    X[h] = _mm256_set1_epi32(-32 * a[b].bsums[jx]);
+                    Y[h] = _mm256_set1_epi32(-32 * a[b].bsums[jy]);
+                }
+#pragma GCC unroll 4
+                for (int u = 0; u < 4; u++) {
+#pragma GCC unroll 2
+                    for (int h = 0; h < 2; h++) {
+                        const __m256i c = _mm256_loadu_si256((const __m256i *)(hs + 256 + 256 * k + 64 * u + 32 * h)),
+                                      hb = _mm256_loadu_si256((const __m256i *)(hs + 64 * u + 32 * h));
+                        X[h] = madd_add(X[h], q6_pair(c, hb, k, 0), bcast32(aq + 8 * u));
+                        Y[h] = madd_add(Y[h], q6_pair(c, hb, k, 1), bcast32(aq + 8 * u + 2));
+                        X[h] = madd_add(X[h], q6_pair(c, hb, k, 2), bcast32(aq + 8 * u + 4));
+                        Y[h] = madd_add(Y[h], q6_pair(c, hb, k, 3), bcast32(aq + 8 * u + 6));
+                    }
+                }
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(X[h]), q6_scale(gb, jx, h), sb[h]);
+                    sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Y[h]), q6_scale(gb, jy, h), sb[h]);
+                }
+            }
+        }
+        const __m256 ad = _mm256_set1_ps(a[b].d);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) accf[h] = _mm256_fmadd_ps(sb[h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[h]);
+    }
+    _mm256_storeu_ps(y, accf[0]);
+    _mm256_storeu_ps(y + 8, accf[1]);
+}
+
+/* ---- IQ4_XS -------------------------------------------------------------------------------------
+ * Group-block (2176 bytes): d, scales_h (16 rows each), the 4 scales_l bytes, then 32 chunks in
+ * qs order: chunks 4s .. 4s + 3 are sub-block s (all 4 pairs). A chunk is decoded two pairs at a
+ * time by vpshufb on the nibbles (c & 0x0F0F: pairs q = 0, 2 in the low / high byte of a word;
+ * (c >> 4) & 0x0F0F: q = 1, 3) into the int8 kvalues_iq4nl, sign-extended to int16 by shifts. */
+#define IQ4_XS_GB 2176
+
+static inline __m256i iq4_table(void) { return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues_iq4nl)); }
+
+/* Pair q of a chunk half as int16 IQ4_NL values. */
+static inline __attribute__((always_inline)) __m256i iq4_pair(__m256i c, int q, __m256i tab) {
+    const __m256i m0f = _mm256_set1_epi16(0x0F0F);
+    const __m256i v = _mm256_shuffle_epi8(tab, _mm256_and_si256(q % 2 ? _mm256_srli_epi16(c, 4) : c, m0f));
+    return q < 2 ? _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8) : _mm256_srai_epi16(v, 8);
+}
+
+/* Sub-block s's scale (ls - 32) of half h of 16 rows, as floats. */
+static inline __m256 iq4_scale(const uint8_t *gb, int s, int h) {
+    const __m256i l = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(gb + 64 + 16 * (s / 2) + 8 * h))),
+                  hh = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * h)));
+    const __m256i ls = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(l, 4 * (s % 2)), _mm256_set1_epi32(15)),
+                                       _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hh, 2 * s), _mm256_set1_epi32(3)), 4));
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(ls, _mm256_set1_epi32(32)));
+}
+
+/* 16 rows x one token: sub-block by sub-block, two int32 sums per half (pairs q = 0, 2 / 1, 3). */
+static void iq4_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+    const __m256i tab = iq4_table();
+    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * IQ4_XS_GB;
+        __m256 sb[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+#pragma GCC unroll 1
+        for (int s = 0; s < 8; s++) {
+            const uint8_t *cs = gb + 128 + 256 * s;
+            const int16_t *aq = a[b].qs + 32 * s;
+            __m256i A[2], B[2];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) A[h] = B[h] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; u++) {
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    const __m256i c = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
+                    A[h] = madd_add(A[h], iq4_pair(c, 0, tab), bcast32(aq + 8 * u));
+                    B[h] = madd_add(B[h], iq4_pair(c, 1, tab), bcast32(aq + 8 * u + 2));
+                    A[h] = madd_add(A[h], iq4_pair(c, 2, tab), bcast32(aq + 8 * u + 4));
+                    B[h] = madd_add(B[h], iq4_pair(c, 3, tab), bcast32(aq + 8 * u + 6));
+                }
+            }
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+                sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(A[h], B[h])), iq4_scale(gb, s, h), sb[h]);
+        }
+        const __m256 ad = _mm256_set1_ps(a[b].d);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) accf[h] = _mm256_fmadd_ps(sb[h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[h]);
+    }
+    _mm256_storeu_ps(y, accf[0]);
+    _mm256_storeu_ps(y + 8, accf[1]);
+}
+
+/* ---- Prompt tiles (Q4_K, Q6_K, IQ4_XS) ------------------------------------------------------------
+ * 16 rows x NT tokens (2 <= NT <= NT_MAX), one scale group at a time: Q4_K's sub-block 2c + s
+ * (pairs q = s, s + 2 of chunks 8c .. 8c + 7), Q6_K's scale of (nv, k, s) (pairs q = s, s + 2 of
+ * the 4 ql chunks of nv, k), IQ4_XS's sub-block (all pairs of its 4 chunks). Each pair is decoded
+ * once for all tokens; the int32 sums of NT tokens x 2 halves (8 ymm) stay in registers. */
+typedef enum { XK_Q4_K, XK_Q6_K, XK_IQ4_XS } x16_kq;
+
+static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int NT, int64_t nb, const uint8_t *g,
+                                                          const uint8_t *act, size_t arb, float *y, int64_t ldy) {
+    const size_t gbytes = kind == XK_Q4_K ? Q4_K_GB : kind == XK_Q6_K ? Q6_K_GB : IQ4_XS_GB;
+    const int n_ks = kind == XK_Q6_K ? 4 : 2, n_chunks = kind == XK_Q4_K ? 8 : 4, n_pairs = kind == XK_IQ4_XS ? 4 : 2;
+    const __m256i tab = iq4_table();
+    __m256 accf[NT_MAX][2];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) accf[t][0] = accf[t][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * gbytes;
+        const block_a16_256 *ab[NT_MAX];
+        __m256 sb[NT_MAX][2];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            ab[t] = (const block_a16_256 *)(act + (size_t)t * arb) + b;
+            sb[t][0] = sb[t][1] = _mm256_setzero_ps();
+        }
+        __m128i scb[8], mnb[8];
+        if (kind == XK_Q4_K) q4k_scale_bytes(gb, scb, mnb);
+#pragma GCC unroll 1
+        for (int o = 0; o < 4; o++) { /* Q4_K: c = o; Q6_K: nv = o */
+#pragma GCC unroll 4
+            for (int ks = 0; ks < n_ks; ks++) {
+                const int k = ks / 2, s = ks % 2, grp = 2 * o + s;
+                /* codes of the group's chunks, their qh chunks (Q6_K), activation pair offset, scale */
+                const uint8_t *cs, *hs = NULL;
+                int aoff, j = 0;
+                if (kind == XK_Q4_K) {
+                    cs = gb + 256 + 512 * o;
+                    aoff = 64 * o;
+                } else if (kind == XK_IQ4_XS) {
+                    cs = gb + 128 + 256 * grp;
+                    aoff = 32 * grp;
+                } else {
+                    hs = gb + 288 + 768 * o;
+                    cs = hs + 256 + 256 * k;
+                    aoff = 64 * o + 32 * k;
+                    j = 8 * (o / 2) + o % 2 + 2 * k + 4 * s;
+                }
+                __m256i acc[NT_MAX][2];
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++)
+                    acc[t][0] = acc[t][1] = _mm256_set1_epi32(kind == XK_Q6_K ? -32 * ab[t]->bsums[j] : 0);
+#pragma GCC unroll 8
+                for (int u = 0; u < n_chunks; u++) {
+#pragma GCC unroll 4
+                    for (int i = 0; i < n_pairs; i++) {
+                        const int q = kind == XK_IQ4_XS ? i : s + 2 * i;
+                        __m256i w[2];
+#pragma GCC unroll 2
+                        for (int h = 0; h < 2; h++) {
+                            const __m256i c = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
+                            w[h] = kind == XK_Q4_K    ? nib_pair(c, q)
+                                   : kind == XK_IQ4_XS ? iq4_pair(c, q, tab)
+                                                       : q6_pair(c, _mm256_loadu_si256((const __m256i *)(hs + 64 * u + 32 * h)), k, q);
+                        }
+#pragma GCC unroll 4
+                        for (int t = 0; t < NT; t++) {
+                            const __m256i ap = bcast32(ab[t]->qs + aoff + 8 * u + 2 * q);
+                            acc[t][0] = madd_add(acc[t][0], w[0], ap);
+                            acc[t][1] = madd_add(acc[t][1], w[1], ap);
+                        }
+                    }
+                }
+                const __m256 s0 = kind == XK_Q4_K ? u8_half_ps(scb[grp], 0) : kind == XK_Q6_K ? q6_scale(gb, j, 0) : iq4_scale(gb, grp, 0),
+                             s1 = kind == XK_Q4_K ? u8_half_ps(scb[grp], 1) : kind == XK_Q6_K ? q6_scale(gb, j, 1) : iq4_scale(gb, grp, 1);
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++) {
+                    sb[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t][0]), s0, sb[t][0]);
+                    sb[t][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t][1]), s1, sb[t][1]);
+                }
+            }
+        }
+        const __m256 d0 = f16_half_ps(gb, 0), d1 = f16_half_ps(gb, 1);
+        if (kind == XK_Q4_K) {
+            __m256 mnf[8][2];
+#pragma GCC unroll 8
+            for (int s = 0; s < 8; s++) mnf[s][0] = u8_half_ps(mnb[s], 0), mnf[s][1] = u8_half_ps(mnb[s], 1);
+            const __m256 m0 = f16_half_ps(gb + 32, 0), m1 = f16_half_ps(gb + 32, 1);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++) {
+                float bs[8];
+                a256_sums32(ab[t], bs);
+                __m256 sm0 = _mm256_setzero_ps(), sm1 = _mm256_setzero_ps();
+#pragma GCC unroll 8
+                for (int s = 0; s < 8; s++) {
+                    const __m256 bv = _mm256_set1_ps(bs[s]);
+                    sm0 = _mm256_fmadd_ps(mnf[s][0], bv, sm0);
+                    sm1 = _mm256_fmadd_ps(mnf[s][1], bv, sm1);
+                }
+                const __m256 ad = _mm256_set1_ps(ab[t]->d);
+                accf[t][0] = _mm256_fnmadd_ps(sm0, _mm256_mul_ps(m0, ad), accf[t][0]);
+                accf[t][1] = _mm256_fnmadd_ps(sm1, _mm256_mul_ps(m1, ad), accf[t][1]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const __m256 ad = _mm256_set1_ps(ab[t]->d);
+            accf[t][0] = _mm256_fmadd_ps(sb[t][0], _mm256_mul_ps(d0, ad), accf[t][0]);
+            accf[t][1] = _mm256_fmadd_ps(sb[t][1], _mm256_mul_ps(d1, ad), accf[t][1]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        _mm256_storeu_ps(y + t * ldy, accf[t][0]);
+        _mm256_storeu_ps(y + t * ldy + 8, accf[t][1]);
+    }
+}
+
+static inline __attribute__((always_inline)) void gemm_kq(x16_kq kind, int64_t k, const void *w, size_t wrb,
+                                                          int64_t n_rows, const void *act, size_t arb, int64_t n_tok,
+                                                          float *y, int64_t ldy) {
+    const int64_t nb = k / 256;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= NT_MAX ? NT_MAX : (int)left;
+            switch (nt) {
+            case 1:
+                if (kind == XK_Q4_K)
+                    q4k_tok1(nb, g, (const block_a16_256 *)at, yt);
+                else if (kind == XK_Q6_K)
+                    q6k_tok1(nb, g, (const block_a16_256 *)at, yt);
+                else
+                    iq4_tok1(nb, g, (const block_a16_256 *)at, yt);
+                break;
+            case 2: kq_tile(kind, 2, nb, g, at, arb, yt, ldy); break;
+            case 3: kq_tile(kind, 3, nb, g, at, arb, yt, ldy); break;
+            default: kq_tile(kind, NT_MAX, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
+    }
+}
+
+static void gemm16_x16_q4_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_Q4_K, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_q6_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_Q6_K, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                              int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_IQ4_XS, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+void kernels_fill_x16_kq_avx2(slm_kernels *kt) {
+    kt->mm[SLM_DT_Q4_K].gemm16_x16 = gemm16_x16_q4_K;
+    kt->mm[SLM_DT_Q6_K].gemm16_x16 = gemm16_x16_q6_K;
+    kt->mm[SLM_DT_IQ4_XS].gemm16_x16 = gemm16_x16_iq4_xs;
+}
