@@ -116,6 +116,10 @@ typedef struct slm_kernels {
     void (*attn_accum_f16)(float *acc, int64_t n_heads, int64_t hd, const slm_f16 *const *v, int n, const float *p,
                            int64_t ld_p);
     float (*exp_shift_sum)(float *x, int64_t n, float m);
+    /* The gated FFN's activation, in place: g[i] = act(g[i]) * u[i], act = SiLU x / (1 + e^-x),
+     * or with gelu_tanh GELU's tanh form 0.5 x (1 + tanh z), z = sqrt(2/pi) (x + 0.044715 x^3),
+     * written as x / (1 + e^-2z) (one exp, no cancellation: the sum is of positive terms). */
+    void (*glu)(float *g, const float *u, int64_t n, bool gelu_tanh);
     /* The same two for a Q8_0 KV cache: k[i] / v[i] point at the first of the hd / 32 blocks of
      * a row (hd a multiple of 32); element d of row i is d_blk * qs[d % 32] of its block. */
     void (*attn_scores_q8)(const float *q, int64_t n_heads, int64_t hd, const block_q8_0 *const *k, int n, float *s,

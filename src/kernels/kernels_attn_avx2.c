@@ -1,5 +1,5 @@
 /* Attention kernels, AVX2 + FMA + F16C (kernels.h: attn_scores_f16, attn_accum_f16,
- * exp_shift_sum, and the Q8_0-KV attn_scores_q8 / attn_accum_q8). A chunk of KV rows is processed
+ * exp_shift_sum, and the Q8_0-KV attn_scores_q8 / attn_accum_q8), and the FFN's glu. A chunk of KV rows is processed
  * for up to 4 query heads at a time, so each row piece is converted (f16) or dequantized (Q8_0) once
  * per 4 heads and nothing goes through a function call per row; one template serves both formats. */
 #include <immintrin.h>
@@ -115,33 +115,12 @@ static void attn_accum_q8_avx2(float *acc, int64_t n_heads, int64_t hd, const bl
     accum_heads(KV_Q8, acc, n_heads, hd, (const void *const *)v, n, p, ld_p);
 }
 
-/* exp(x) for x <= 0 (softmax weights): x = n ln2 + r, |r| <= ln2 / 2, exp(r) by its degree-6
- * Taylor polynomial (truncation < 2e-7 relative), times 2^n built in the exponent bits. Inputs
- * below -87 (weights < 1.6e-38) give 2^-126-ish tiny values instead of exact denormals/zero:
- * negligible next to the running sum, which always contains a weight of 1. */
-static inline __m256 exp_neg_avx2(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x); /* ln2 high bits */
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);   /* ln2 low bits */
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
 static float exp_shift_sum_avx2(float *x, int64_t n, float m) {
     const __m256 vm = _mm256_set1_ps(m);
     __m256 s = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        const __m256 e = exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        const __m256 e = avx2_exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
         _mm256_storeu_ps(x + i, e);
         s = _mm256_add_ps(s, e);
     }
@@ -153,7 +132,25 @@ static float exp_shift_sum_avx2(float *x, int64_t n, float m) {
     return sum;
 }
 
+/* g = act(g) * u (kernels.h: glu); the tail takes the scalar formulas. */
+static void glu_avx2(float *g, const float *u, int64_t n, bool gelu_tanh) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        __m256 t = x; /* act(x) = x / (1 + exp(-t)) */
+        if (gelu_tanh) {
+            const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+            t = _mm256_mul_ps(_mm256_set1_ps(2.0f * KERNELS_GELU_K), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
+        }
+        const __m256 e = avx2_exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), t));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) g[i] = (gelu_tanh ? kernels_gelu_tanh(g[i]) : kernels_silu(g[i])) * u[i];
+}
+
 void kernels_fill_attn_avx2(slm_kernels *kt) {
+    kt->glu = glu_avx2;
     kt->attn_scores_f16 = attn_scores_f16_avx2;
     kt->attn_accum_f16 = attn_accum_f16_avx2;
     kt->exp_shift_sum = exp_shift_sum_avx2;

@@ -1,5 +1,6 @@
-/* Attention kernels, portable reference (see kernels.h: attn_scores_f16, attn_accum_f16,
- * exp_shift_sum). The SIMD versions must match these up to float rounding. */
+/* Attention kernels and the FFN's glu, portable reference (see kernels.h: attn_scores_f16,
+ * attn_accum_f16, exp_shift_sum, glu). The SIMD versions must match these up to float rounding
+ * (and their exp polynomial's few ulps). */
 #include <math.h>
 
 #include "kernels/kernels_internal.h"
@@ -54,7 +55,15 @@ static float exp_shift_sum(float *x, int64_t n, float m) {
     return sum;
 }
 
+static void glu(float *g, const float *u, int64_t n, bool gelu_tanh) {
+    if (gelu_tanh)
+        for (int64_t i = 0; i < n; i++) g[i] = kernels_gelu_tanh(g[i]) * u[i];
+    else
+        for (int64_t i = 0; i < n; i++) g[i] = kernels_silu(g[i]) * u[i];
+}
+
 void kernels_fill_attn_scalar(slm_kernels *kt) {
+    kt->glu = glu;
     kt->attn_scores_f16 = attn_scores_f16;
     kt->attn_accum_f16 = attn_accum_f16;
     kt->exp_shift_sum = exp_shift_sum;

@@ -62,4 +62,26 @@ static inline __m256 avx2_sum_i8_i8_ps(__m256i w, __m256i a) { return _mm256_cvt
 
 static inline __m256 avx2_sum_i8_pairs_ps(__m256i ones, __m256i a) { return avx2_sum_u8_i8_ps(ones, a); }
 
+/* exp(x), x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its degree-6 Taylor polynomial
+ * (truncation < 2e-7 relative), times 2^n built in the exponent bits. x is clamped to [-87, 88]:
+ * below, 2^-126-ish tiny values instead of exact denormals / zero; above, 1.7e38 instead of
+ * overflow (both negligible where this is used: softmax weights next to a sum that holds a 1,
+ * and 1 + exp(-x) denominators). */
+static inline __m256 avx2_exp_ps(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x); /* ln2 high bits */
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);   /* ln2 low bits */
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
 #endif

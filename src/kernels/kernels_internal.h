@@ -2,7 +2,17 @@
 #ifndef SLM_KERNELS_INTERNAL_H
 #define SLM_KERNELS_INTERNAL_H
 
+#include <math.h>
+
 #include "kernels/kernels.h"
+
+/* The glu activations' scalar formulas (kernels.h: glu), shared by the reference and SIMD tails. */
+#define KERNELS_GELU_K 0.7978845608028654f /* sqrt(2 / pi) */
+static inline float kernels_silu(float x) { return x / (1.0f + expf(-x)); }
+static inline float kernels_gelu_tanh(float x) {
+    const float z = KERNELS_GELU_K * (x + 0.044715f * x * x * x);
+    return x / (1.0f + expf(-2.0f * z));
+}
 
 /* Fill every entry with the portable reference (kernels_scalar.c). */
 void kernels_fill_scalar(slm_kernels *kt);

@@ -126,21 +126,18 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
                     w2 = _mm512_mask_add_epi16(w2, q5_mask(hb, 4 * m + 2), w2, k16);
                     w3 = _mm512_mask_add_epi16(w3, q5_mask(hb, 4 * m + 3), w3, k16);
                 }
-                /* signed codes: 4 subtractions here serve all NT tokens */
-                const __m512i off = _mm512_set1_epi16(kind == XK_Q4_0 ? 8 : 16);
-                w0 = _mm512_sub_epi16(w0, off);
-                w1 = _mm512_sub_epi16(w1, off);
-                w2 = _mm512_sub_epi16(w2, off);
-                w3 = _mm512_sub_epi16(w3, off);
+                /* unsigned codes: the offset is taken once per block and token below */
 #pragma GCC unroll 8
-                for (int t = 0; t < NT; t++) {
-                    const int16_t *aq = ab[t]->qs + 8 * m;
-                    acc[t] = _mm512_dpwssd_epi32(acc[t], w0, bcast32(aq));
-                    acc[t] = _mm512_dpwssd_epi32(acc[t], w1, bcast32(aq + 2));
-                    acc[t] = _mm512_dpwssd_epi32(acc[t], w2, bcast32(aq + 4));
-                    acc[t] = _mm512_dpwssd_epi32(acc[t], w3, bcast32(aq + 6));
-                }
+                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w0, bcast32(ab[t]->qs + 8 * m));
+#pragma GCC unroll 8
+                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w1, bcast32(ab[t]->qs + 8 * m + 2));
+#pragma GCC unroll 8
+                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w2, bcast32(ab[t]->qs + 8 * m + 4));
+#pragma GCC unroll 8
+                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w3, bcast32(ab[t]->qs + 8 * m + 6));
             }
+            const int offset = kind == XK_Q4_0 ? 8 : 16; /* x the block's exact code sum */
+            for (int t = 0; t < NT; t++) acc[t] = _mm512_sub_epi32(acc[t], _mm512_set1_epi32(offset * ab[t]->sum));
         } else {
 #pragma GCC unroll 16
             for (int p = 0; p < 16; p++) {
@@ -350,20 +347,15 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
                 const __m512i cv = _mm512_loadu_si512(cs + 64 * u);
                 const __m512i w0 = kq_decode(kind, cv, 0, tab), w1 = kq_decode(kind, cv, 1, tab),
                               w2 = kq_decode(kind, cv, 2, tab), w3 = kq_decode(kind, cv, 3, tab);
+                const __m512i wq[4] = {w0, w1, w2, w3};
+                /* pair-major: consecutive products go to different tokens' accumulators */
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++) {
 #pragma GCC unroll 6
-                for (int t = 0; t < NT; t++) {
-                    const int16_t *aq = ab[t]->qs + 64 * c + 8 * u;
-                    if (kind == XK_Q4_K) {
-                        A[t] = _mm512_dpwssd_epi32(A[t], w0, bcast32(aq));
-                        B[t] = _mm512_dpwssd_epi32(B[t], w1, bcast32(aq + 2));
-                        A[t] = _mm512_dpwssd_epi32(A[t], w2, bcast32(aq + 4));
-                        B[t] = _mm512_dpwssd_epi32(B[t], w3, bcast32(aq + 6));
-                    } else {
-                        __m512i *acc = u < 4 ? &A[t] : &B[t];
-                        *acc = _mm512_dpwssd_epi32(*acc, w0, bcast32(aq));
-                        *acc = _mm512_dpwssd_epi32(*acc, w1, bcast32(aq + 2));
-                        *acc = _mm512_dpwssd_epi32(*acc, w2, bcast32(aq + 4));
-                        *acc = _mm512_dpwssd_epi32(*acc, w3, bcast32(aq + 6));
+                    for (int t = 0; t < NT; t++) {
+                        const int16_t *aq = ab[t]->qs + 64 * c + 8 * u + 2 * q;
+                        __m512i *acc = (kind == XK_Q4_K ? q % 2 == 0 : u < 4) ? &A[t] : &B[t];
+                        *acc = _mm512_dpwssd_epi32(*acc, wq[q], bcast32(aq));
                     }
                 }
             }
@@ -527,13 +519,15 @@ static inline __attribute__((always_inline)) void q6_tile(const int NT, int64_t 
                                   w1 = _mm512_sub_epi16(q6_decode(c, h, 1, false), k32),
                                   w2 = _mm512_sub_epi16(q6_decode(c, h, 2, false), k32),
                                   w3 = _mm512_sub_epi16(q6_decode(c, h, 3, false), k32);
+                    const __m512i wq[4] = {w0, w1, w2, w3};
+#pragma GCC unroll 4
+                    for (int q = 0; q < 4; q++) {
 #pragma GCC unroll 6
-                    for (int t = 0; t < NT; t++) {
-                        const int16_t *ap = ab[t]->qs + 64 * nv + 32 * k + 8 * u;
-                        X[t] = _mm512_dpwssd_epi32(X[t], w0, bcast32(ap));
-                        Y[t] = _mm512_dpwssd_epi32(Y[t], w1, bcast32(ap + 2));
-                        X[t] = _mm512_dpwssd_epi32(X[t], w2, bcast32(ap + 4));
-                        Y[t] = _mm512_dpwssd_epi32(Y[t], w3, bcast32(ap + 6));
+                        for (int t = 0; t < NT; t++) {
+                            const int16_t *ap = ab[t]->qs + 64 * nv + 32 * k + 8 * u + 2 * q;
+                            __m512i *acc = q % 2 == 0 ? &X[t] : &Y[t];
+                            *acc = _mm512_dpwssd_epi32(*acc, wq[q], bcast32(ap));
+                        }
                     }
                 }
                 const int jx = base + 2 * k, jy = jx + 4;

@@ -265,15 +265,14 @@ static void act_tokens(void *arg, int ith, int nth) {
     struct slm_context *c = arg;
     const slm_hparams *hp = &c->model->hp;
     const int64_t F = hp->n_ff;
+    /* exact mode has no table: the scalar reference's formulas */
+    const slm_kernels *kt = c->kt ? c->kt : slm_kernels_for_isa(SLM_ISA_SCALAR);
     int64_t e0, e1;
     slm_split_range((int64_t)c->n_ub * F, ith, nth, 64, &e0, &e1);
     while (e0 < e1) {
         const int64_t t = e0 / F, i0 = e0 % F, i1 = e1 - t * F < F ? e1 - t * F : F;
         float *g = c->ffn + t * 2 * F, *u = g + F;
-        if (hp->gelu_mlp)
-            for (int64_t i = i0; i < i1; i++) g[i] = fwd_gelu_tanh(g[i]) * u[i];
-        else
-            for (int64_t i = i0; i < i1; i++) g[i] = fwd_silu(g[i]) * u[i];
+        kt->glu(g + i0, u + i0, i1 - i0, hp->gelu_mlp);
         e0 = t * F + i1;
     }
 }

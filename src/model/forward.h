@@ -45,9 +45,6 @@ void fwd_attn_end(int64_t n_heads, int64_t head_dim, const float *acc, const flo
 void fwd_attention_head(float *out, const float *q, const float *keys, const float *vals, int64_t ld, int64_t n_keys,
                         int64_t head_dim, float scale, float softcap, float *scratch);
 
-float fwd_silu(float x);
-float fwd_gelu_tanh(float x);
-
 /* ---- the forward pass (forward.c) ---- */
 
 /* One forward pass over ctx's current micro-batch (ctx->ub_*), whose cells are already claimed.

@@ -117,15 +117,3 @@ void fwd_attention_head(float *out, const float *q, const float *keys, const flo
         fwd_attn_step(q, 1, head_dim, keys + j * ld, vals + j * ld, scale, softcap, acc, &mx, &sum);
     fwd_attn_end(1, head_dim, acc, &sum, out, head_dim);
 }
-
-float fwd_silu(float x) { return x / (1.0f + expf(-x)); }
-
-/* 0.5 x (1 + tanh(z)) written as x * sigmoid(2z): the same function, one expf instead of tanhf
- * (glibc's tanhf goes through expm1f and was ~4% of Gemma 3 generation time); no cancellation
- * (the sum 1 + exp(-2z) is of positive terms), and exp overflow gives the right limits
- * (x / inf = -0 for very negative x). */
-float fwd_gelu_tanh(float x) {
-    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-    const float z = k * (x + 0.044715f * x * x * x);
-    return x / (1.0f + expf(-2.0f * z));
-}
