@@ -451,22 +451,29 @@ size_t slm_matmul_act_size_mode(uint32_t type, int64_t k, int64_t n_tok, slm_act
     return a16 > two ? a16 : two;
 }
 
-void slm_matmul_quantize_act16(const slm_kernels *kt, uint32_t type, const float *x, int64_t ldx, int64_t n_tok,
-                               int64_t k, void *act, int ith, int nth) {
-    const int ab = kt->mm[type].a16;
-    const slm_quant_act_fn q = ab == 32 ? kt->quant_a16_32 : kt->quant_a16_256;
-    const size_t arb = slm_matmul_a16_row_bytes(type, k);
+bool kernels_a16_share_of(const slm_kernels *kt, uint32_t type, int64_t n_tok, int64_t k, int ith, int nth,
+                          kernels_a16_share *s) {
+    const int64_t ab = kt->mm[type].a16;
     if (n_tok != 1 || nth == 1) {
         int64_t t0, t1;
         slm_split_range(n_tok, ith, nth, 1, &t0, &t1);
-        if (t1 > t0) q(x + t0 * ldx, ldx, t1 - t0, k, (uint8_t *)act + (size_t)t0 * arb, arb);
-        return;
+        *s = (kernels_a16_share){t0, t1 - t0, 0, k, (size_t)t0 * slm_matmul_a16_row_bytes(type, k)};
+        return t1 > t0;
     }
     /* One row, several threads: split at block bounds. */
     const size_t bb = ab == 32 ? sizeof(block_a16_32) : sizeof(block_a16_256);
     int64_t b0, b1;
     slm_split_range(k / ab, ith, nth, 1, &b0, &b1);
-    if (b1 > b0) q(x + b0 * ab, ldx, 1, (b1 - b0) * ab, (uint8_t *)act + (size_t)b0 * bb, arb);
+    *s = (kernels_a16_share){0, 1, b0 * ab, (b1 - b0) * ab, (size_t)b0 * bb};
+    return b1 > b0;
+}
+
+void slm_matmul_quantize_act16(const slm_kernels *kt, uint32_t type, const float *x, int64_t ldx, int64_t n_tok,
+                               int64_t k, void *act, int ith, int nth) {
+    const slm_quant_act_fn q = kt->mm[type].a16 == 32 ? kt->quant_a16_32 : kt->quant_a16_256;
+    kernels_a16_share s;
+    if (kernels_a16_share_of(kt, type, n_tok, k, ith, nth, &s))
+        q(x + s.t0 * ldx + s.e0, ldx, s.nt, s.ne, (uint8_t *)act + s.act_off, slm_matmul_a16_row_bytes(type, k));
 }
 
 void kernels_rows16_with(slm_gemm_fn gemm, uint32_t type, const void *w, size_t row_bytes, const void *act,
