@@ -108,6 +108,17 @@ static void test_rope_apply(void) {
     memcpy(x, x0, sizeof x);
     fwd_rope_apply(x, 6, true, (const float[3]){1, 0.1f, 0.01f}, 0, 1.0f);
     CHECK(!memcmp(x, x0, sizeof x), "rope at position 0 must not change the vector");
+    /* the two-step form (one cos/sin table per token) is bit-identical to fwd_rope_apply */
+    float inv64[32], cs[64], a[64], b[64];
+    for (int i = 0; i < 32; i++) inv64[i] = powf(10000.0f, -(float)i / 32);
+    for (int neox = 0; neox < 2; neox++)
+        for (int p = 0; p < 5000; p += 997) {
+            for (int i = 0; i < 64; i++) a[i] = b[i] = sinf(0.37f * (float)(i + p)) * 3.0f;
+            fwd_rope_apply(a, 64, neox, inv64, p, 1.25f);
+            fwd_rope_cos_sin(inv64, 64, p, 1.25f, cs);
+            fwd_rope_rotate(b, 64, neox, cs);
+            CHECK(!memcmp(a, b, sizeof a), "rope table form differs (neox %d, pos %d)", neox, p);
+        }
 }
 
 static void test_rmsnorm(void) {

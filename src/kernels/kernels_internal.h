@@ -88,29 +88,6 @@ bool kernels_a16_share_of(const slm_kernels *kt, uint32_t type, int64_t n_tok, i
 void kernels_rows16_with(slm_gemm_fn gemm, uint32_t type, const void *w, size_t row_bytes, const void *act,
                          int64_t n_tok, int64_t k, float *y, int64_t ldy, int64_t r0, int64_t r1);
 
-/* The loops every gemm16_x16 shares (kernels_x16_*.c): 16-row groups (16 x wrb bytes each) x
- * token chunks of up to nt_max tokens; `group` runs one group x nt tokens over nb blocks, with a
- * tile compiled for that width (a switch on nt in each tile file). */
-typedef void (*kernels_x16_group_fn)(int nt, int64_t nb, const uint8_t *g, const uint8_t *act, size_t arb, float *y,
-                                     int64_t ldy);
-static inline void kernels_x16_drive(kernels_x16_group_fn group, int nt_max, int64_t nb, const void *w, size_t wrb,
-                                     int64_t n_rows, const void *act, size_t arb, int64_t n_tok, float *y, int64_t ldy) {
-    for (int64_t r = 0; r < n_rows; r += 16)
-        for (int64_t t = 0; t < n_tok;) {
-            const int nt = n_tok - t >= nt_max ? nt_max : (int)(n_tok - t);
-            group(nt, nb, (const uint8_t *)w + (size_t)r * wrb, (const uint8_t *)act + (size_t)t * arb, arb,
-                  y + t * ldy + r, ldy);
-            t += nt;
-        }
-}
-
-/* A gemm16_x16 entry (slm_gemm_fn) that drives `group` over k / blk blocks. */
-#define KERNELS_X16_GEMM(name, group, blk, nt_max)                                                                   \
-    static void name(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,           \
-                     int64_t n_tok, float *y, int64_t ldy) {                                                      \
-        kernels_x16_drive(group, nt_max, k / (blk), w, wrb, n_rows, act, arb, n_tok, y, ldy);                     \
-    }
-
 /* Bytes of one activation row of act_type (F32, Q8_0 or Q8_K) for k elements, rounded up to a
  * multiple of 32 bytes; 0 if k does not fit the block size. */
 size_t kernels_act_row_bytes(uint32_t act_type, int64_t k);

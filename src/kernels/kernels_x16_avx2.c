@@ -37,6 +37,7 @@
 
 #include "kernels/kernels_internal.h"
 
+#define X16 16
 #define Q4_0_GB 288 /* group-block bytes: 16 x sizeof(block_q4_0) */
 #define Q5_0_GB 352 /* d, the permuted fifth bits (16 x 4 bytes), 4 nibble chunks */
 #define Q8_0_GB 544
@@ -216,32 +217,47 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
     }
 }
 
-/* One 16-row group x nt tokens (kernels_x16_drive). */
-static inline __attribute__((always_inline)) void group_x16(x16_kind kind, int nt, int64_t nb, const uint8_t *g,
-                                                            const uint8_t *at, size_t arb, float *yt, int64_t ldy) {
-    switch (nt) {
-    case 1:
-        if (kind != XK_Q8_0)
-            q4_tok1(kind, nb, g, (const block_a16_32 *)at, yt);
-        else
-            q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
-        break;
-    case 2: tile_nt(kind, 2, nb, g, at, arb, yt, ldy); break;
-    case 3: tile_nt(kind, 3, nb, g, at, arb, yt, ldy); break;
-    default: tile_nt(kind, NT_MAX, nb, g, at, arb, yt, ldy); break;
+static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_t k, const void *w, size_t wrb,
+                                                           int64_t n_rows, const void *act, size_t arb, int64_t n_tok,
+                                                           float *y, int64_t ldy) {
+    const int64_t nb = k / 32;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= NT_MAX ? NT_MAX : (int)left;
+            switch (nt) {
+            case 1:
+                if (kind != XK_Q8_0)
+                    q4_tok1(kind, nb, g, (const block_a16_32 *)at, yt);
+                else
+                    q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                break;
+            case 2: tile_nt(kind, 2, nb, g, at, arb, yt, ldy); break;
+            case 3: tile_nt(kind, 3, nb, g, at, arb, yt, ldy); break;
+            default: tile_nt(kind, NT_MAX, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
     }
 }
 
-#define GROUP(name, kind)                                                                                          \
-    static void name(int nt, int64_t nb, const uint8_t *g, const uint8_t *at, size_t arb, float *yt, int64_t ldy) { \
-        group_x16(kind, nt, nb, g, at, arb, yt, ldy);                                                              \
-    }
-GROUP(group_q4_0, XK_Q4_0)
-GROUP(group_q5_0, XK_Q5_0)
-GROUP(group_q8_0, XK_Q8_0)
-KERNELS_X16_GEMM(gemm16_x16_q4_0, group_q4_0, 32, NT_MAX)
-KERNELS_X16_GEMM(gemm16_x16_q5_0, group_q5_0, 32, NT_MAX)
-KERNELS_X16_GEMM(gemm16_x16_q8_0, group_q8_0, 32, NT_MAX)
+static void gemm16_x16_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_q5_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q5_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q8_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
 
 void kernels_fill_x16_avx2(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm16_x16_q4_0;

@@ -23,6 +23,7 @@
 #include "kernels/kernels_internal.h"
 #include "quant/quant.h"
 
+#define X16 16
 #define Q4_0_GB 288 /* group-block bytes: 16 x sizeof(block_q4_0) */
 #define Q8_0_GB 544
 
@@ -154,36 +155,36 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
 }
 
-/* One 16-row group x nt tokens (kernels_x16_drive). */
-static inline __attribute__((always_inline)) void group_x16(x16_kind kind, int nt, int64_t nb, const uint8_t *g,
-                                                            const uint8_t *at, size_t arb, float *yt, int64_t ldy) {
-    switch (nt) {
-    case 1:
-        if (kind != XK_Q8_0)
-            q4_tok1(kind, nb, g, (const block_a16_32 *)at, yt);
-        else
-            q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
-        break;
-    case 2: tile_nt(kind, 2, nb, g, at, arb, yt, ldy); break;
-    case 3: tile_nt(kind, 3, nb, g, at, arb, yt, ldy); break;
-    case 4: tile_nt(kind, 4, nb, g, at, arb, yt, ldy); break;
-    case 5: tile_nt(kind, 5, nb, g, at, arb, yt, ldy); break;
-    case 6: tile_nt(kind, 6, nb, g, at, arb, yt, ldy); break;
-    case 7: tile_nt(kind, 7, nb, g, at, arb, yt, ldy); break;
-    default: tile_nt(kind, 8, nb, g, at, arb, yt, ldy); break;
+static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_t k, const void *w, size_t wrb,
+                                                           int64_t n_rows, const void *act, size_t arb, int64_t n_tok,
+                                                           float *y, int64_t ldy) {
+    const int64_t nb = k / 32;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= 8 ? 8 : (int)left;
+            switch (nt) {
+            case 1:
+                if (kind != XK_Q8_0)
+                    q4_tok1(kind, nb, g, (const block_a16_32 *)at, yt);
+                else
+                    q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                break;
+            case 2: tile_nt(kind, 2, nb, g, at, arb, yt, ldy); break;
+            case 3: tile_nt(kind, 3, nb, g, at, arb, yt, ldy); break;
+            case 4: tile_nt(kind, 4, nb, g, at, arb, yt, ldy); break;
+            case 5: tile_nt(kind, 5, nb, g, at, arb, yt, ldy); break;
+            case 6: tile_nt(kind, 6, nb, g, at, arb, yt, ldy); break;
+            case 7: tile_nt(kind, 7, nb, g, at, arb, yt, ldy); break;
+            default: tile_nt(kind, 8, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
     }
 }
-
-#define GROUP(name, fn, kind)                                                                                      \
-    static void name(int nt, int64_t nb, const uint8_t *g, const uint8_t *at, size_t arb, float *yt, int64_t ldy) { \
-        fn(kind, nt, nb, g, at, arb, yt, ldy);                                                                     \
-    }
-GROUP(group_q4_0, group_x16, XK_Q4_0)
-GROUP(group_q5_0, group_x16, XK_Q5_0)
-GROUP(group_q8_0, group_x16, XK_Q8_0)
-KERNELS_X16_GEMM(gemm16_x16_q4_0, group_q4_0, 32, 8)
-KERNELS_X16_GEMM(gemm16_x16_q5_0, group_q5_0, 32, 8)
-KERNELS_X16_GEMM(gemm16_x16_q8_0, group_q8_0, 32, 8)
 
 /* ---- Super-block types (256 elements, 8 sub-blocks of 32): Q4_K, IQ4_XS ----------------------
  * Group-block: header fields of the 16 rows (kernels_x16.c), then per sub-block 256 bytes of
@@ -377,22 +378,39 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
 }
 
-static inline __attribute__((always_inline)) void group_kq(x16_kq kind, int nt, int64_t nb, const uint8_t *g,
-                                                           const uint8_t *at, size_t arb, float *yt, int64_t ldy) {
-    switch (nt) {
-    case 1: kq_tok1(kind, nb, g, (const block_a16_256 *)at, yt); break;
-    case 2: kq_tile(kind, 2, nb, g, at, arb, yt, ldy); break;
-    case 3: kq_tile(kind, 3, nb, g, at, arb, yt, ldy); break;
-    case 4: kq_tile(kind, 4, nb, g, at, arb, yt, ldy); break;
-    case 5: kq_tile(kind, 5, nb, g, at, arb, yt, ldy); break;
-    default: kq_tile(kind, 6, nb, g, at, arb, yt, ldy); break;
+static inline __attribute__((always_inline)) void gemm_kq(x16_kq kind, int64_t k, const void *w, size_t wrb,
+                                                          int64_t n_rows, const void *act, size_t arb, int64_t n_tok,
+                                                          float *y, int64_t ldy) {
+    const int64_t nb = k / 256;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= 6 ? 6 : (int)left;
+            switch (nt) {
+            case 1: kq_tok1(kind, nb, g, (const block_a16_256 *)at, yt); break;
+            case 2: kq_tile(kind, 2, nb, g, at, arb, yt, ldy); break;
+            case 3: kq_tile(kind, 3, nb, g, at, arb, yt, ldy); break;
+            case 4: kq_tile(kind, 4, nb, g, at, arb, yt, ldy); break;
+            case 5: kq_tile(kind, 5, nb, g, at, arb, yt, ldy); break;
+            default: kq_tile(kind, 6, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
     }
 }
 
-GROUP(group_q4_K, group_kq, XK_Q4_K)
-GROUP(group_iq4_xs, group_kq, XK_IQ4_XS)
-KERNELS_X16_GEMM(gemm16_x16_q4_K, group_q4_K, 256, 6)
-KERNELS_X16_GEMM(gemm16_x16_iq4_xs, group_iq4_xs, 256, 6)
+static void gemm16_x16_q4_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_Q4_K, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                              int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_IQ4_XS, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
 
 /* ---- Q6_K ------------------------------------------------------------------------------------
  * Group-block (3360 bytes): d of 16 rows, the 16 int8 scales (one xmm of 16 rows each), then per
@@ -525,18 +543,43 @@ static inline __attribute__((always_inline)) void q6_tile(const int NT, int64_t 
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
 }
 
-static void group_q6_K(int nt, int64_t nb, const uint8_t *g, const uint8_t *at, size_t arb, float *yt, int64_t ldy) {
-    switch (nt) {
-    case 1: q6_tok1(nb, g, (const block_a16_256 *)at, yt); break;
-    case 2: q6_tile(2, nb, g, at, arb, yt, ldy); break;
-    case 3: q6_tile(3, nb, g, at, arb, yt, ldy); break;
-    case 4: q6_tile(4, nb, g, at, arb, yt, ldy); break;
-    case 5: q6_tile(5, nb, g, at, arb, yt, ldy); break;
-    default: q6_tile(6, nb, g, at, arb, yt, ldy); break;
+static void gemm16_x16_q6_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    const int64_t nb = k / 256;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= 6 ? 6 : (int)left;
+            switch (nt) {
+            case 1: q6_tok1(nb, g, (const block_a16_256 *)at, yt); break;
+            case 2: q6_tile(2, nb, g, at, arb, yt, ldy); break;
+            case 3: q6_tile(3, nb, g, at, arb, yt, ldy); break;
+            case 4: q6_tile(4, nb, g, at, arb, yt, ldy); break;
+            case 5: q6_tile(5, nb, g, at, arb, yt, ldy); break;
+            default: q6_tile(6, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
     }
 }
 
-KERNELS_X16_GEMM(gemm16_x16_q6_K, group_q6_K, 256, 6)
+static void gemm16_x16_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_q5_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q5_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_x16(XK_Q8_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
 
 void kernels_fill_x16_avx512(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm16_x16_q4_0;

@@ -29,6 +29,7 @@
 #include "kernels/kernels_internal.h"
 #include "quant/quant.h"
 
+#define X16 16
 #define Q4_K_GB 2304 /* 16 x sizeof(block_q4_K): d, dmin (32 bytes each), 12 x 16 scale bytes, codes */
 #define NT_MAX 4
 
@@ -400,34 +401,49 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
     }
 }
 
-/* One 16-row group x nt tokens (kernels_x16_drive). */
-static inline __attribute__((always_inline)) void group_kq(x16_kq kind, int nt, int64_t nb, const uint8_t *g,
-                                                           const uint8_t *at, size_t arb, float *yt, int64_t ldy) {
-    switch (nt) {
-    case 1:
-        if (kind == XK_Q4_K)
-            q4k_tok1(nb, g, (const block_a16_256 *)at, yt);
-        else if (kind == XK_Q6_K)
-            q6k_tok1(nb, g, (const block_a16_256 *)at, yt);
-        else
-            iq4_tok1(nb, g, (const block_a16_256 *)at, yt);
-        break;
-    case 2: kq_tile(kind, 2, nb, g, at, arb, yt, ldy); break;
-    case 3: kq_tile(kind, 3, nb, g, at, arb, yt, ldy); break;
-    default: kq_tile(kind, NT_MAX, nb, g, at, arb, yt, ldy); break;
+static inline __attribute__((always_inline)) void gemm_kq(x16_kq kind, int64_t k, const void *w, size_t wrb,
+                                                          int64_t n_rows, const void *act, size_t arb, int64_t n_tok,
+                                                          float *y, int64_t ldy) {
+    const int64_t nb = k / 256;
+    for (int64_t r = 0; r < n_rows; r += X16) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+        for (int64_t t = 0; t < n_tok;) {
+            const uint8_t *at = (const uint8_t *)act + (size_t)t * arb;
+            float *yt = y + t * ldy + r;
+            const int64_t left = n_tok - t;
+            const int nt = left >= NT_MAX ? NT_MAX : (int)left;
+            switch (nt) {
+            case 1:
+                if (kind == XK_Q4_K)
+                    q4k_tok1(nb, g, (const block_a16_256 *)at, yt);
+                else if (kind == XK_Q6_K)
+                    q6k_tok1(nb, g, (const block_a16_256 *)at, yt);
+                else
+                    iq4_tok1(nb, g, (const block_a16_256 *)at, yt);
+                break;
+            case 2: kq_tile(kind, 2, nb, g, at, arb, yt, ldy); break;
+            case 3: kq_tile(kind, 3, nb, g, at, arb, yt, ldy); break;
+            default: kq_tile(kind, NT_MAX, nb, g, at, arb, yt, ldy); break;
+            }
+            t += nt;
+        }
     }
 }
 
-#define GROUP(name, kind)                                                                                          \
-    static void name(int nt, int64_t nb, const uint8_t *g, const uint8_t *at, size_t arb, float *yt, int64_t ldy) { \
-        group_kq(kind, nt, nb, g, at, arb, yt, ldy);                                                               \
-    }
-GROUP(group_q4_K, XK_Q4_K)
-GROUP(group_q6_K, XK_Q6_K)
-GROUP(group_iq4_xs, XK_IQ4_XS)
-KERNELS_X16_GEMM(gemm16_x16_q4_K, group_q4_K, 256, NT_MAX)
-KERNELS_X16_GEMM(gemm16_x16_q6_K, group_q6_K, 256, NT_MAX)
-KERNELS_X16_GEMM(gemm16_x16_iq4_xs, group_iq4_xs, 256, NT_MAX)
+static void gemm16_x16_q4_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_Q4_K, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_q6_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_Q6_K, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+static void gemm16_x16_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                              int64_t n_tok, float *y, int64_t ldy) {
+    gemm_kq(XK_IQ4_XS, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
 
 void kernels_fill_x16_kq_avx2(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_K].gemm16_x16 = gemm16_x16_q4_K;

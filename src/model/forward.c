@@ -245,15 +245,19 @@ static void qk_tokens(void *arg, int ith, int nth) {
     const int64_t hd = hp->head_dim, n_q = hp->n_head * hd, n_kv = hp->n_head_kv * hd, ld_qkv = n_q + 2 * n_kv;
     int64_t t0, t1;
     slm_split_range(c->n_ub, ith, nth, 1, &t0, &t1);
+    float cs[2 * FWD_ROPE_MAX_HALF]; /* the token's cos / sin, shared by its heads */
+    const bool table = hp->n_rot / 2 <= FWD_ROPE_MAX_HALF;
     for (int64_t t = t0; t < t1; t++) {
         float *q = c->qkv + t * ld_qkv, *k = q + n_q;
-        for (int64_t h = 0; h < hp->n_head; h++) {
-            if (a->wqn) fwd_rmsnorm(q + h * hd, q + h * hd, a->wqn, hd, hp->rms_eps, hp->norm_plus_one);
-            fwd_rope_apply(q + h * hd, hp->n_rot, hp->rope_neox, a->inv_freq, c->ub_pos[t], c->rope_mscale);
-        }
-        for (int64_t h = 0; h < hp->n_head_kv; h++) {
-            if (a->wkn) fwd_rmsnorm(k + h * hd, k + h * hd, a->wkn, hd, hp->rms_eps, hp->norm_plus_one);
-            fwd_rope_apply(k + h * hd, hp->n_rot, hp->rope_neox, a->inv_freq, c->ub_pos[t], c->rope_mscale);
+        if (table) fwd_rope_cos_sin(a->inv_freq, hp->n_rot, c->ub_pos[t], c->rope_mscale, cs);
+        for (int64_t h = 0; h < hp->n_head + hp->n_head_kv; h++) { /* q heads, then k heads */
+            float *x = h < hp->n_head ? q + h * hd : k + (h - hp->n_head) * hd;
+            const float *wn = h < hp->n_head ? a->wqn : a->wkn;
+            if (wn) fwd_rmsnorm(x, x, wn, hd, hp->rms_eps, hp->norm_plus_one);
+            if (table)
+                fwd_rope_rotate(x, hp->n_rot, hp->rope_neox, cs);
+            else
+                fwd_rope_apply(x, hp->n_rot, hp->rope_neox, a->inv_freq, c->ub_pos[t], c->rope_mscale);
         }
         kv_cache_store(&c->kv, a->layer, c->ub_cell[t], k, k + n_kv);
     }

@@ -30,6 +30,13 @@ void fwd_rope_inv_freq(const slm_hparams *hp, float theta, bool scaled, bool use
  * pairs (2i, 2i + 1) (GGUF `llama` after the converter's row permutation). cos/sin are scaled by
  * mscale (longrope attention factor; 1 otherwise). */
 void fwd_rope_apply(float *x, int64_t n_rot, bool neox, const float *inv_freq, int32_t pos, float mscale);
+/* The same in two steps, so that the heads of a token share one cos/sin table: cs[0, n_rot/2)
+ * = cos x mscale, cs[n_rot/2, n_rot) = sin x mscale of position pos; then the rotation of one head
+ * (bit-identical to fwd_rope_apply). The forward pass keeps the table on the stack for up to
+ * FWD_ROPE_MAX_HALF pairs (fwd_rope_apply beyond). */
+#define FWD_ROPE_MAX_HALF 512
+void fwd_rope_cos_sin(const float *inv_freq, int64_t n_rot, int32_t pos, float mscale, float *cs);
+void fwd_rope_rotate(float *x, int64_t n_rot, bool neox, const float *cs);
 
 /* Attention with an online softmax, for n_heads query heads that share one kv head (GQA):
  * begin, then one step per visible key (k, v: head_dim floats), then end writes

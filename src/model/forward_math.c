@@ -59,6 +59,26 @@ void fwd_rope_inv_freq(const slm_hparams *hp, float theta, bool scaled, bool use
     }
 }
 
+void fwd_rope_cos_sin(const float *inv_freq, int64_t n_rot, int32_t pos, float mscale, float *cs) {
+    const int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {
+        const float angle = (float)pos * inv_freq[i]; /* float32 product, as the reference */
+        cs[i] = cosf(angle) * mscale;
+        cs[half + i] = sinf(angle) * mscale;
+    }
+}
+
+void fwd_rope_rotate(float *x, int64_t n_rot, bool neox, const float *cs) {
+    const int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {
+        const float c = cs[i], s = cs[half + i];
+        const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+        const float a = x[i0], b = x[i1];
+        x[i0] = a * c - b * s;
+        x[i1] = b * c + a * s;
+    }
+}
+
 void fwd_rope_apply(float *x, int64_t n_rot, bool neox, const float *inv_freq, int32_t pos, float mscale) {
     const int64_t half = n_rot / 2;
     for (int64_t i = 0; i < half; i++) {
