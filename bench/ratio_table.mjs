@@ -9,7 +9,8 @@
 //
 // Records in OUT.jsonl (one JSON object per line, "src" says which):
 //   host   {cpu, n_cpu, loadavg, date}                      once, at the start
-//   membw  {when, r: bench_membw row}                       read bandwidth, start and end
+//   membw  {file, r: bench_membw row}                       read bandwidth: file "start", then
+//                                                           after each file's runs (its name)
 //   bytes  {file, r: bench_token_bytes object}              bytes a token reads, per file
 //   idle   {file, busy_pct}                                 other processes' CPU use just before
 //   disturb {tool, file, depth, other_pct}                  other processes' share of all CPUs
@@ -23,7 +24,8 @@
 // Bandwidth ceiling of a tg row (threads T, n generated tokens after depth D):
 //   bytes/token = weight_bytes_per_token (bench_token_bytes: all tensors, one token_embd row when
 //                 output.weight is separate) + KV bytes read at the average context D + (n+1)/2
-//   ceiling t/s = best read bandwidth at T threads (bench_membw, max of start and end) / bytes
+//   ceiling t/s = best read bandwidth at T threads (bench_membw, the measurements just before and
+//                 after that file's runs; see bandwidthPerFile) / bytes
 //   % of ceiling = measured t/s / ceiling t/s
 import fs from "node:fs";
 
@@ -50,10 +52,10 @@ function wrap(src, file) {
   });
 }
 
-// Best read bandwidth (bytes/s) per thread count over all membw records.
-function bandwidth(rows) {
+// Best read bandwidth (bytes/s) per thread count over membw records.
+function bandwidth(records) {
   const bw = new Map();
-  for (const x of rows.filter((x) => x.src === "membw")) {
+  for (const x of records) {
     const t = x.r.threads, b = x.r.best_gbps * 1e9;
     if (!(bw.get(t) >= b)) bw.set(t, b);
   }
@@ -62,6 +64,30 @@ function bandwidth(rows) {
   let best = 0;
   for (const t of [...bw.keys()].sort((a, b) => a - b)) bw.set(t, (best = Math.max(best, bw.get(t))));
   return bw;
+}
+
+// The bandwidth that brackets each file's runs: the best of the measurement just before them
+// (the previous file's, or "start") and the one just after (run_bench.sh measures after every
+// file). A shared host's bandwidth drifts by tens of percent within minutes (seen here: 2-thread
+// 33 -> 53 GB/s); a ceiling from the whole run's best would compare a row with another moment.
+// Runs without per-file records (older files) fall back to the whole run's best.
+function bandwidthPerFile(rows) {
+  const perFile = new Map();
+  let last = [], group = [], lastSrc = "";
+  for (const x of rows) {
+    if (x.src === "membw") {
+      if (lastSrc !== "membw") group = [];
+      group.push(x);
+      last = group;
+      if (perFile.has(x.file)) perFile.get(x.file).after.push(x);
+    } else if ((x.src === "nlc" || x.src === "slm") && !perFile.has(x.file)) {
+      perFile.set(x.file, { before: last, after: [] });
+    }
+    lastSrc = x.src;
+  }
+  const out = new Map();
+  for (const [file, { before, after }] of perFile) if (after.length) out.set(file, bandwidth([...before, ...after]));
+  return out;
 }
 
 // Bytes one token reads at context length ctx (see bench_token_bytes.c).
@@ -76,7 +102,8 @@ const testName = (r) => r.n_gen > 0 && r.n_prompt === 0
 
 function table(path) {
   const rows = readRows(path);
-  const bw = bandwidth(rows);
+  const bw = bandwidth(rows.filter((x) => x.src === "membw"));
+  const bwFile = bandwidthPerFile(rows);
   const bytes = new Map(rows.filter((x) => x.src === "bytes").map((x) => [x.file, x.r]));
   const key = (f, test, t) => `${f}|${test}|${t}`;
   const peer = new Map(), ours = new Map(), order = [];
@@ -112,7 +139,7 @@ function table(path) {
     const p = peer.get(k), o = ours.get(k);
     const ref = o ?? p;
     let ceil = NaN;
-    const b = bytes.get(file), band = bw.get(Number(threads));
+    const b = bytes.get(file), band = (bwFile.get(file) ?? bw).get(Number(threads));
     if (test.startsWith("tg") && b && band) ceil = band / tokenBytes(b, ref.depth + (ref.n + 1) / 2);
     const ratio = p && o ? o.ts / p.ts : NaN;
     const other = disturb.get(`${file}|${ref.depth ?? 0}`) ?? 0;
@@ -134,7 +161,17 @@ function table(path) {
   out.push("");
   const bwText = [...bw].sort((a, b) => a[0] - b[0]).map(([t, b]) => `${t} thread${t > 1 ? "s" : ""} ${(b / 1e9).toFixed(1)} GB/s`);
   const mb = rows.find((x) => x.src === "membw");
-  if (mb) out.push(`Read bandwidth (bench_membw, best of ${mb.r.passes} passes over ${mb.r.buffer_mib} MiB, best of the start and end measurements): ${bwText.join(", ")}.`);
+  if (mb && bwFile.size) {
+    const range = (t) => {
+      const v = [...bwFile.values()].map((m) => m.get(t)).filter(Number.isFinite);
+      return `${(Math.min(...v) / 1e9).toFixed(1)}-${(Math.max(...v) / 1e9).toFixed(1)}`;
+    };
+    out.push(`Read bandwidth (bench_membw, best of ${mb.r.passes} passes over ${mb.r.buffer_mib} MiB, measured before and after each file; a row's ceiling uses the best of its file's two): ` +
+      [...bw.keys()].sort((a, b) => a - b).map((t) => `${t} thread${t > 1 ? "s" : ""} ${range(t)} GB/s`).join(", ") +
+      ` (whole run's best: ${bwText.join(", ")}).`);
+  } else if (mb) {
+    out.push(`Read bandwidth (bench_membw, best of ${mb.r.passes} passes over ${mb.r.buffer_mib} MiB, best of the start and end measurements): ${bwText.join(", ")}.`);
+  }
   const host = rows.find((x) => x.src === "host");
   const nlcInfo = rows.find((x) => x.src === "nlc")?.r.info;
   if (host) out.push(`Machine: ${host.cpu}, ${host.n_cpu} CPUs, ${host.date}; slm kernels: ${mb?.r.slm_kernels ?? "?"}; ` +
@@ -156,7 +193,8 @@ function table(path) {
 // generation at 60% of the measured bandwidth, both tools, warm-ups, depth fills, loads.
 function estimate(path, threads, reps, pp, tg, depth, depthThreads) {
   const rows = readRows(path);
-  const bw = bandwidth(rows);
+  const bw = bandwidth(rows.filter((x) => x.src === "membw"));
+  const bwFile = bandwidthPerFile(rows);
   let s = 0;
   const list = (x) => String(x).split(",").map(Number).filter((t) => t > 0);
   for (const b of rows.filter((x) => x.src === "bytes").map((x) => x.r)) {

@@ -173,8 +173,8 @@ for f in "${files[@]}"; do
     if [ $((i % 2)) -eq 0 ]; then peer_run "$f" "$sp" "$sd" "$stt"; slm_run "$f" "$sp" "$sd" "$stt"
     else slm_run "$f" "$sp" "$sd" "$stt"; peer_run "$f" "$sp" "$sd" "$stt"; fi
   done
+  membw "$(basename "$f")" # the bandwidth bracketing this file's rows (ratio_table.mjs)
   i=$((i + 1))
 done
-membw end
 echo "run_bench: took $(( $(date +%s) - t_start )) s; raw results in $out" >&2
 node bench/ratio_table.mjs table "$out" | tee "${out%.jsonl}.md"
