@@ -1,10 +1,13 @@
 /* Kernel lab: matmul throughput in isolation (not a test).
  *
- *   bench_kernels [-t threads] [-k K] [-n N] [-p n_tok] [-i isa] [--act 16|8|8x2] [--x16] [types...]
+ *   bench_kernels [-t threads] [-k K] [-n N] [-p n_tok] [-i isa] [--act 16|8|8x2] [--x16] [--ring MiB]
+ *                 [types...]
  *
  * Times slm_matmul_mode with the activation mode given by --act (default 16: the production
  * default; 8: llama.cpp's 8-bit activations; 8x2: 8-bit plus residual); --x16 repacks the weights
- * into 16-row groups first where the table has tiles for them (slm_matmul_x16).
+ * into 16-row groups first where the table has tiles for them (slm_matmul_x16); --ring M also
+ * times token generation over distinct copies of the matrix totalling more than M MiB, in turn
+ * (the median pass: weights streamed from memory as in a model, not the best call from cache).
  *
  * For each weight type: matvec (n_tok = 1, token generation) as GB/s of weight bytes streamed,
  * and prompt processing (n_tok = p, default 512) as GFLOP/s (2 N K p flops); see now_s for how
@@ -27,6 +30,7 @@
 static int g_threads = 1;
 static slm_act_mode g_mode = SLM_ACT_A16;
 static bool g_x16 = false, g_packed = false; /* --x16: weights repacked into 16-row groups */
+static int64_t g_ring_mib = 0;              /* --ring: token generation over distinct copies */
 
 static void run_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t rb, int64_t n,
                        const float *x, int64_t n_tok, int64_t k, void *act, float *y) {
@@ -71,6 +75,28 @@ static double time_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t 
     return best;
 }
 
+/* --ring: n_tok = 1 over `copies` distinct copies of the matrix in turn (their total larger than
+ * the caches, as a model's layers are); seconds per call, the median pass of `passes`. */
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double time_ring(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, uint8_t *const *ws, int copies,
+                        size_t rb, int64_t n, const float *x, int64_t k, void *act, float *y) {
+    enum { PASSES = 15 };
+    double t[PASSES];
+    for (int p = 0; p < PASSES; p++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int c = 0; c < copies; c++)
+            run_matmul(kt, pool, type, ws[c], rb, n, x, 1, k, act, y);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        t[p] = ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9) / copies;
+    }
+    qsort(t, PASSES, sizeof t[0], cmp_double);
+    return t[PASSES / 2];
+}
+
 static void empty_task(void *arg, int ith, int nth) {
     (void)arg;
     (void)ith;
@@ -107,6 +133,8 @@ int main(int argc, char **argv) {
             isa_name = argv[++i];
         else if (!strcmp(argv[i], "--x16"))
             g_x16 = true;
+        else if (!strcmp(argv[i], "--ring") && i + 1 < argc)
+            g_ring_mib = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--act") && i + 1 < argc) {
             const char *m = argv[++i];
             g_mode = !strcmp(m, "8") ? SLM_ACT_Q8 : !strcmp(m, "8x2") ? SLM_ACT_Q8X2 : SLM_ACT_A16;
@@ -194,6 +222,21 @@ int main(int argc, char **argv) {
             printf("%-7s x16 (16-row interleaved weights), max rel vs reference %.3g\n", types[ti], maxrel);
         }
 
+        if (g_ring_mib > 0) {
+            const size_t bytes = rb * (size_t)N;
+            int copies = (int)(((size_t)g_ring_mib << 20) / bytes) + 1;
+            if (copies < 2) copies = 2;
+            uint8_t **ws = xalloc(sizeof(uint8_t *) * (size_t)copies);
+            for (int c = 0; c < copies; c++) {
+                ws[c] = xalloc(bytes);
+                memcpy(ws[c], w, bytes);
+            }
+            const double tr = time_ring(kt, pool, type, ws, copies, rb, N, x, K, act, y);
+            printf("%-7s ring of %d copies (%.0f MiB): tg %.3f ms, %.2f GB/s (median pass)\n", types[ti], copies,
+                   (double)bytes * copies / 1048576.0, tr * 1e3, (double)bytes / tr / 1e9);
+            for (int c = 0; c < copies; c++) free(ws[c]);
+            free(ws);
+        }
         double tg = time_matmul(kt, pool, type, w, rb, N, x, 1, K, act, y, 0.5);
         double pp = P > 0 ? time_matmul(kt, pool, type, w, rb, N, x, P, K, act, y, 0.5) : 0;
         printf("%-7s %10.3f %10.2f %12.2f %10.2f\n", types[ti], tg * 1e3, (double)rb * N / tg / 1e9, pp * 1e3,

@@ -16,6 +16,7 @@
 
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_internal.h"
 #include "quant/quant.h"
 #include "kernel_test_util.h"
 #include "testutil.h"
@@ -229,6 +230,51 @@ static void test_matmul_pool(const slm_kernels *kt) {
         case_free(&c);
     }
     slm_threadpool_free(pool);
+}
+
+/* kernels_next_rows from real pool threads: every row taken exactly once, every chunk whole
+ * 16-row tiles (but the last), each thread's first chunk its own index. */
+typedef struct next_rows_probe {
+    kernels_matmul_task m;
+    _Atomic int *seen;
+    _Atomic int bad;
+} next_rows_probe;
+
+static void next_rows_task(void *arg, int ith, int nth) {
+    next_rows_probe *p = arg;
+    int64_t r0, r1;
+    int taken = 0;
+    while (kernels_next_rows(&p->m, ith, nth, &taken, &r0, &r1)) {
+        if (r0 % SLM_MATMUL_ROW_ALIGN != 0 || (r1 % SLM_MATMUL_ROW_ALIGN != 0 && r1 != p->m.n_rows) || r1 <= r0)
+            atomic_fetch_add(&p->bad, 1);
+        for (int64_t r = r0; r < r1; r++) atomic_fetch_add(&p->seen[r], 1);
+    }
+}
+
+static void test_next_rows(void) {
+    static const int64_t rows[] = {0, 1, 15, 16, 17, 45, 128, 512, 896, 4864, 151936};
+    static const int threads[] = {1, 2, 3, 7};
+    for (size_t ti = 0; ti < sizeof threads / sizeof threads[0]; ti++) {
+        slm_threadpool *pool = NULL;
+        slm_error err;
+        CHECK(slm_threadpool_new(threads[ti], &pool, &err) == SLM_OK, "pool: %s", err.msg);
+        for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
+            for (int rep = 0; rep < 3; rep++) {
+                next_rows_probe p = {.m = {.n_rows = rows[ri]}};
+                p.seen = xmalloc(sizeof(_Atomic int) * (size_t)(rows[ri] + 1));
+                for (int64_t r = 0; r < rows[ri]; r++) atomic_init(&p.seen[r], 0);
+                atomic_init(&p.bad, 0);
+                slm_threadpool_run(pool, next_rows_task, &p);
+                int64_t wrong = 0;
+                for (int64_t r = 0; r < rows[ri]; r++) wrong += atomic_load(&p.seen[r]) != 1;
+                CHECK(wrong == 0 && atomic_load(&p.bad) == 0,
+                      "kernels_next_rows %lld rows, %d threads: %lld rows not taken exactly once, %d bad chunks",
+                      (long long)rows[ri], threads[ti], (long long)wrong, atomic_load(&p.bad));
+                free((void *)p.seen);
+            }
+        }
+        slm_threadpool_free(pool);
+    }
 }
 
 /* ---- precise matmul (kernels.h gemm2 / slm_matmul_precise) ------------------------------------ */
@@ -744,6 +790,7 @@ int main(void) {
         printf(" %s", isas[i]->name);
     printf(" (active: %s)\n", slm_kernels_get()->name);
     test_threadpool();
+    test_next_rows();
     test_isa_env();
     test_matmul_check();
     for (int i = 0; i < n_isa; i++) {

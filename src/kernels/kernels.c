@@ -291,20 +291,38 @@ void slm_matmul_rows(const slm_kernels *kt, uint32_t type, const void *w, size_t
 
 typedef kernels_matmul_task matmul_task;
 
+bool kernels_next_rows(kernels_matmul_task *m, int ith, int nth, int *taken, int64_t *r0, int64_t *r1) {
+    const int64_t align = SLM_MATMUL_ROW_ALIGN, tiles = (m->n_rows + align - 1) / align;
+    if (nth <= 1) { /* one thread: all rows at once */
+        *r0 = 0;
+        *r1 = m->n_rows;
+        return (*taken)++ == 0 && m->n_rows > 0;
+    }
+    int64_t per = (tiles + (int64_t)nth * KERNELS_CHUNKS_PER_THREAD - 1) / ((int64_t)nth * KERNELS_CHUNKS_PER_THREAD);
+    if (per < 1) per = 1;
+    const int64_t n_chunks = (tiles + per - 1) / per;
+    const int64_t c = (*taken)++ == 0 ? ith : nth + atomic_fetch_add_explicit(&m->next_chunk, 1, memory_order_relaxed);
+    if (c >= n_chunks) return false;
+    *r0 = c * per * align;
+    *r1 = (c + 1) * per * align < m->n_rows ? (c + 1) * per * align : m->n_rows;
+    return true;
+}
+
 static void matmul_task_run(void *arg, int ith, int nth) {
-    const matmul_task *m = arg;
+    matmul_task *m = arg;
     slm_matmul_quantize_act(m->kt, m->type, m->x, m->ldx, m->n_tok, m->k, m->act, ith, nth);
     slm_threadpool_barrier(m->pool);
     int64_t r0, r1;
-    slm_split_range(m->n_rows, ith, nth, SLM_MATMUL_ROW_ALIGN, &r0, &r1);
-    if (r1 > r0) slm_matmul_rows(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
+    int taken = 0;
+    while (kernels_next_rows(m, ith, nth, &taken, &r0, &r1))
+        slm_matmul_rows(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
 }
 
 void slm_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
                 int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
                 int64_t ldy) {
     if (n_rows <= 0 || n_tok <= 0) return;
-    matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy};
+    matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy, 0};
     slm_threadpool_run(pool, matmul_task_run, &m);
 }
 
@@ -401,12 +419,13 @@ void slm_matmul_rows2(const slm_kernels *kt, uint32_t type, const void *w, size_
 }
 
 static void matmul2_task_run(void *arg, int ith, int nth) {
-    const matmul_task *m = arg;
+    matmul_task *m = arg;
     slm_matmul_quantize_act2(m->kt, m->type, m->x, m->ldx, m->n_tok, m->k, m->act, ith, nth);
     slm_threadpool_barrier(m->pool);
     int64_t r0, r1;
-    slm_split_range(m->n_rows, ith, nth, SLM_MATMUL_ROW_ALIGN, &r0, &r1);
-    if (r1 > r0) slm_matmul_rows2(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
+    int taken = 0;
+    while (kernels_next_rows(m, ith, nth, &taken, &r0, &r1))
+        slm_matmul_rows2(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
 }
 
 void slm_matmul_precise(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
@@ -417,7 +436,7 @@ void slm_matmul_precise(const slm_kernels *kt, slm_threadpool *pool, uint32_t ty
         return;
     }
     if (n_rows <= 0 || n_tok <= 0) return;
-    matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy};
+    matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy, 0};
     slm_threadpool_run(pool, matmul2_task_run, &m);
 }
 
@@ -501,12 +520,13 @@ void slm_matmul_rows16(const slm_kernels *kt, uint32_t type, const void *w, size
 }
 
 static void matmul16_task_run(void *arg, int ith, int nth) {
-    const matmul_task *m = arg;
+    matmul_task *m = arg;
     slm_matmul_quantize_act16(m->kt, m->type, m->x, m->ldx, m->n_tok, m->k, m->act, ith, nth);
     slm_threadpool_barrier(m->pool);
     int64_t r0, r1;
-    slm_split_range(m->n_rows, ith, nth, SLM_MATMUL_ROW_ALIGN, &r0, &r1);
-    if (r1 > r0) slm_matmul_rows16(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
+    int taken = 0;
+    while (kernels_next_rows(m, ith, nth, &taken, &r0, &r1))
+        slm_matmul_rows16(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
 }
 
 void slm_matmul_mode(const slm_kernels *kt, slm_threadpool *pool, slm_act_mode mode, uint32_t type, const void *w,
@@ -523,6 +543,6 @@ void slm_matmul_mode(const slm_kernels *kt, slm_threadpool *pool, slm_act_mode m
         break;
     }
     if (n_rows <= 0 || n_tok <= 0) return;
-    matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy};
+    matmul_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy, 0};
     slm_threadpool_run(pool, matmul16_task_run, &m);
 }

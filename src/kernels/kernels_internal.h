@@ -3,6 +3,7 @@
 #define SLM_KERNELS_INTERNAL_H
 
 #include <math.h>
+#include <stdatomic.h>
 
 #include "kernels/kernels.h"
 
@@ -70,7 +71,16 @@ typedef struct kernels_matmul_task {
     void *act;
     float *y;
     int64_t ldy;
+    _Atomic int64_t next_chunk; /* kernels_next_rows: chunks taken after each thread's first */
 } kernels_matmul_task;
+
+/* Work sharing for phase 2 (the rows): the rows are cut into chunks of whole 16-row tiles, about
+ * KERNELS_CHUNKS_PER_THREAD per thread; thread ith takes chunk ith first, then whichever chunk is
+ * next untaken. A thread the machine slows down (another process on its core, a noisier memory
+ * channel) so hands its last chunks to the others instead of holding all of them at the join.
+ * Sets [*r0, *r1) and returns true while there are rows; *taken starts at 0. */
+#define KERNELS_CHUNKS_PER_THREAD 4
+bool kernels_next_rows(kernels_matmul_task *m, int ith, int nth, int *taken, int64_t *r0, int64_t *r1);
 
 /* The part of the a16 activation rows that thread ith of nth quantizes (slm_matmul_quantize_act16)
  * and may post-process in place: tokens [t0, t0 + nt) whole (e0 = 0, ne = k), or for one token

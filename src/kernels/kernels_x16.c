@@ -267,7 +267,7 @@ void slm_matmul_rows16_x16(const slm_kernels *kt, uint32_t type, const void *w, 
 typedef kernels_matmul_task x16_task;
 
 static void x16_task_run(void *arg, int ith, int nth) {
-    const x16_task *m = arg;
+    x16_task *m = arg;
     slm_matmul_quantize_act16(m->kt, m->type, m->x, m->ldx, m->n_tok, m->k, m->act, ith, nth);
     /* this thread's share of the tokens in the tiles' order (one token: thread 0 after the
      * barrier below would serialize; the row's blocks are split like the quantizer's) */
@@ -285,14 +285,15 @@ static void x16_task_run(void *arg, int ith, int nth) {
     }
     slm_threadpool_barrier(m->pool);
     int64_t r0, r1;
-    slm_split_range(m->n_rows, ith, nth, X16, &r0, &r1);
-    if (r1 > r0) slm_matmul_rows16_x16(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
+    int taken = 0;
+    while (kernels_next_rows(m, ith, nth, &taken, &r0, &r1))
+        slm_matmul_rows16_x16(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
 }
 
 void slm_matmul_x16(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
                     int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
                     int64_t ldy) {
     if (n_rows <= 0 || n_tok <= 0) return;
-    x16_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy};
+    x16_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy, 0};
     slm_threadpool_run(pool, x16_task_run, &m);
 }
