@@ -404,6 +404,76 @@ static void test_x16(const slm_kernels *isas[], int n_isa) {
     }
 }
 
+/* slm_matmul_x16_multi: three packed matrices of two types (the first and last share their
+ * activation buffer, as a layer's q and k do) times the same activations, on no pool and on a
+ * pool of 3 threads (the rows of all three shared in chunks): each output within the gemm16
+ * tolerance of its own reference, and nothing written past a row's end. */
+static void test_x16_multi(const slm_kernels *isas[], int n_isa) {
+    static const uint32_t types[][3] = {{SLM_DT_Q4_K, SLM_DT_Q6_K, SLM_DT_Q4_K}, {SLM_DT_Q4_0, SLM_DT_Q8_0, SLM_DT_Q4_0}};
+    static const int64_t rows[3] = {48, 32, 144}, toks[] = {1, 7};
+    slm_threadpool *pool = NULL;
+    slm_error err;
+    CHECK(slm_threadpool_new(3, &pool, &err) == SLM_OK, "pool: %s", err.msg);
+    for (size_t g = 0; g < sizeof types / sizeof types[0]; g++)
+        for (size_t tk = 0; tk < sizeof toks / sizeof toks[0]; tk++) {
+            a16_case c[3];
+            uint8_t *pw[3], *act_ref[3];
+            float *y_ref[3], *y[3];
+            double *tol[3];
+            for (int i = 0; i < 3; i++) {
+                case_make(&c[i], types[g][i], 512, rows[i], toks[tk]);
+                if (i) memcpy(c[i].x, c[0].x, sizeof(float) * (size_t)(c[0].ldx * toks[tk]));
+                const int64_t ny = toks[tk] * (rows[i] + 1);
+                act_ref[i] = xmalloc(c[i].arb * (size_t)toks[tk]);
+                y_ref[i] = xmalloc(sizeof(float) * (size_t)ny);
+                y[i] = xmalloc(sizeof(float) * (size_t)ny);
+                tol[i] = xmalloc(sizeof(double) * (size_t)ny);
+                check_reference(&c[i], act_ref[i], y_ref[i], tol[i]);
+                pw[i] = xmalloc(c[i].row_bytes * (size_t)rows[i]);
+                slm_x16_pack(c[i].type, c[i].w, pw[i], c[i].row_bytes, 0, rows[i] / 16);
+            }
+            for (int ii = 0; ii < n_isa; ii++) {
+                const slm_kernels *kt = isas[ii];
+                bool usable = true;
+                for (int i = 0; i < 3; i++) usable = usable && slm_x16_usable(kt, c[i].type, rows[i], c[i].k);
+                if (!usable) continue;
+                uint8_t *act[2] = {xmalloc(slm_matmul_act_size_mode(c[0].type, 512, toks[tk], SLM_ACT_A16)),
+                                   xmalloc(slm_matmul_act_size_mode(c[1].type, 512, toks[tk], SLM_ACT_A16))};
+                for (int rep = 0; rep < 2; rep++) {
+                    slm_x16_item items[3];
+                    for (int i = 0; i < 3; i++) {
+                        for (int64_t j = 0; j < toks[tk] * (rows[i] + 1); j++) y[i][j] = -7.0f;
+                        items[i] = (slm_x16_item){c[i].type, pw[i], c[i].row_bytes, rows[i], y[i], rows[i] + 1, act[i == 1]};
+                    }
+                    slm_matmul_x16_multi(kt, rep ? pool : NULL, items, 3, c[0].x, c[0].ldx, toks[tk], 512);
+                    for (int i = 0; i < 3; i++) {
+                        int bad = 0;
+                        for (int64_t t = 0; t < toks[tk]; t++) {
+                            bad += y[i][t * (rows[i] + 1) + rows[i]] != -7.0f;
+                            for (int64_t r = 0; r < rows[i]; r++) {
+                                const int64_t j = t * (rows[i] + 1) + r;
+                                bad += !(fabs((double)y[i][j] - y_ref[i][j]) <= tol[i][j]);
+                            }
+                        }
+                        CHECK(bad == 0, "%s x16_multi item %d (%s, %lld tokens, pool %d): %d outputs off", kt->name, i,
+                              slm_dtype_name(c[i].type), (long long)toks[tk], rep, bad);
+                    }
+                }
+                free(act[0]);
+                free(act[1]);
+            }
+            for (int i = 0; i < 3; i++) {
+                free(pw[i]);
+                free(act_ref[i]);
+                free(y_ref[i]);
+                free(y[i]);
+                free(tol[i]);
+                case_free(&c[i]);
+            }
+        }
+    slm_threadpool_free(pool);
+}
+
 int main(void) {
     kt_seed(0x2545F4914F6CDD1Dull);
     const slm_kernels *isas[SLM_ISA_COUNT];
@@ -422,6 +492,7 @@ int main(void) {
     }
     test_gemm16(isas, n_isa);
     test_x16(isas, n_isa);
+    test_x16_multi(isas, n_isa);
     for (int i = 0; i < n_isa; i++) test_precision(isas[i]);
     test_pool();
     test_edges(isas, n_isa);

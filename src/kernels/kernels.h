@@ -304,4 +304,23 @@ void slm_matmul_x16(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, 
                     int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
                     int64_t ldy);
 
+/* Several packed matrices times the same n_tok activation rows x (k elements each; e.g. a layer's
+ * q, k and v, or gate and up) in one pool run instead of one each: the activations are quantized
+ * once per distinct act buffer (give items of one type the same buffer; items of different
+ * types need their own: the a16 block and the pair order depend on the type), then the rows of
+ * all items are shared among the threads in chunks. Every item must be slm_x16_usable; each y
+ * gets n_tok rows of n_rows outputs, ldy apart. At most SLM_X16_MULTI_MAX items. */
+#define SLM_X16_MULTI_MAX 4
+typedef struct slm_x16_item {
+    uint32_t type;
+    const void *w;
+    size_t row_bytes;
+    int64_t n_rows;
+    float *y;
+    int64_t ldy;
+    void *act; /* slm_matmul_act_size_mode(type, k, n_tok, SLM_ACT_A16) bytes, 64-byte aligned */
+} slm_x16_item;
+void slm_matmul_x16_multi(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t k);
+
 #endif

@@ -264,36 +264,84 @@ void slm_matmul_rows16_x16(const slm_kernels *kt, uint32_t type, const void *w, 
     kernels_rows16_with(kt->mm[type].gemm16_x16, type, w, row_bytes, act, n_tok, k, y, ldy, r0, r1);
 }
 
-typedef kernels_matmul_task x16_task;
+/* One pool run for several matrices that multiply the same activations (slm_matmul_x16_multi):
+ * phase 1 quantizes and reorders the activations once per distinct act buffer, phase 2 shares
+ * the chunks of all the matrices' rows among the threads (see kernels_next_rows): chunk c of
+ * item i covers tiles [per (c - first_i), per (c - first_i + 1)) of its rows. */
+typedef struct x16_multi_task {
+    const slm_kernels *kt;
+    slm_threadpool *pool;
+    const slm_x16_item *items;
+    int n_items;
+    const float *x;
+    int64_t ldx, n_tok, k;
+    int64_t per;                          /* 16-row tiles per chunk */
+    int64_t chunk_end[SLM_X16_MULTI_MAX]; /* chunks of items 0..i */
+    _Atomic int64_t next_chunk;
+} x16_multi_task;
 
-static void x16_task_run(void *arg, int ith, int nth) {
-    x16_task *m = arg;
-    slm_matmul_quantize_act16(m->kt, m->type, m->x, m->ldx, m->n_tok, m->k, m->act, ith, nth);
-    /* this thread's share of the tokens in the tiles' order (one token: thread 0 after the
-     * barrier below would serialize; the row's blocks are split like the quantizer's) */
-    const size_t arb = slm_matmul_a16_row_bytes(m->type, m->k);
+/* This thread's share of quantizing x for `type` into act and putting it in the tiles' order
+ * (one token: thread 0 after the barrier would serialize; the row's blocks are split like the
+ * quantizer's). */
+static void x16_prepare_act(const x16_multi_task *m, uint32_t type, void *act, int ith, int nth) {
+    slm_matmul_quantize_act16(m->kt, type, m->x, m->ldx, m->n_tok, m->k, act, ith, nth);
+    const size_t arb = slm_matmul_a16_row_bytes(type, m->k);
     if (m->n_tok > 1 || nth == 1) {
         int64_t t0, t1;
         slm_split_range(m->n_tok, ith, nth, 1, &t0, &t1);
-        if (t1 > t0) slm_x16_order_act(m->type, (uint8_t *)m->act + (size_t)t0 * arb, arb, t1 - t0, m->k);
+        if (t1 > t0) slm_x16_order_act(type, (uint8_t *)act + (size_t)t0 * arb, arb, t1 - t0, m->k);
     } else {
-        const int64_t ab = m->kt->mm[m->type].a16;
+        const int64_t ab = m->kt->mm[type].a16;
         const size_t bb = ab == 32 ? sizeof(block_a16_32) : sizeof(block_a16_256);
         int64_t b0, b1;
         slm_split_range(m->k / ab, ith, nth, 1, &b0, &b1);
-        if (b1 > b0) slm_x16_order_act(m->type, (uint8_t *)m->act + (size_t)b0 * bb, arb, 1, (b1 - b0) * ab);
+        if (b1 > b0) slm_x16_order_act(type, (uint8_t *)act + (size_t)b0 * bb, arb, 1, (b1 - b0) * ab);
+    }
+}
+
+static void x16_multi_run(void *arg, int ith, int nth) {
+    x16_multi_task *m = arg;
+    for (int i = 0; i < m->n_items; i++) {
+        bool shared = false; /* an earlier item quantized into the same buffer */
+        for (int j = 0; j < i; j++) shared |= m->items[j].act == m->items[i].act;
+        if (!shared) x16_prepare_act(m, m->items[i].type, m->items[i].act, ith, nth);
     }
     slm_threadpool_barrier(m->pool);
-    int64_t r0, r1;
-    int taken = 0;
-    while (kernels_next_rows(m, ith, nth, &taken, &r0, &r1))
-        slm_matmul_rows16_x16(m->kt, m->type, m->w, m->row_bytes, m->act, m->n_tok, m->k, m->y, m->ldy, r0, r1);
+    const int64_t n_chunks = m->chunk_end[m->n_items - 1];
+    for (int64_t c = ith; c < n_chunks;
+         c = nth + atomic_fetch_add_explicit(&m->next_chunk, 1, memory_order_relaxed)) {
+        int i = 0;
+        while (c >= m->chunk_end[i]) i++;
+        const slm_x16_item *it = &m->items[i];
+        const int64_t first = i ? m->chunk_end[i - 1] : 0, r0 = (c - first) * m->per * X16;
+        const int64_t r1 = r0 + m->per * X16 < it->n_rows ? r0 + m->per * X16 : it->n_rows;
+        slm_matmul_rows16_x16(m->kt, it->type, it->w, it->row_bytes, it->act, m->n_tok, m->k, it->y, it->ldy, r0, r1);
+    }
+}
+
+void slm_matmul_x16_multi(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t k) {
+    if (n_items <= 0 || n_items > SLM_X16_MULTI_MAX || n_tok <= 0) return;
+    x16_multi_task m = {kt, pool, items, n_items, x, ldx, n_tok, k, 0, {0}, 0};
+    const int nth = slm_threadpool_n_threads(pool);
+    int64_t tiles = 0, most = 0;
+    for (int i = 0; i < n_items; i++) {
+        const int64_t t = (items[i].n_rows + X16 - 1) / X16;
+        tiles += t;
+        most = t > most ? t : most;
+    }
+    if (tiles == 0) return;
+    /* one thread: one chunk per matrix; else about KERNELS_CHUNKS_PER_THREAD per thread */
+    const int64_t parts = (int64_t)nth * KERNELS_CHUNKS_PER_THREAD;
+    m.per = nth == 1 ? most : (tiles + parts - 1) / parts;
+    for (int i = 0; i < n_items; i++)
+        m.chunk_end[i] = (i ? m.chunk_end[i - 1] : 0) + (items[i].n_rows + X16 * m.per - 1) / (X16 * m.per);
+    slm_threadpool_run(pool, x16_multi_run, &m);
 }
 
 void slm_matmul_x16(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
                     int64_t n_rows, const float *x, int64_t ldx, int64_t n_tok, int64_t k, void *act, float *y,
                     int64_t ldy) {
-    if (n_rows <= 0 || n_tok <= 0) return;
-    x16_task m = {kt, pool, type, w, row_bytes, n_rows, x, ldx, n_tok, k, act, y, ldy, 0};
-    slm_threadpool_run(pool, x16_task_run, &m);
+    const slm_x16_item item = {type, w, row_bytes, n_rows, y, ldy, act};
+    slm_matmul_x16_multi(kt, pool, &item, 1, x, ldx, n_tok, k);
 }

@@ -74,6 +74,21 @@ static slm_status alloc_act(slm_context *c, slm_error *err) {
             const size_t b = slm_matmul_act_size_mode(ws[i]->type, ws[i]->ne[0], n_act, mode);
             if (b > need) need = b;
         }
+        /* fwd_matmul_group: q, k, v (or gate, up) of different types each take a slot of the
+         * largest one's size */
+        const slm_weight *const groups[2][3] = {{&L->wq, &L->wk, &L->wv}, {&L->w_gate, &L->w_up, NULL}};
+        for (int g = 0; g < 2; g++) {
+            size_t slot = 0;
+            int n = 0;
+            for (int i = 0; i < 3 && groups[g][i]; i++) {
+                if (!groups[g][i]->data) continue;
+                const size_t b = (slm_matmul_act_size_mode(groups[g][i]->type, groups[g][i]->ne[0], n_act, mode) + 63) &
+                                 ~(size_t)63;
+                slot = b > slot ? b : slot;
+                n++;
+            }
+            if ((size_t)n * slot > need) need = (size_t)n * slot;
+        }
     }
     need = (need + 63) & ~(size_t)63;
     if (need == 0) return SLM_OK;

@@ -299,9 +299,9 @@ static void block_attention(struct slm_context *c, int32_t il, float *vbuf) {
     if (L->wqkv.data) {
         fwd_matmul(c, &L->wqkv, c->xn, E, U, c->qkv, ld_qkv);
     } else {
-        fwd_matmul(c, &L->wq, c->xn, E, U, c->qkv, ld_qkv);
-        fwd_matmul(c, &L->wk, c->xn, E, U, c->qkv + n_q, ld_qkv);
-        fwd_matmul(c, &L->wv, c->xn, E, U, c->qkv + n_q + n_kv, ld_qkv);
+        const slm_weight *const ws[] = {&L->wq, &L->wk, &L->wv};
+        float *const ys[] = {c->qkv, c->qkv + n_q, c->qkv + n_q + n_kv};
+        fwd_matmul_group(c, 3, ws, c->xn, E, U, ys, ld_qkv);
     }
     if (hp->has_qkv_bias) {
         add_bias(c->qkv, ld_qkv, U, vec_f32(&L->bq, vbuf), n_q);
@@ -350,8 +350,9 @@ static void block_mlp(struct slm_context *c, int32_t il, float *vbuf) {
     if (L->w_gate_up.data) {
         fwd_matmul(c, &L->w_gate_up, c->xn, E, U, c->ffn, 2 * F);
     } else {
-        fwd_matmul(c, &L->w_gate, c->xn, E, U, c->ffn, 2 * F);
-        fwd_matmul(c, &L->w_up, c->xn, E, U, c->ffn + F, 2 * F);
+        const slm_weight *const ws[] = {&L->w_gate, &L->w_up};
+        float *const ys[] = {c->ffn, c->ffn + F};
+        fwd_matmul_group(c, 2, ws, c->xn, E, U, ys, 2 * F);
     }
     ctx_parallel(c, act_tokens, c);
 

@@ -67,12 +67,17 @@ bool fwd_weight_type_ok(uint32_t type);
 /* Row r of a matrix (or the whole vector for 1-D) as ne[0] floats. */
 void fwd_weight_row(const slm_weight *w, int64_t r, float *out);
 
-/* y[t][o] = sum_i W[o][i] x[t][i] for t < n_tok; x rows have stride ld_x, y rows n_out = ne[1].
- * Splits rows over the context's threads. exact selects the reference path. */
 /* The kernels' activation mode for a context's params.activations. */
 slm_act_mode fwd_act_mode(slm_activations a);
 
+/* y[t][o] = sum_i W[o][i] x[t][i] for t < n_tok; x rows have stride ld_x, y rows n_out = ne[1].
+ * Splits rows over the context's threads. exact selects the reference path. */
 void fwd_matmul(struct slm_context *ctx, const slm_weight *w, const float *x, int64_t ld_x, int64_t n_tok, float *y,
                 int64_t ld_y);
+/* n weights times the same x (a layer's q, k, v; gate, up): y_i = x @ w_i^T, as fwd_matmul each,
+ * in one pool run when all are packed (slm_matmul_x16_multi: one activation pass per type, the
+ * rows of all shared among the threads), else one fwd_matmul each. */
+void fwd_matmul_group(struct slm_context *ctx, int n, const slm_weight *const ws[], const float *x, int64_t ld_x,
+                      int64_t n_tok, float *const ys[], int64_t ld_y);
 
 #endif

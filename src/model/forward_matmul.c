@@ -140,3 +140,30 @@ void fwd_matmul(struct slm_context *ctx, const slm_weight *w, const float *x, in
     matmul_task t = {ctx, w, x, ld_x, n_tok, ld_y, y};
     ctx_parallel(ctx, matmul_rows, &t);
 }
+
+void fwd_matmul_group(struct slm_context *ctx, int n, const slm_weight *const ws[], const float *x, int64_t ld_x,
+                      int64_t n_tok, float *const ys[], int64_t ld_y) {
+    bool packed = ctx->kt && n >= 2 && n <= SLM_X16_MULTI_MAX &&
+                  slm_matmul_effective_mode(ctx->kt, ws[0]->type, fwd_act_mode(ctx->params.activations)) == SLM_ACT_A16;
+    size_t slot = 0; /* one activation buffer per distinct type, slot bytes each */
+    for (int i = 0; i < n && packed; i++) {
+        packed = ws[i]->x16 && ws[i]->ne[0] == ws[0]->ne[0] && slm_x16_usable(ctx->kt, ws[i]->type, ws[i]->ne[1], ws[i]->ne[0]);
+        const size_t b = (slm_matmul_act_size_mode(ws[i]->type, ws[i]->ne[0], n_tok, SLM_ACT_A16) + 63) & ~(size_t)63;
+        slot = b > slot ? b : slot;
+    }
+    slm_x16_item items[SLM_X16_MULTI_MAX];
+    int n_types = 0;
+    for (int i = 0; i < n && packed; i++) {
+        int j = 0;
+        while (j < i && ws[j]->type != ws[i]->type) j++;
+        uint64_t row_bytes = 0;
+        slm_dtype_row_size(ws[i]->type, (uint64_t)ws[i]->ne[0], &row_bytes);
+        items[i] = (slm_x16_item){ws[i]->type, ws[i]->data, (size_t)row_bytes, ws[i]->ne[1], ys[i], ld_y,
+                                  j < i ? items[j].act : (uint8_t *)ctx->act + (size_t)(n_types++) * slot};
+    }
+    if (packed && (size_t)n_types * slot <= ctx->act_bytes) {
+        slm_matmul_x16_multi(ctx->kt, ctx->pool, items, n, x, ld_x, n_tok, ws[0]->ne[0]);
+        return;
+    }
+    for (int i = 0; i < n; i++) fwd_matmul(ctx, ws[i], x, ld_x, n_tok, ys[i], ld_y);
+}
