@@ -59,6 +59,12 @@ void kernels_fill_neon_dot(slm_kernels *kt);
 void kernels_fill_neon_i8mm(slm_kernels *kt);
 
 /* The arguments of a whole matmul run on the pool (kernels.c, kernels_x16.c). */
+/* x16 Q5_0 (kernels_x16.c, q5_pack_bits): the bit of a packed 16-bit word holding the fifth bit of
+ * pair P = 4 m + j (chunk m, nibble j of the chunk's words): 4 + m, 8 + m, 12 + m for j = 0, 1, 2
+ * and m for j = 3. So one shift of the word right by m puts chunk m's fifth bits just above
+ * nibbles 0-2 (bits 4, 8, 12: + 16 x the nibble's place) and nibble 3's at bit 0. */
+static inline int kernels_q5_bit_pos(int P) { return (P % 4 == 3 ? 0 : 4 + 4 * (P % 4)) + P / 4; }
+
 typedef struct kernels_matmul_task {
     const slm_kernels *kt;
     slm_threadpool *pool;

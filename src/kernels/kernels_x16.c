@@ -167,23 +167,24 @@ static inline void copy_n(uint8_t *dst, const uint8_t *src, int n) {
         *dst = *src;
 }
 
-/* Q5_0's 32 fifth bits (bit j = element j), reordered for the tiles: bit P of the packed word
- * is the fifth bit of pair P's first element (16-bit word 0 of a chunk lane), bit 16 + P of its
- * second (word 1), P = 4 x chunk + q. Then vptestmw with 1 << P, on the packed words of 16 rows,
- * is the mask of the pair-P int16 codes that take + 16. */
+/* Q5_0's 32 fifth bits (bit j = element j), reordered for the tiles: bit kernels_q5_bit_pos(P) of
+ * the packed word is the fifth bit of pair P's first element (16-bit word 0 of a chunk lane), bit
+ * 16 + kernels_q5_bit_pos(P) of its second (word 1), P = 4 x chunk + q. vptestmw with that bit, on
+ * the packed words of 16 rows, is the mask of the pair-P int16 codes that take + 16; one shift
+ * right by the chunk index lines a chunk's bits up with its nibbles (kernels_internal.h). */
 static int q5_elem(int P, int word) { return 4 * (P / 4) + 2 * word + (P % 4) / 2 + 16 * (P % 2); }
 
 static uint32_t q5_pack_bits(uint32_t qh) {
     uint32_t out = 0;
     for (int P = 0; P < 16; P++)
-        for (int w = 0; w < 2; w++) out |= ((qh >> q5_elem(P, w)) & 1u) << (P + 16 * w);
+        for (int w = 0; w < 2; w++) out |= ((qh >> q5_elem(P, w)) & 1u) << (kernels_q5_bit_pos(P) + 16 * w);
     return out;
 }
 
 static uint32_t q5_unpack_bits(uint32_t packed) {
     uint32_t qh = 0;
     for (int P = 0; P < 16; P++)
-        for (int w = 0; w < 2; w++) qh |= ((packed >> (P + 16 * w)) & 1u) << q5_elem(P, w);
+        for (int w = 0; w < 2; w++) qh |= ((packed >> (kernels_q5_bit_pos(P) + 16 * w)) & 1u) << q5_elem(P, w);
     return qh;
 }
 

@@ -75,10 +75,11 @@ static inline __attribute__((always_inline)) void block_end(const uint8_t *gb, c
 }
 
 /* Q5_0's fifth bit of pair P (0..15) of 8 rows (hb: their permuted qh words, q5_pack_bits in
- * kernels_x16.c: bit P of word w is the fifth bit of the pair's word w) moved to bit `pos`, so
- * that or-ing it into the nibble (at 16^k x its place: pos = 4 + 4k) adds 16 x the nibble's scale. */
+ * kernels_x16.c: bit kernels_q5_bit_pos(P) of word w is the fifth bit of the pair's word w) moved
+ * to bit `pos`, so that or-ing it into the nibble (at 16^k x its place: pos = 4 + 4k) adds 16 x
+ * the nibble's scale. */
 static inline __m256i q5_bit(__m256i hb, int P, int pos) {
-    const int sh = pos - P;
+    const int sh = pos - kernels_q5_bit_pos(P);
     const __m256i v = sh > 0 ? _mm256_slli_epi16(hb, sh) : sh < 0 ? _mm256_srli_epi16(hb, -sh) : hb;
     return _mm256_and_si256(v, _mm256_set1_epi16((short)(1 << pos)));
 }
