@@ -12,11 +12,10 @@
  * (c & 0x00F0) is 16 x the code and (c & 0x0F00) 256 x the code, so they go to their own
  * accumulators, shifted back exactly once per block (the sums are multiples of 16 / 256; the
  * 256 x products over a block stay below 2^30), which saves two shifts per chunk. Q5_0: the same
- * nibbles, plus 16 (x the nibble's scale) where the fifth bit is set. One token: the block's
- * packed fifth bits shifted by the chunk index sit just above their nibbles, and a bit select
- * joins them (q5_tok1_decode); prompt tiles, where a decode serves up to 8 tokens: one vptestmw
- * gives the mask of a pair's 32 codes, one masked add applies it (8 products of at most 256 x 31
- * by 32767 per block stay below 2^31: the 256 x accumulator is exact). */
+ * nibbles, plus 16 (x the nibble's scale) where the fifth bit is set: the block's packed fifth
+ * bits shifted by the chunk index sit just above their nibbles, and a bit select joins them
+ * (q5_decode; vptestmw + masked adds ran 1.4x slower on Zen 4). 8 products of at most
+ * 256 x 31 by 32767 per block stay below 2^31: the 256 x accumulator is exact. */
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,22 +34,16 @@ typedef enum { XK_Q4_0, XK_Q5_0, XK_Q8_0 } x16_kind;
 
 static inline __m512i bcast32(const int16_t *pair) { return _mm512_set1_epi32(*(const int32_t *)pair); }
 
-/* Q5_0's fifth bits of pair P of 16 rows as a word mask (kernels_x16.c, q5_pack_bits): the
- * codes that take + 16. */
-static inline __mmask32 q5_mask(__m512i hb, int P) {
-    return _mm512_test_epi16_mask(hb, _mm512_set1_epi16((short)(1 << kernels_q5_bit_pos(P))));
-}
-
 /* vpternlog immediates: (A & C) | (B & ~C) (bit select by C), and A | (B & C). */
 #define TL_SELECT 0xE4
 #define TL_A_OR_B_AND_C 0xF8
 
-/* One token, Q5_0: the 4 pairs of chunk m (codes c, packed fifth bits hb) with their fifth bits,
+/* Q5_0: the 4 pairs of chunk m (codes c, packed fifth bits hb) with their fifth bits,
  * pairs 1 and 2 at 16 / 256 x their value as in q4_tok1. hb >> m puts the chunk's fifth bits of
  * nibbles 0-2 just above them, so each is a bit select of nibble and bit plus one mask; nibble 3
  * shifts down and takes its bit (bit 0) moved up to bit 4. 11 logic ops, no mask registers
  * (vptestmw + masked adds ran 1.4x slower on Zen 4). */
-static inline __attribute__((always_inline)) void q5_tok1_decode(__m512i c, __m512i hb, int m, __m512i w[4]) {
+static inline __attribute__((always_inline)) void q5_decode(__m512i c, __m512i hb, int m, __m512i w[4]) {
     const __m512i h = m ? _mm512_srli_epi16(hb, m) : hb;
 #pragma GCC unroll 3
     for (int j = 0; j < 3; j++)
@@ -80,7 +73,7 @@ static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t
             __m512i w0, w1, w2, w3;
             if (kind == XK_Q5_0) { /* + 16 x the scale of each nibble whose fifth bit is set */
                 __m512i w[4];
-                q5_tok1_decode(c, hb, m, w);
+                q5_decode(c, hb, m, w);
                 w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
             } else {
                 w0 = _mm512_and_si512(c, lo4), w1 = _mm512_and_si512(c, mid4), w2 = _mm512_and_si512(c, hi4);
@@ -141,14 +134,14 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
 #pragma GCC unroll 4
             for (int m = 0; m < 4; m++) {
                 const __m512i c = _mm512_loadu_si512(gb + codes + 64 * m);
-                __m512i w0 = _mm512_and_si512(c, lo4), w1 = _mm512_and_si512(_mm512_srli_epi16(c, 4), lo4),
-                        w2 = _mm512_and_si512(_mm512_srli_epi16(c, 8), lo4), w3 = _mm512_srli_epi16(c, 12);
-                if (kind == XK_Q5_0) {
-                    const __m512i k16 = _mm512_set1_epi16(16);
-                    w0 = _mm512_mask_add_epi16(w0, q5_mask(hb, 4 * m), w0, k16);
-                    w1 = _mm512_mask_add_epi16(w1, q5_mask(hb, 4 * m + 1), w1, k16);
-                    w2 = _mm512_mask_add_epi16(w2, q5_mask(hb, 4 * m + 2), w2, k16);
-                    w3 = _mm512_mask_add_epi16(w3, q5_mask(hb, 4 * m + 3), w3, k16);
+                __m512i w0, w1, w2, w3;
+                if (kind == XK_Q5_0) { /* the one-token decode, pairs 1 and 2 shifted down */
+                    __m512i w[4];
+                    q5_decode(c, hb, m, w);
+                    w0 = w[0], w1 = _mm512_srli_epi16(w[1], 4), w2 = _mm512_srli_epi16(w[2], 8), w3 = w[3];
+                } else {
+                    w0 = _mm512_and_si512(c, lo4), w1 = _mm512_and_si512(_mm512_srli_epi16(c, 4), lo4);
+                    w2 = _mm512_and_si512(_mm512_srli_epi16(c, 8), lo4), w3 = _mm512_srli_epi16(c, 12);
                 }
                 /* unsigned codes: the offset is taken once per block and token below */
 #pragma GCC unroll 8
