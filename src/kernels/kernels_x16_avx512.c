@@ -216,11 +216,11 @@ static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_
 typedef enum { XK_Q4_K, XK_IQ4_XS } x16_kq;
 
 /* Per sub-block float scales of 16 rows: sc[s] (x d), and for Q4_K mn[s] (x dmin). */
-static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const uint8_t *gb, __m512 sc[8],
+static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const uint8_t *gb, bool times_d, __m512 sc[8],
                                                             __m512 mn[8]) {
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+    const __m512 d = times_d ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb)) : _mm512_set1_ps(1.0f);
     if (kind == XK_Q4_K) {
-        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gb + 32)));
+        const __m512 dmin = times_d ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gb + 32))) : _mm512_set1_ps(1.0f);
         __m128i R[12];
 #pragma GCC unroll 12
         for (int j = 0; j < 12; j++) R[j] = _mm_loadu_si128((const __m128i *)(gb + 64 + 16 * j));
@@ -236,8 +236,12 @@ static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const u
                 b = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(R[j + 4], 4), m15),
                                  _mm_and_si128(_mm_srli_epi16(R[j], 2), m48));
             }
-            sc[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(a)), d);
-            mn[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), dmin);
+            sc[j] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(a));
+            mn[j] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+            if (times_d) {
+                sc[j] = _mm512_mul_ps(sc[j], d);
+                mn[j] = _mm512_mul_ps(mn[j], dmin);
+            }
         }
     } else {
         const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(gb + 32)));
@@ -247,7 +251,8 @@ static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const u
             const __m512i ls = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(l, 4 * (j % 2)), _mm512_set1_epi32(15)),
                                                _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 2 * j),
                                                                                   _mm512_set1_epi32(3)), 4));
-            sc[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(ls, _mm512_set1_epi32(32))), d);
+            sc[j] = _mm512_cvtepi32_ps(_mm512_sub_epi32(ls, _mm512_set1_epi32(32)));
+            if (times_d) sc[j] = _mm512_mul_ps(sc[j], d);
             mn[j] = _mm512_setzero_ps();
         }
     }
@@ -287,8 +292,9 @@ static inline __attribute__((always_inline)) void kq_tok1(x16_kq kind, int64_t n
     __m512 accf = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * gbytes;
+        /* the integer scales; x d (and the mins' x dmin) once per block below */
         __m512 sc[8], mn[8];
-        kq_scales(kind, gb, sc, mn);
+        kq_scales(kind, gb, false, sc, mn);
         __m512 sb = _mm512_setzero_ps();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
@@ -328,12 +334,15 @@ static inline __attribute__((always_inline)) void kq_tok1(x16_kq kind, int64_t n
             sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(A), sc[2 * c], sb);
             sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(B), sc[2 * c + 1], sb);
         }
-        if (kind == XK_Q4_K) {
-            const __m512 bs = kq_bsums32(&a[b]);
-            for (int s = 0; s < 8; s++)
-                sb = _mm512_fnmadd_ps(mn[s], _mm512_permutexvar_ps(_mm512_set1_epi32(2 * s), bs), sb);
+        const __m512 da = _mm512_set1_ps(a[b].d);
+        accf = _mm512_fmadd_ps(sb, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb)), da), accf);
+        if (kind == XK_Q4_K) { /* sum over sub-blocks of min x the 32 activation codes (bsums pairs) */
+            const int32_t *bs = a[b].bsums;
+            __m512 m = _mm512_mul_ps(mn[0], _mm512_set1_ps((float)(bs[0] + bs[1])));
+            for (int s = 1; s < 8; s++) m = _mm512_fmadd_ps(mn[s], _mm512_set1_ps((float)(bs[2 * s] + bs[2 * s + 1])), m);
+            accf = _mm512_fnmadd_ps(m, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gb + 32))), da),
+                                    accf);
         }
-        accf = _mm512_fmadd_ps(sb, _mm512_set1_ps(a[b].d), accf);
     }
     _mm512_storeu_ps(y, accf);
 }
@@ -354,7 +363,7 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
             sb[t] = _mm512_setzero_ps();
         }
         __m512 sc[8], mn[8];
-        kq_scales(kind, gb, sc, mn);
+        kq_scales(kind, gb, true, sc, mn);
         for (int c = 0; c < 4; c++) {
             const uint8_t *cs = gb + codes + 512 * c;
             __m512i A[6], B[6];
