@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fp16.h"
 #include "base/threadpool.h"
 #include "kernels/kernels.h"
 #include "quant/quant.h"
@@ -474,6 +475,51 @@ static void test_x16_multi(const slm_kernels *isas[], int n_isa) {
     slm_threadpool_free(pool);
 }
 
+/* Largest-magnitude products of the x16 one-token tiles: Q4_K rows whose codes are all 0 or all
+ * 15 (the nibbles kept at 256 x their value reach 3840) against activations of +-1 (every 16-bit
+ * code at its largest, +-16383). With d = 1, dmin = 0 and every scale 1 the results are exactly
+ * 0 and 15 x the activations' sum: an int32 sum that wrapped would be off by 2^32 / 16383 or more. */
+static void test_x16_extremes(const slm_kernels *isas[], int n_isa) {
+    enum { K = 512, ROWS = 32 };
+    const size_t rb = sizeof(block_q4_K) * (K / 256);
+    uint8_t *w = xmalloc(rb * ROWS), *pw = xmalloc(rb * ROWS);
+    for (int r = 0; r < ROWS; r++)
+        for (int b = 0; b < K / 256; b++) {
+            block_q4_K *x = (block_q4_K *)(w + r * rb) + b;
+            x->d = slm_f32_to_f16(1.0f);
+            x->dmin = slm_f32_to_f16(0.0f);
+            memset(x->scales, 0x01, sizeof x->scales); /* scale 1 (and min 1 or 0, times dmin 0) */
+            memset(x->qs, r % 2 ? 0xFF : 0x00, sizeof x->qs);
+        }
+    slm_x16_pack(SLM_DT_Q4_K, w, pw, rb, 0, ROWS / 16);
+    float x[2][K];
+    for (int i = 0; i < K; i++) {
+        x[0][i] = 1.0f;
+        x[1][i] = (i / 3) % 2 ? -1.0f : 1.0f;
+    }
+    for (int ii = 0; ii < n_isa; ii++) {
+        const slm_kernels *kt = isas[ii];
+        if (!slm_x16_usable(kt, SLM_DT_Q4_K, ROWS, K)) continue;
+        for (int v = 0; v < 2; v++) {
+            double sum = 0;
+            for (int i = 0; i < K; i++) sum += x[v][i];
+            uint8_t *act = xmalloc(slm_matmul_act_size_mode(SLM_DT_Q4_K, K, 1, SLM_ACT_A16));
+            float y[ROWS];
+            slm_matmul_x16(kt, NULL, SLM_DT_Q4_K, pw, rb, ROWS, x[v], K, 1, K, act, y, ROWS);
+            int bad = 0;
+            for (int r = 0; r < ROWS; r++) {
+                const double want = r % 2 ? 15.0 * sum : 0.0;
+                bad += !(fabs(y[r] - want) <= 1e-3 * (1.0 + fabs(want)));
+            }
+            CHECK(bad == 0, "%s Q4_K x16 extreme codes, activations %d: %d of %d rows off (row 0 %g, row 1 %g vs %g)",
+                  kt->name, v, bad, ROWS, y[0], y[1], 15.0 * sum);
+            free(act);
+        }
+    }
+    free(w);
+    free(pw);
+}
+
 int main(void) {
     kt_seed(0x2545F4914F6CDD1Dull);
     const slm_kernels *isas[SLM_ISA_COUNT];
@@ -493,6 +539,7 @@ int main(void) {
     test_gemm16(isas, n_isa);
     test_x16(isas, n_isa);
     test_x16_multi(isas, n_isa);
+    test_x16_extremes(isas, n_isa);
     for (int i = 0; i < n_isa; i++) test_precision(isas[i]);
     test_pool();
     test_edges(isas, n_isa);
