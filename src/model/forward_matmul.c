@@ -143,11 +143,13 @@ void fwd_matmul(struct slm_context *ctx, const slm_weight *w, const float *x, in
 
 void fwd_matmul_group(struct slm_context *ctx, int n, const slm_weight *const ws[], const float *x, int64_t ld_x,
                       int64_t n_tok, float *const ys[], int64_t ld_y) {
-    bool packed = ctx->kt && n >= 2 && n <= SLM_X16_MULTI_MAX &&
-                  slm_matmul_effective_mode(ctx->kt, ws[0]->type, fwd_act_mode(ctx->params.activations)) == SLM_ACT_A16;
+    /* each weight as fwd_matmul would take it: packed, 16-bit activations, a table with its tiles */
+    bool packed = ctx->kt && n >= 2 && n <= SLM_X16_MULTI_MAX;
     size_t slot = 0; /* one activation buffer per distinct type, slot bytes each */
     for (int i = 0; i < n && packed; i++) {
-        packed = ws[i]->x16 && ws[i]->ne[0] == ws[0]->ne[0] && slm_x16_usable(ctx->kt, ws[i]->type, ws[i]->ne[1], ws[i]->ne[0]);
+        packed = ws[i]->x16 && ws[i]->ne[0] == ws[0]->ne[0] &&
+                 slm_matmul_effective_mode(ctx->kt, ws[i]->type, fwd_act_mode(ctx->params.activations)) == SLM_ACT_A16 &&
+                 slm_x16_usable(ctx->kt, ws[i]->type, ws[i]->ne[1], ws[i]->ne[0]);
         const size_t b = (slm_matmul_act_size_mode(ws[i]->type, ws[i]->ne[0], n_tok, SLM_ACT_A16) + 63) & ~(size_t)63;
         slot = b > slot ? b : slot;
     }
