@@ -32,7 +32,17 @@
 
 typedef enum { XK_Q4_0, XK_Q5_0, XK_Q8_0 } x16_kind;
 
+/* acc + w . (the int16 pair at p, in every lane): vpdpwssd with an embedded {1to16} broadcast of
+ * the memory operand. GCC 12 emits _mm512_dpwssd_epi32(acc, w, _mm512_set1_epi32(*p)) as a
+ * separate vpbroadcastd load plus a register vpdpwssd; on Zen 4 that broadcast takes a vector
+ * pipe slot beside the decode ops (measured: 4 broadcasts + 4 vpdpwssd + 4 vpand in 5.25 cycles,
+ * embedded 4.28), while the embedded form is a plain load. */
 static inline __m512i bcast32(const int16_t *pair) { return _mm512_set1_epi32(*(const int32_t *)pair); }
+
+static inline __attribute__((always_inline)) __m512i dp_pair(__m512i acc, __m512i w, const int16_t *p) {
+    __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)p));
+    return acc;
+}
 
 /* vpternlog immediates: (A & C) | (B & ~C) (bit select by C), and A | (B & C). */
 #define TL_SELECT 0xE4
@@ -79,10 +89,10 @@ static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t
                 w0 = _mm512_and_si512(c, lo4), w1 = _mm512_and_si512(c, mid4), w2 = _mm512_and_si512(c, hi4);
                 w3 = _mm512_srli_epi16(c, 12);
             }
-            s1 = _mm512_dpwssd_epi32(s1, w0, bcast32(aq + 8 * m));
-            s16 = _mm512_dpwssd_epi32(s16, w1, bcast32(aq + 8 * m + 2));
-            s256 = _mm512_dpwssd_epi32(s256, w2, bcast32(aq + 8 * m + 4));
-            s1b = _mm512_dpwssd_epi32(s1b, w3, bcast32(aq + 8 * m + 6));
+            s1 = dp_pair(s1, w0, aq + 8 * m);
+            s16 = dp_pair(s16, w1, aq + 8 * m + 2);
+            s256 = dp_pair(s256, w2, aq + 8 * m + 4);
+            s1b = dp_pair(s1b, w3, aq + 8 * m + 6);
         }
         __m512i s = _mm512_add_epi32(_mm512_add_epi32(s1, s1b), _mm512_srai_epi32(s16, 4));
         s = _mm512_add_epi32(s, _mm512_srai_epi32(s256, 8));
@@ -94,7 +104,17 @@ static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t
 }
 
 /* 16 rows x one token, Q8_0: four accumulators for the dependency chains. */
-static void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
+/* The one-token tiles are functions of their own: inlined into the drivers beside the prompt
+ * tiles, their inline asm (dp_pair) made GCC allocate the prompt tiles' registers worse
+ * (Q4_K prompt kernel 162 -> 131 GFLOP/s). */
+static __attribute__((noinline)) void q4_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
+    q4_tok1(XK_Q4_0, nb, g, a, y);
+}
+static __attribute__((noinline)) void q5_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
+    q4_tok1(XK_Q5_0, nb, g, a, y);
+}
+
+static __attribute__((noinline)) void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
     __m512 accf = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + b * Q8_0_GB;
@@ -104,7 +124,7 @@ static void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float
 #pragma GCC unroll 16
         for (int p = 0; p < 16; p++) {
             const __m512i w = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * p)));
-            s[p & 3] = _mm512_dpwssd_epi32(s[p & 3], w, bcast32(aq + 2 * p));
+            s[p & 3] = dp_pair(s[p & 3], w, aq + 2 * p);
         }
         const __m512i si = _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
@@ -120,11 +140,13 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
     const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : kind == XK_Q5_0 ? Q5_0_GB : Q8_0_GB;
     const size_t codes = kind == XK_Q5_0 ? 96 : 32;
     __m512 accf[8];
+#pragma GCC unroll 8
     for (int t = 0; t < NT; t++) accf[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * gbytes;
         const block_a16_32 *ab[8];
         __m512i acc[8];
+#pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             ab[t] = (const block_a16_32 *)(act + (size_t)t * arb) + b;
             acc[t] = _mm512_setzero_si512();
@@ -154,6 +176,7 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
                 for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w3, bcast32(ab[t]->qs + 8 * m + 6));
             }
             const int offset = kind == XK_Q4_0 ? 8 : 16; /* x the block's exact code sum */
+#pragma GCC unroll 8
             for (int t = 0; t < NT; t++) acc[t] = _mm512_sub_epi32(acc[t], _mm512_set1_epi32(offset * ab[t]->sum));
         } else {
 #pragma GCC unroll 16
@@ -164,11 +187,13 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
             }
         }
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+#pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             __m512i s = acc[t];
             accf[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(ab[t]->d)), accf[t]);
         }
     }
+#pragma GCC unroll 8
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
 }
 
@@ -185,8 +210,10 @@ static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_
             const int nt = left >= 8 ? 8 : (int)left;
             switch (nt) {
             case 1:
-                if (kind != XK_Q8_0)
-                    q4_tok1(kind, nb, g, (const block_a16_32 *)at, yt);
+                if (kind == XK_Q4_0)
+                    q4_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                else if (kind == XK_Q5_0)
+                    q5_0_tok1(nb, g, (const block_a16_32 *)at, yt);
                 else
                     q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
                 break;
@@ -309,10 +336,10 @@ static inline __attribute__((always_inline)) void kq_tok1(x16_kq kind, int64_t n
                 for (int u = 0; u < 8; u++) {
                     const __m512i cv = _mm512_loadu_si512(cs + 64 * u);
                     const int i = u % 2;
-                    a1[i] = _mm512_dpwssd_epi32(a1[i], _mm512_and_si512(cv, lo4), bcast32(aq + 8 * u));
-                    b16[i] = _mm512_dpwssd_epi32(b16[i], _mm512_and_si512(cv, mid4), bcast32(aq + 8 * u + 2));
-                    a256[i] = _mm512_dpwssd_epi32(a256[i], _mm512_and_si512(cv, hi4), bcast32(aq + 8 * u + 4));
-                    b1[i] = _mm512_dpwssd_epi32(b1[i], _mm512_srli_epi16(cv, 12), bcast32(aq + 8 * u + 6));
+                    a1[i] = dp_pair(a1[i], _mm512_and_si512(cv, lo4), aq + 8 * u);
+                    b16[i] = dp_pair(b16[i], _mm512_and_si512(cv, mid4), aq + 8 * u + 2);
+                    a256[i] = dp_pair(a256[i], _mm512_and_si512(cv, hi4), aq + 8 * u + 4);
+                    b1[i] = dp_pair(b1[i], _mm512_srli_epi16(cv, 12), aq + 8 * u + 6);
                 }
                 A = _mm512_add_epi32(_mm512_add_epi32(a1[0], a1[1]), _mm512_srai_epi32(_mm512_add_epi32(a256[0], a256[1]), 8));
                 B = _mm512_add_epi32(_mm512_add_epi32(b1[0], b1[1]), _mm512_srai_epi32(_mm512_add_epi32(b16[0], b16[1]), 4));
@@ -325,7 +352,7 @@ static inline __attribute__((always_inline)) void kq_tok1(x16_kq kind, int64_t n
 #pragma GCC unroll 4
                     for (int q = 0; q < 4; q++) {
                         const int i = 2 * (u / 4) + q % 2; /* two chains per sub-block */
-                        s4[i] = _mm512_dpwssd_epi32(s4[i], kq_decode(kind, cv, q, tab), bcast32(aq + 8 * u + 2 * q));
+                        s4[i] = dp_pair(s4[i], kq_decode(kind, cv, q, tab), aq + 8 * u + 2 * q);
                     }
                 }
                 A = _mm512_add_epi32(s4[0], s4[1]);
@@ -347,17 +374,26 @@ static inline __attribute__((always_inline)) void kq_tok1(x16_kq kind, int64_t n
     _mm512_storeu_ps(y, accf);
 }
 
+static __attribute__((noinline)) void q4_K_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+    kq_tok1(XK_Q4_K, nb, g, a, y);
+}
+static __attribute__((noinline)) void iq4_xs_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+    kq_tok1(XK_IQ4_XS, nb, g, a, y);
+}
+
 /* 16 rows x NT tokens (2 <= NT <= 6): each chunk decoded once for all tokens. */
 static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int NT, int64_t nb, const uint8_t *g,
                                                           const uint8_t *act, size_t arb, float *y, int64_t ldy) {
     const size_t gbytes = kind == XK_Q4_K ? Q4_K_GB : IQ4_XS_GB, codes = kind == XK_Q4_K ? 256 : 128;
     const __m512i tab = kq_table();
     __m512 accf[6];
+#pragma GCC unroll 8
     for (int t = 0; t < NT; t++) accf[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * gbytes;
         const block_a16_256 *ab[6];
         __m512 sb[6];
+#pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             ab[t] = (const block_a16_256 *)(act + (size_t)t * arb) + b;
             sb[t] = _mm512_setzero_ps();
@@ -367,6 +403,7 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
         for (int c = 0; c < 4; c++) {
             const uint8_t *cs = gb + codes + 512 * c;
             __m512i A[6], B[6];
+#pragma GCC unroll 8
             for (int t = 0; t < NT; t++) A[t] = B[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int u = 0; u < 8; u++) {
@@ -401,6 +438,7 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
             accf[t] = _mm512_fmadd_ps(sb[t], _mm512_set1_ps(ab[t]->d), accf[t]);
         }
     }
+#pragma GCC unroll 8
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
 }
 
@@ -416,7 +454,12 @@ static inline __attribute__((always_inline)) void gemm_kq(x16_kq kind, int64_t k
             const int64_t left = n_tok - t;
             const int nt = left >= 6 ? 6 : (int)left;
             switch (nt) {
-            case 1: kq_tok1(kind, nb, g, (const block_a16_256 *)at, yt); break;
+            case 1:
+                if (kind == XK_Q4_K)
+                    q4_K_tok1(nb, g, (const block_a16_256 *)at, yt);
+                else
+                    iq4_xs_tok1(nb, g, (const block_a16_256 *)at, yt);
+                break;
             case 2: kq_tile(kind, 2, nb, g, at, arb, yt, ldy); break;
             case 3: kq_tile(kind, 3, nb, g, at, arb, yt, ldy); break;
             case 4: kq_tile(kind, 4, nb, g, at, arb, yt, ldy); break;
@@ -474,7 +517,7 @@ static inline __attribute__((always_inline)) void q6_scales(const uint8_t *gb, _
         sc[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * j)))), d);
 }
 
-static void q6_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+static __attribute__((noinline)) void q6_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
     __m512 accf = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * Q6_K_GB;
@@ -495,10 +538,10 @@ static void q6_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float 
                     __m512i h = _mm512_loadu_si512(hs + 64 * u);
                     if (k) h = _mm512_srli_epi16(h, 2);
                     const int16_t *ap = aq + 32 * k + 8 * u;
-                    x1 = _mm512_dpwssd_epi32(x1, q6_decode(c, h, 0, true), bcast32(ap));
-                    y16 = _mm512_dpwssd_epi32(y16, q6_decode(c, h, 1, true), bcast32(ap + 2));
-                    x256 = _mm512_dpwssd_epi32(x256, q6_decode(c, h, 2, true), bcast32(ap + 4));
-                    y1 = _mm512_dpwssd_epi32(y1, q6_decode(c, h, 3, true), bcast32(ap + 6));
+                    x1 = dp_pair(x1, q6_decode(c, h, 0, true), ap);
+                    y16 = dp_pair(y16, q6_decode(c, h, 1, true), ap + 2);
+                    x256 = dp_pair(x256, q6_decode(c, h, 2, true), ap + 4);
+                    y1 = dp_pair(y1, q6_decode(c, h, 3, true), ap + 6);
                 }
                 const int jx = base + 2 * k, jy = jx + 4;
                 /* - 32 x (sum of the 16 activation codes of the scale) */
@@ -519,11 +562,13 @@ static inline __attribute__((always_inline)) void q6_tile(const int NT, int64_t 
                                                           const uint8_t *act, size_t arb, float *y, int64_t ldy) {
     const __m512i k32 = _mm512_set1_epi16(32);
     __m512 accf[6];
+#pragma GCC unroll 8
     for (int t = 0; t < NT; t++) accf[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * Q6_K_GB;
         const block_a16_256 *ab[6];
         __m512 sb[6];
+#pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             ab[t] = (const block_a16_256 *)(act + (size_t)t * arb) + b;
             sb[t] = _mm512_setzero_ps();
@@ -535,6 +580,7 @@ static inline __attribute__((always_inline)) void q6_tile(const int NT, int64_t 
             const int base = 8 * (nv / 2) + nv % 2;
             for (int k = 0; k < 2; k++) {
                 __m512i X[6], Y[6];
+#pragma GCC unroll 8
                 for (int t = 0; t < NT; t++) X[t] = Y[t] = _mm512_setzero_si512();
 #pragma GCC unroll 4
                 for (int u = 0; u < 4; u++) {
@@ -564,8 +610,10 @@ static inline __attribute__((always_inline)) void q6_tile(const int NT, int64_t 
                 }
             }
         }
+#pragma GCC unroll 8
         for (int t = 0; t < NT; t++) accf[t] = _mm512_fmadd_ps(sb[t], _mm512_set1_ps(ab[t]->d), accf[t]);
     }
+#pragma GCC unroll 8
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
 }
 
