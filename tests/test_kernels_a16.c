@@ -520,6 +520,52 @@ static void test_x16_extremes(const slm_kernels *isas[], int n_isa) {
     free(pw);
 }
 
+/* x16 Q6_K at its largest products: codes all 0 (weight -32: pairs 1 and 3 are -32768 in their
+ * words, four such products by 16383 per 1024 x sum come within 131072 of 2^31), all 63 (+31)
+ * and all 32 (0), every activation code at +-16383: exactly -32 / 31 / 0 x the activation sum. */
+static void test_x16_q6_extremes(const slm_kernels *isas[], int n_isa) {
+    enum { K = 512, ROWS = 48 };
+    const size_t rb = sizeof(block_q6_K) * (K / 256);
+    static const int codes[3] = {0, 63, 32};
+    uint8_t *w = xmalloc(rb * ROWS), *pw = xmalloc(rb * ROWS);
+    for (int r = 0; r < ROWS; r++)
+        for (int b = 0; b < K / 256; b++) {
+            block_q6_K *x = (block_q6_K *)(w + r * rb) + b;
+            const int c = codes[r % 3];
+            x->d = slm_f32_to_f16(1.0f);
+            memset(x->scales, 1, sizeof x->scales);
+            memset(x->ql, (c & 15) * 0x11, sizeof x->ql);
+            memset(x->qh, (c >> 4) * 0x55, sizeof x->qh);
+        }
+    slm_x16_pack(SLM_DT_Q6_K, w, pw, rb, 0, ROWS / 16);
+    float x[2][K];
+    for (int i = 0; i < K; i++) {
+        x[0][i] = 1.0f;
+        x[1][i] = (i / 3) % 2 ? -1.0f : 1.0f;
+    }
+    for (int ii = 0; ii < n_isa; ii++) {
+        const slm_kernels *kt = isas[ii];
+        if (!slm_x16_usable(kt, SLM_DT_Q6_K, ROWS, K)) continue;
+        for (int v = 0; v < 2; v++) {
+            double sum = 0;
+            for (int i = 0; i < K; i++) sum += x[v][i];
+            uint8_t *act = xmalloc(slm_matmul_act_size_mode(SLM_DT_Q6_K, K, 1, SLM_ACT_A16));
+            float y[ROWS];
+            slm_matmul_x16(kt, NULL, SLM_DT_Q6_K, pw, rb, ROWS, x[v], K, 1, K, act, y, ROWS);
+            int bad = 0;
+            for (int r = 0; r < ROWS; r++) {
+                const double want = (codes[r % 3] - 32) * sum;
+                bad += !(fabs(y[r] - want) <= 1e-3 * (1.0 + fabs(want)));
+            }
+            CHECK(bad == 0, "%s Q6_K x16 extreme codes, activations %d: %d of %d rows off (rows 0-2: %g %g %g, sum %g)",
+                  kt->name, v, bad, ROWS, y[0], y[1], y[2], sum);
+            free(act);
+        }
+    }
+    free(w);
+    free(pw);
+}
+
 int main(void) {
     kt_seed(0x2545F4914F6CDD1Dull);
     const slm_kernels *isas[SLM_ISA_COUNT];
@@ -540,6 +586,7 @@ int main(void) {
     test_x16(isas, n_isa);
     test_x16_multi(isas, n_isa);
     test_x16_extremes(isas, n_isa);
+    test_x16_q6_extremes(isas, n_isa);
     for (int i = 0; i < n_isa; i++) test_precision(isas[i]);
     test_pool();
     test_edges(isas, n_isa);

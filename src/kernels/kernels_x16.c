@@ -18,9 +18,22 @@
  * (element of byte q/2, nibble q%2; element of byte 2 + q/2, nibble q%2). Those elements are not
  * neighbours in the block, so the activations are put in the same order instead
  * (slm_x16_order_act): activation pair P of a block is the chunk-order pair P = 4 x chunk + q, and a
- * tile broadcasts pairs front to back. Q6_K's high bits: a chunk of qh bytes follows the same rule,
- * and the 2 bits of pair q sit at bits 4q..4q+1 (low nibbles' elements) or 4q+2.. (high nibbles'
- * elements: >> 2) of the words. Q8_0 chunks hold bytes (2p, 2p+1): already in order. */
+ * tile broadcasts pairs front to back. Q8_0 chunks hold bytes (2p, 2p+1): already in order.
+ *
+ * Q6_K is laid out bit by bit instead (its 6-bit codes straddle the nibbles and the qh bits, and
+ * gathering them cost the one-token tile 3-4 shifts per 4 pairs on Zen 4's one shift pipe): d and
+ * the 16 scale bytes as above, then per 16-element scale j (elements 16j + i) three chunks D0 D1
+ * D2 of 16 rows x 4 bytes. Pair P (0..7) is elements (16j + 2P, 16j + 2P + 1), word w of a chunk
+ * lane holding the pair's element 2P + w (activations in natural order). With c_P the 6-bit code of
+ * pair P's element in that word, the three words are
+ *   D0 = c0 | (c6 & 15) << 6 | (c1 ^ 32) << 10
+ *   D1 = c2 | (c7 & 15) << 6 | (c3 ^ 32) << 10
+ *   D2 = c4 | c5 << 6 | (c6 >> 4) << 12 | (c7 >> 4) << 14
+ * so that one AND gives pairs 0, 2, 4 as codes, 1 and 3 as (code - 32) x 1024 (the XOR makes
+ * the top 6 bits the signed code - 32), 5 as 64 x code, and 6, 7 are a bit select of D0 / D1
+ * with D2 >> 2 / D2 >> 4, masked, as 64 x code. The -32 offset of the unsigned ones: the x16
+ * activations of Q6_K hold in bsums[j] -32 x the sum of the 12 activation codes of pairs other
+ * than 1 and 3 (slm_x16_order_act). */
 #include <pthread.h>
 #include <string.h>
 
@@ -30,13 +43,13 @@
 #include "quant/quant.h"
 
 #define X16 16
-#define MAX_CHUNKS 64 /* Q6_K: 48 of 4 bytes; Q4_K: 32; Q8_0: 16 of 2 bytes */
+#define MAX_CHUNKS 32 /* Q4_K, IQ4_XS: 32 of 4 bytes; Q8_0: 16 of 2 bytes; Q6_K: none (its own bit layout) */
 
 typedef struct x16_format {
     uint32_t type;
     int block_bytes, elems, n_fields;
     int field_off[17], field_width[17]; /* header fields (byte offset in the block, bytes) */
-    int unit;                           /* code bytes per row in a chunk: 4, or 2 (Q8_0) */
+    int unit;                           /* code bytes per row in a chunk: 4, 2 (Q8_0), 0 (Q6_K: no chunks) */
     int n_chunks;
     int chunk_off[MAX_CHUNKS];          /* block offset of each chunk's code bytes, packed order */
 } x16_format;
@@ -68,13 +81,9 @@ static int nibble_elem(uint32_t type, int byte, int hi) {
         const int j = byte - (int)offsetof(block_iq4_xs, qs);
         return 32 * (j / 16) + j % 16 + 16 * hi;
     }
-    case SLM_DT_Q4_K: { /* qs[32 c + j]: elements 64 c + j, 64 c + 32 + j */
+    default: { /* Q4_K qs[32 c + j]: elements 64 c + j, 64 c + 32 + j */
         const int j = byte - (int)offsetof(block_q4_K, qs);
         return 64 * (j / 32) + j % 32 + 32 * hi;
-    }
-    default: { /* Q6_K ql[64 n + 32 h + l]: elements 128 n + 32 h + l (low), + 64 (high nibble) */
-        const int j = byte - (int)offsetof(block_q6_K, ql);
-        return 128 * (j / 64) + j % 64 + 64 * hi;
     }
     }
 }
@@ -111,30 +120,21 @@ static void formats_init(void) {
     add_field(f, offsetof(block_iq4_xs, scales_h), 2);
     for (int j = 0; j < 4; j++) add_field(f, (int)offsetof(block_iq4_xs, scales_l) + j, 1);
     for (int u = 0; u < 32; u++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_iq4_xs, qs) + 4 * u;
-    /* Q6_K: d, 16 scale bytes; per 64 elements (half n, quarter v): 4 qh chunks (qh bytes
-     * 32 n + 16 v ..), then the 4 ql chunks of the low nibbles' bytes (ql 64 n + 16 v ..), then
-     * the 4 of the bytes 32 further (ql 64 n + 32 + 16 v ..) */
+    /* Q6_K: d, 16 scale bytes; the codes in their own bit layout (q6_pack_codes), no chunks */
     f = &g_formats[g_n_formats++];
-    *f = (x16_format){.type = SLM_DT_Q6_K, .block_bytes = sizeof(block_q6_K), .elems = 256, .unit = 4};
+    *f = (x16_format){.type = SLM_DT_Q6_K, .block_bytes = sizeof(block_q6_K), .elems = 256, .unit = 0};
     add_field(f, offsetof(block_q6_K, d), 2);
     for (int j = 0; j < 16; j++) add_field(f, (int)offsetof(block_q6_K, scales) + j, 1);
-    for (int n = 0; n < 2; n++)
-        for (int v = 0; v < 2; v++) {
-            for (int u = 0; u < 4; u++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_q6_K, qh) + 32 * n + 16 * v + 4 * u;
-            for (int u = 0; u < 4; u++) f->chunk_off[f->n_chunks++] = (int)offsetof(block_q6_K, ql) + 64 * n + 16 * v + 4 * u;
-            for (int u = 0; u < 4; u++)
-                f->chunk_off[f->n_chunks++] = (int)offsetof(block_q6_K, ql) + 64 * n + 32 + 16 * v + 4 * u;
-        }
-    /* activation order: slot 2P + w of pair P = 4 x (code chunk index) + q, word w */
+    /* activation order: slot 2P + w of pair P = 4 x (code chunk index) + q, word w; Q8_0 and
+     * Q6_K keep the natural order */
     for (int i = 0; i < g_n_formats; i++) {
         f = &g_formats[i];
-        if (f->unit == 2) {
+        if (f->unit != 4) {
             for (int e = 0; e < f->elems; e++) g_perm[i][e] = (uint16_t)e;
             continue;
         }
         int P = 0;
         for (int c = 0; c < f->n_chunks; c++) {
-            if (f->type == SLM_DT_Q6_K && c % 12 < 4) continue; /* qh chunks carry no pairs */
             for (int q = 0; q < 4; q++, P++)
                 for (int w = 0; w < 2; w++)
                     g_perm[i][2 * P + w] = (uint16_t)nibble_elem(f->type, f->chunk_off[c] + 2 * w + q / 2, q % 2);
@@ -188,6 +188,60 @@ static uint32_t q5_unpack_bits(uint32_t packed) {
     return qh;
 }
 
+/* Q6_K: the 6-bit code of element e of a block (as dequantize_row_q6_K reads it: half
+ * h = e / 128, quarter t and l of the rest; ql nibble t / 2 of byte 64 h + 32 (t % 2) + l, qh
+ * bits 2t of byte 32 h + l), and the same code written back. */
+static int q6_code_at(const block_q6_K *b, int e) {
+    const int h = e / 128, t = e % 128 / 32, l = e % 32;
+    const int lo = (b->ql[64 * h + 32 * (t % 2) + l] >> (4 * (t / 2))) & 15, hi = (b->qh[32 * h + l] >> (2 * t)) & 3;
+    return lo | hi << 4;
+}
+
+static void q6_code_set(block_q6_K *b, int e, int code) {
+    const int h = e / 128, t = e % 128 / 32, l = e % 32;
+    b->ql[64 * h + 32 * (t % 2) + l] |= (uint8_t)((code & 15) << (4 * (t / 2)));
+    b->qh[32 * h + l] |= (uint8_t)((code >> 4) << (2 * t));
+}
+
+/* The three words (D0, D1, D2) of one pair slot w of scale j (layout at the top). */
+static void q6_words(const int c[8], uint16_t d[3]) {
+    d[0] = (uint16_t)(c[0] | (c[6] & 15) << 6 | (c[1] ^ 32) << 10);
+    d[1] = (uint16_t)(c[2] | (c[7] & 15) << 6 | (c[3] ^ 32) << 10);
+    d[2] = (uint16_t)(c[4] | c[5] << 6 | (c[6] >> 4) << 12 | (c[7] >> 4) << 14);
+}
+
+static void q6_codes_of_words(const uint16_t d[3], int c[8]) {
+    c[0] = d[0] & 63, c[1] = (d[0] >> 10) ^ 32, c[2] = d[1] & 63, c[3] = (d[1] >> 10) ^ 32;
+    c[4] = d[2] & 63, c[5] = (d[2] >> 6) & 63;
+    c[6] = ((d[0] >> 6) & 15) | ((d[2] >> 12) & 3) << 4;
+    c[7] = ((d[1] >> 6) & 15) | ((d[2] >> 14) & 3) << 4;
+}
+
+/* Codes of row r's block b into the group-block's code area (3 x 64 bytes per scale j). */
+static void q6_pack_codes(const block_q6_K *b, int r, uint8_t *codes) {
+    for (int j = 0; j < 16; j++)
+        for (int w = 0; w < 2; w++) {
+            int c[8];
+            uint16_t d[3];
+            for (int P = 0; P < 8; P++) c[P] = q6_code_at(b, 16 * j + 2 * P + w);
+            q6_words(c, d);
+            for (int m = 0; m < 3; m++) memcpy(codes + 192 * j + 64 * m + 4 * r + 2 * w, &d[m], 2);
+        }
+}
+
+static void q6_unpack_codes(const uint8_t *codes, int r, block_q6_K *b) {
+    memset(b->ql, 0, sizeof b->ql);
+    memset(b->qh, 0, sizeof b->qh);
+    for (int j = 0; j < 16; j++)
+        for (int w = 0; w < 2; w++) {
+            int c[8];
+            uint16_t d[3];
+            for (int m = 0; m < 3; m++) memcpy(&d[m], codes + 192 * j + 64 * m + 4 * r + 2 * w, 2);
+            q6_codes_of_words(d, c);
+            for (int P = 0; P < 8; P++) q6_code_set(b, 16 * j + 2 * P + w, c[P]);
+        }
+}
+
 static void pack_block(const x16_format *f, const uint8_t *const rows[X16], uint8_t *out) {
     for (int i = 0; i < f->n_fields; i++) {
         const int w = f->field_width[i];
@@ -203,6 +257,8 @@ static void pack_block(const x16_format *f, const uint8_t *const rows[X16], uint
     }
     for (int c = 0; c < f->n_chunks; c++, out += X16 * f->unit)
         for (int r = 0; r < X16; r++) copy_n(out + r * f->unit, rows[r] + f->chunk_off[c], f->unit);
+    if (f->type == SLM_DT_Q6_K)
+        for (int r = 0; r < X16; r++) q6_pack_codes((const block_q6_K *)rows[r], r, out);
 }
 
 static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t *out) {
@@ -219,6 +275,7 @@ static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t 
         in += X16 * w;
     }
     for (int c = 0; c < f->n_chunks; c++, in += X16 * f->unit) copy_n(out + f->chunk_off[c], in + r * f->unit, f->unit);
+    if (f->type == SLM_DT_Q6_K) q6_unpack_codes(in, r, (block_q6_K *)out);
 }
 
 void slm_x16_pack(uint32_t type, const void *src, void *dst, size_t row_bytes, int64_t g0, int64_t g1) {
@@ -246,6 +303,17 @@ void slm_x16_unpack_row(uint32_t type, const void *w, size_t row_bytes, int64_t 
 void slm_x16_order_act(uint32_t type, void *act, size_t arb, int64_t n_tok, int64_t k) {
     const int i = format_index(type);
     const x16_format *f = &g_formats[i];
+    if (f->type == SLM_DT_Q6_K) { /* natural order; bsums[j] = -32 x the codes of pairs 0, 2, 4-7 */
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t b = 0; b < k / 256; b++) {
+                block_a16_256 *a = (block_a16_256 *)((uint8_t *)act + (size_t)t * arb) + b;
+                for (int j = 0; j < 16; j++) {
+                    const int16_t *q = a->qs + 16 * j;
+                    a->bsums[j] = -32 * (a->bsums[j] - (q[2] + q[3] + q[6] + q[7]));
+                }
+            }
+        return;
+    }
     if (f->unit == 2) return;
     const uint16_t *perm = g_perm[i];
     const size_t bb = f->elems == 32 ? sizeof(block_a16_32) : sizeof(block_a16_256);

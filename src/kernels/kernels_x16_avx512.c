@@ -483,137 +483,93 @@ static void gemm16_x16_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_ro
 
 /* ---- Q6_K ------------------------------------------------------------------------------------
  * Group-block (3360 bytes): d of 16 rows, the 16 int8 scales (one xmm of 16 rows each), then per
- * 64 elements (half n, quarter v; 768 bytes) 4 chunks of qh bytes, 4 of the ql bytes whose
- * nibbles are elements 128n + 16v + .. (low) and + 64 (high), 4 of the ql bytes 32 further
- * (+ 32, + 96) (kernels_x16.c). In a qh word, the 2 high bits of the pair q of the first ql chunks
- * are at bits 4q, 4q + 1, of the second ones at 4q + 2 (h >> 2). Each ql chunk's pairs q = 0, 2 and
- * q = 1, 3 belong to two different 16-element scales (X, Y), fixed for the 4 chunks of a kind.
- * The -32 offset: for one token through the activation's exact 16-element sums (once per 16 rows
- * and scale); in prompt tiles subtracted from the decoded codes (shared by all tokens). */
+ * 16-element scale j three chunks D0 D1 D2 (192 bytes) in the bit layout of kernels_x16.c: pairs
+ * 0, 2, 4 are D & 63 (codes), 1 and 3 D & 0xFC00 ((code - 32) x 1024), 5 D2 & 0x0FC0 (64 x code),
+ * 6 and 7 a bit select of D0 / D1 (bits 6-9) with D2 >> 2 / D2 >> 4 (bits 10-11), & 0x0FC0. The
+ * -32 of the unsigned codes comes in bsums[j] (-32 x their activation sum, slm_x16_order_act).
+ * Overflow: the 1024 x sum is 4 products of at most 32768 x 16383 (2^31 - 131072). */
 #define Q6_K_GB 3360
 
-/* Pair q of chunk c with its high bits in h (h already >> 2 for the second chunks) as the code
- * (scaled = false) or, for q = 1, 2, as 16^q x the code (the nibble and its 2 bits masked in
- * place; q = 0, 3 are never scaled). */
-static inline __attribute__((always_inline)) __m512i q6_decode(__m512i c, __m512i h, int q, bool scaled) {
-    switch (q) {
-    case 0:
-        return _mm512_or_si512(_mm512_and_si512(c, _mm512_set1_epi16(0x000F)),
-                               _mm512_and_si512(_mm512_slli_epi16(h, 4), _mm512_set1_epi16(0x0030)));
-    case 3:
-        return _mm512_or_si512(_mm512_srli_epi16(c, 12), _mm512_and_si512(_mm512_srli_epi16(h, 8), _mm512_set1_epi16(0x0030)));
-    default: {
-        const __m512i v = _mm512_or_si512(_mm512_and_si512(c, _mm512_set1_epi16((short)(0x000F << (4 * q)))),
-                                          _mm512_and_si512(_mm512_slli_epi16(h, 4), _mm512_set1_epi16((short)(0x0030 << (4 * q)))));
-        return scaled ? v : _mm512_srli_epi16(v, 4 * q);
-    }
-    }
-}
-
-/* The 16 scales of 16 rows, x d: sc[j] lane r = d_r * scale_j of row r. */
-static inline __attribute__((always_inline)) void q6_scales(const uint8_t *gb, __m512 sc[16]) {
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
-    for (int j = 0; j < 16; j++)
-        sc[j] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * j)))), d);
+/* Scale j of 16 rows as integer-valued floats. */
+static inline __m512 q6_scale(const uint8_t *gb, int j) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * j))));
 }
 
 static __attribute__((noinline)) void q6_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+    const __m512i m0 = _mm512_set1_epi16(0x003F), m10 = _mm512_set1_epi16((short)0xFC00), m6 = _mm512_set1_epi16(0x0FC0),
+                  lo4 = _mm512_set1_epi16(0x03C0);
     __m512 accf = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * Q6_K_GB;
-        __m512 sc[16];
-        q6_scales(gb, sc);
         __m512 sb = _mm512_setzero_ps();
-        for (int nv = 0; nv < 4; nv++) { /* 64 elements: half n = nv / 2, quarter v = nv % 2 */
-            const uint8_t *hs = gb + 288 + 768 * nv;
-            const int16_t *aq = a[b].qs + 64 * nv;
-            const int base = 8 * (nv / 2) + nv % 2; /* scale of the first chunks' q = 0, 2 */
-#pragma GCC unroll 2
-            for (int k = 0; k < 2; k++) { /* first / second ql chunks: scales base + 2k (q even), + 4 (odd) */
-                __m512i x1 = _mm512_setzero_si512(), x256 = _mm512_setzero_si512(), y16 = _mm512_setzero_si512(),
-                        y1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-                for (int u = 0; u < 4; u++) {
-                    const __m512i c = _mm512_loadu_si512(hs + 256 + 256 * k + 64 * u);
-                    __m512i h = _mm512_loadu_si512(hs + 64 * u);
-                    if (k) h = _mm512_srli_epi16(h, 2);
-                    const int16_t *ap = aq + 32 * k + 8 * u;
-                    x1 = dp_pair(x1, q6_decode(c, h, 0, true), ap);
-                    y16 = dp_pair(y16, q6_decode(c, h, 1, true), ap + 2);
-                    x256 = dp_pair(x256, q6_decode(c, h, 2, true), ap + 4);
-                    y1 = dp_pair(y1, q6_decode(c, h, 3, true), ap + 6);
-                }
-                const int jx = base + 2 * k, jy = jx + 4;
-                /* - 32 x (sum of the 16 activation codes of the scale) */
-                const __m512i X = _mm512_sub_epi32(_mm512_add_epi32(x1, _mm512_srai_epi32(x256, 8)),
-                                                   _mm512_set1_epi32(32 * a[b].bsums[jx]));
-                const __m512i Y = _mm512_sub_epi32(_mm512_add_epi32(y1, _mm512_srai_epi32(y16, 4)),
-                                                   _mm512_set1_epi32(32 * a[b].bsums[jy]));
-                sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(X), sc[jx], sb);
-                sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(Y), sc[jy], sb);
-            }
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            const uint8_t *cs = gb + 288 + 192 * j;
+            const int16_t *ap = a[b].qs + 16 * j;
+            const __m512i D0 = _mm512_loadu_si512(cs), D1 = _mm512_loadu_si512(cs + 64), D2 = _mm512_loadu_si512(cs + 128);
+            __m512i s0 = _mm512_set1_epi32(a[b].bsums[j]), s10 = dp_pair(_mm512_setzero_si512(), _mm512_and_si512(D0, m10), ap + 2),
+                    s6 = dp_pair(_mm512_setzero_si512(), _mm512_and_si512(D2, m6), ap + 10);
+            s0 = dp_pair(s0, _mm512_and_si512(D0, m0), ap);
+            s0 = dp_pair(s0, _mm512_and_si512(D1, m0), ap + 4);
+            s0 = dp_pair(s0, _mm512_and_si512(D2, m0), ap + 8);
+            s10 = dp_pair(s10, _mm512_and_si512(D1, m10), ap + 6);
+            s6 = dp_pair(s6, _mm512_and_si512(_mm512_ternarylogic_epi32(D0, _mm512_srli_epi16(D2, 2), lo4, TL_SELECT), m6), ap + 12);
+            s6 = dp_pair(s6, _mm512_and_si512(_mm512_ternarylogic_epi32(D1, _mm512_srli_epi16(D2, 4), lo4, TL_SELECT), m6), ap + 14);
+            const __m512i X = _mm512_add_epi32(_mm512_add_epi32(s0, _mm512_srai_epi32(s6, 6)), _mm512_srai_epi32(s10, 10));
+            sb = _mm512_fmadd_ps(_mm512_cvtepi32_ps(X), q6_scale(gb, j), sb);
         }
-        accf = _mm512_fmadd_ps(sb, _mm512_set1_ps(a[b].d), accf);
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+        accf = _mm512_fmadd_ps(sb, _mm512_mul_ps(d, _mm512_set1_ps(a[b].d)), accf);
     }
     _mm512_storeu_ps(y, accf);
 }
 
+/* 16 rows x NT tokens (2 <= NT <= 6): the 8 pairs of a scale decoded to plain codes once (1 and 3
+ * signed, code - 32: an arithmetic shift), the scale's int32 sums starting at bsums[j]. */
 static inline __attribute__((always_inline)) void q6_tile(const int NT, int64_t nb, const uint8_t *g,
                                                           const uint8_t *act, size_t arb, float *y, int64_t ldy) {
-    const __m512i k32 = _mm512_set1_epi16(32);
+    const __m512i m0 = _mm512_set1_epi16(0x003F), lo4 = _mm512_set1_epi16(0x03C0);
     __m512 accf[6];
-#pragma GCC unroll 8
+#pragma GCC unroll 6
     for (int t = 0; t < NT; t++) accf[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * Q6_K_GB;
         const block_a16_256 *ab[6];
         __m512 sb[6];
-#pragma GCC unroll 8
+#pragma GCC unroll 6
         for (int t = 0; t < NT; t++) {
             ab[t] = (const block_a16_256 *)(act + (size_t)t * arb) + b;
             sb[t] = _mm512_setzero_ps();
         }
-        __m512 sc[16];
-        q6_scales(gb, sc);
-        for (int nv = 0; nv < 4; nv++) {
-            const uint8_t *hs = gb + 288 + 768 * nv;
-            const int base = 8 * (nv / 2) + nv % 2;
-            for (int k = 0; k < 2; k++) {
-                __m512i X[6], Y[6];
+        for (int j = 0; j < 16; j++) {
+            const uint8_t *cs = gb + 288 + 192 * j;
+            const __m512i D0 = _mm512_loadu_si512(cs), D1 = _mm512_loadu_si512(cs + 64), D2 = _mm512_loadu_si512(cs + 128);
+            const __m512i w[8] = {
+                _mm512_and_si512(D0, m0),
+                _mm512_srai_epi16(D0, 10),
+                _mm512_and_si512(D1, m0),
+                _mm512_srai_epi16(D1, 10),
+                _mm512_and_si512(D2, m0),
+                _mm512_and_si512(_mm512_srli_epi16(D2, 6), m0),
+                _mm512_and_si512(_mm512_srli_epi16(_mm512_ternarylogic_epi32(D0, _mm512_srli_epi16(D2, 2), lo4, TL_SELECT), 6), m0),
+                _mm512_and_si512(_mm512_srli_epi16(_mm512_ternarylogic_epi32(D1, _mm512_srli_epi16(D2, 4), lo4, TL_SELECT), 6), m0)};
+            __m512i acc[6];
+#pragma GCC unroll 6
+            for (int t = 0; t < NT; t++) acc[t] = _mm512_set1_epi32(ab[t]->bsums[j]);
 #pragma GCC unroll 8
-                for (int t = 0; t < NT; t++) X[t] = Y[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-                for (int u = 0; u < 4; u++) {
-                    const __m512i c = _mm512_loadu_si512(hs + 256 + 256 * k + 64 * u);
-                    __m512i h = _mm512_loadu_si512(hs + 64 * u);
-                    if (k) h = _mm512_srli_epi16(h, 2);
-                    const __m512i w0 = _mm512_sub_epi16(q6_decode(c, h, 0, false), k32),
-                                  w1 = _mm512_sub_epi16(q6_decode(c, h, 1, false), k32),
-                                  w2 = _mm512_sub_epi16(q6_decode(c, h, 2, false), k32),
-                                  w3 = _mm512_sub_epi16(q6_decode(c, h, 3, false), k32);
-                    const __m512i wq[4] = {w0, w1, w2, w3};
-#pragma GCC unroll 4
-                    for (int q = 0; q < 4; q++) {
+            for (int P = 0; P < 8; P++) {
 #pragma GCC unroll 6
-                        for (int t = 0; t < NT; t++) {
-                            const int16_t *ap = ab[t]->qs + 64 * nv + 32 * k + 8 * u + 2 * q;
-                            __m512i *acc = q % 2 == 0 ? &X[t] : &Y[t];
-                            *acc = _mm512_dpwssd_epi32(*acc, wq[q], bcast32(ap));
-                        }
-                    }
-                }
-                const int jx = base + 2 * k, jy = jx + 4;
-#pragma GCC unroll 6
-                for (int t = 0; t < NT; t++) {
-                    sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(X[t]), sc[jx], sb[t]);
-                    sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(Y[t]), sc[jy], sb[t]);
-                }
+                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w[P], bcast32(ab[t]->qs + 16 * j + 2 * P));
             }
+            const __m512 sc = q6_scale(gb, j);
+#pragma GCC unroll 6
+            for (int t = 0; t < NT; t++) sb[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), sc, sb[t]);
         }
-#pragma GCC unroll 8
-        for (int t = 0; t < NT; t++) accf[t] = _mm512_fmadd_ps(sb[t], _mm512_set1_ps(ab[t]->d), accf[t]);
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+#pragma GCC unroll 6
+        for (int t = 0; t < NT; t++) accf[t] = _mm512_fmadd_ps(sb[t], _mm512_mul_ps(d, _mm512_set1_ps(ab[t]->d)), accf[t]);
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 6
     for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ldy, accf[t]);
 }
 

@@ -18,7 +18,7 @@
  * Measured (bench_kernels -t 1 -k 2048 -n 8192 -p 128 -i avx2, 2-core AMD EPYC (Zen 4 class),
  * min of 2-3 runs; row = the row-layout gemm16 of kernels_a16_kq_avx2.c), tg ms / pp GFLOP/s:
  *   Q4_K    row 0.774 / 57.8   x16 0.353 / 132
- *   Q6_K    row 0.737 / 70.7   x16 0.514 / 111
+ *   Q6_K    row 0.737 / 70.7   x16 0.435 / 125 (bit layout of kernels_x16.c; the nibble layout before: 0.514 / 111)
  *   IQ4_XS  row 0.965 / 61.2   x16 0.485 / 119.6
  */
 #include <immintrin.h>
@@ -149,70 +149,62 @@ static void q4k_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float
 }
 
 /* ---- Q6_K ---------------------------------------------------------------------------------------
- * Group-block (3360 bytes): d, the 16 int8 scales (16 rows each), then per 64 elements (half n,
- * quarter v; nv = 2n + v) 4 qh chunks, 4 chunks of ql bytes ("first": nibbles = elements
- * 128n + 16v + .. and + 64) and 4 of the ql bytes 32 further ("second": + 32, + 96). A chunk's
- * pairs q = 0, 2 take scale j = 8n + v + 2k (k = 0 first, 1 second chunks), q = 1, 3 scale j + 4.
- * In a qh word the 2 high bits of pair q are at bits 4q (first chunks) or 4q + 2 (second).
- * Decoding takes pairs two at a time: (c & 0x0F0F) | ((h << 4) & 0x3030) (first chunks; << 2
- * for the second) holds the 6-bit codes of q = 0 (low byte) and q = 2 (high byte); likewise
- * ((c >> 4) & 0x0F0F) | (h & 0x3030) (>> 2 for the second) q = 1 and 3. The -32 offset: each
- * scale's int32 sum starts at -32 x its 16 activation codes' exact sum. */
+ * Group-block (3360 bytes): d, the 16 int8 scales (16 rows each), then per 16-element scale j
+ * three chunks D0 D1 D2 in the bit layout of kernels_x16.c (pair P = elements 16j + 2P, + 1):
+ * pairs 0, 2, 4 are D & 63, 1 and 3 D & 0xFC00 ((code - 32) x 1024), 5 D2 & 0x0FC0 (64 x code),
+ * 6 and 7 (D0 / D1 & 0x03C0) | (D2 >> 2 / D2 >> 4 & 0x0C00) (64 x code). The -32 of the
+ * unsigned codes comes in bsums[j] (-32 x their activation sum, slm_x16_order_act). */
 #define Q6_K_GB 3360
-
-/* Codes 0..63 of pair q of the ql chunk c with qh chunk h (k: first / second chunks). */
-static inline __attribute__((always_inline)) __m256i q6_pair(__m256i c, __m256i h, int k, int q) {
-    const __m256i m0f = _mm256_set1_epi16(0x0F0F), m30 = _mm256_set1_epi16(0x3030);
-    __m256i w;
-    if (q % 2 == 0)
-        w = _mm256_or_si256(_mm256_and_si256(c, m0f), _mm256_and_si256(k ? _mm256_slli_epi16(h, 2) : _mm256_slli_epi16(h, 4), m30));
-    else
-        w = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), m0f), _mm256_and_si256(k ? _mm256_srli_epi16(h, 2) : h, m30));
-    return q < 2 ? _mm256_and_si256(w, _mm256_set1_epi16(0x00FF)) : _mm256_srli_epi16(w, 8);
-}
 
 /* Scale j of half h of 16 rows (int8), as floats. */
 static inline __m256 q6_scale(const uint8_t *gb, int j, int h) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(gb + 32 + 16 * j + 8 * h))));
 }
 
-/* 16 rows x one token: per 64 elements and k, the two scales' sums X, Y of both halves. */
+/* Pair P of a scale's chunks (one half) as plain codes; 1 and 3 signed (code - 32). */
+static inline __attribute__((always_inline)) __m256i q6_word(__m256i D0, __m256i D1, __m256i D2, int P) {
+    const __m256i m63 = _mm256_set1_epi16(63), m15 = _mm256_set1_epi16(15), m48 = _mm256_set1_epi16(48);
+    switch (P) {
+    case 0: return _mm256_and_si256(D0, m63);
+    case 1: return _mm256_srai_epi16(D0, 10);
+    case 2: return _mm256_and_si256(D1, m63);
+    case 3: return _mm256_srai_epi16(D1, 10);
+    case 4: return _mm256_and_si256(D2, m63);
+    case 5: return _mm256_and_si256(_mm256_srli_epi16(D2, 6), m63);
+    case 6: return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(D0, 6), m15), _mm256_and_si256(_mm256_srli_epi16(D2, 8), m48));
+    default: return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(D1, 6), m15), _mm256_and_si256(_mm256_srli_epi16(D2, 10), m48));
+    }
+}
+
+/* 16 rows x one token: pairs kept scaled where that saves shifts (1, 3: x 1024; 5-7: x 64). */
 static void q6k_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+    const __m256i m63 = _mm256_set1_epi16(63), m10 = _mm256_set1_epi16((short)0xFC00), m6 = _mm256_set1_epi16(0x0FC0),
+                  lo4 = _mm256_set1_epi16(0x03C0), hi2 = _mm256_set1_epi16(0x0C00);
     __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * Q6_K_GB;
         __m256 sb[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
 #pragma GCC unroll 1
-        for (int nv = 0; nv < 4; nv++) {
-            const uint8_t *hs = gb + 288 + 768 * nv;
-            const int base = 8 * (nv / 2) + nv % 2;
+        for (int j = 0; j < 16; j++) {
+            const int16_t *ap = a[b].qs + 16 * j;
 #pragma GCC unroll 2
-            for (int k = 0; k < 2; k++) {
-                const int16_t *aq = a[b].qs + 64 * nv + 32 * k;
-                const int jx = base + 2 * k, jy = jx + 4;
-                __m256i X[2], Y[2];
-#pragma GCC unroll 2
-                for (int h = 0; h < 2; h++) {
-                    X[h] = _mm256_set1_epi32(-32 * a[b].bsums[jx]);
-                    Y[h] = _mm256_set1_epi32(-32 * a[b].bsums[jy]);
-                }
-#pragma GCC unroll 4
-                for (int u = 0; u < 4; u++) {
-#pragma GCC unroll 2
-                    for (int h = 0; h < 2; h++) {
-                        const __m256i c = _mm256_loadu_si256((const __m256i *)(hs + 256 + 256 * k + 64 * u + 32 * h)),
-                                      hb = _mm256_loadu_si256((const __m256i *)(hs + 64 * u + 32 * h));
-                        X[h] = madd_add(X[h], q6_pair(c, hb, k, 0), bcast32(aq + 8 * u));
-                        Y[h] = madd_add(Y[h], q6_pair(c, hb, k, 1), bcast32(aq + 8 * u + 2));
-                        X[h] = madd_add(X[h], q6_pair(c, hb, k, 2), bcast32(aq + 8 * u + 4));
-                        Y[h] = madd_add(Y[h], q6_pair(c, hb, k, 3), bcast32(aq + 8 * u + 6));
-                    }
-                }
-#pragma GCC unroll 2
-                for (int h = 0; h < 2; h++) {
-                    sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(X[h]), q6_scale(gb, jx, h), sb[h]);
-                    sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Y[h]), q6_scale(gb, jy, h), sb[h]);
-                }
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *cs = gb + 288 + 192 * j + 32 * h;
+                const __m256i D0 = _mm256_loadu_si256((const __m256i *)cs), D1 = _mm256_loadu_si256((const __m256i *)(cs + 64)),
+                              D2 = _mm256_loadu_si256((const __m256i *)(cs + 128));
+                __m256i s0 = _mm256_set1_epi32(a[b].bsums[j]);
+                s0 = madd_add(s0, _mm256_and_si256(D0, m63), bcast32(ap));
+                s0 = madd_add(s0, _mm256_and_si256(D1, m63), bcast32(ap + 4));
+                s0 = madd_add(s0, _mm256_and_si256(D2, m63), bcast32(ap + 8));
+                __m256i s10 = _mm256_madd_epi16(_mm256_and_si256(D0, m10), bcast32(ap + 2));
+                s10 = madd_add(s10, _mm256_and_si256(D1, m10), bcast32(ap + 6));
+                __m256i s6 = _mm256_madd_epi16(_mm256_and_si256(D2, m6), bcast32(ap + 10));
+                s6 = madd_add(s6, _mm256_or_si256(_mm256_and_si256(D0, lo4), _mm256_and_si256(_mm256_srli_epi16(D2, 2), hi2)),
+                              bcast32(ap + 12));
+                s6 = madd_add(s6, _mm256_or_si256(_mm256_and_si256(D1, lo4), _mm256_and_si256(_mm256_srli_epi16(D2, 4), hi2)),
+                              bcast32(ap + 14));
+                const __m256i X = _mm256_add_epi32(_mm256_add_epi32(s0, _mm256_srai_epi32(s6, 6)), _mm256_srai_epi32(s10, 10));
+                sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(X), q6_scale(gb, j, h), sb[h]);
             }
         }
         const __m256 ad = _mm256_set1_ps(a[b].d);
@@ -221,6 +213,53 @@ static void q6k_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float
     }
     _mm256_storeu_ps(y, accf[0]);
     _mm256_storeu_ps(y + 8, accf[1]);
+}
+
+/* 16 rows x NT tokens (2 <= NT <= NT_MAX), one half of 8 rows at a time: each pair decoded once
+ * for all tokens, each scale's int32 sums starting at bsums[j]. */
+static inline __attribute__((always_inline)) void q6k_tile(const int NT, int64_t nb, const uint8_t *g,
+                                                           const uint8_t *act, size_t arb, float *y, int64_t ldy) {
+    __m256 accf[NT_MAX][2];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) accf[t][0] = accf[t][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * Q6_K_GB;
+        const block_a16_256 *ab[NT_MAX];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) ab[t] = (const block_a16_256 *)(act + (size_t)t * arb) + b;
+#pragma GCC unroll 1
+        for (int h = 0; h < 2; h++) {
+            __m256 sb[NT_MAX];
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++) sb[t] = _mm256_setzero_ps();
+#pragma GCC unroll 1
+            for (int j = 0; j < 16; j++) {
+                const uint8_t *cs = gb + 288 + 192 * j + 32 * h;
+                const __m256i D0 = _mm256_loadu_si256((const __m256i *)cs), D1 = _mm256_loadu_si256((const __m256i *)(cs + 64)),
+                              D2 = _mm256_loadu_si256((const __m256i *)(cs + 128));
+                __m256i acc[NT_MAX];
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++) acc[t] = _mm256_set1_epi32(ab[t]->bsums[j]);
+#pragma GCC unroll 8
+                for (int P = 0; P < 8; P++) {
+                    const __m256i w = q6_word(D0, D1, D2, P);
+#pragma GCC unroll 4
+                    for (int t = 0; t < NT; t++) acc[t] = madd_add(acc[t], w, bcast32(ab[t]->qs + 16 * j + 2 * P));
+                }
+                const __m256 sc = q6_scale(gb, j, h);
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++) sb[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t]), sc, sb[t]);
+            }
+            const __m256 d = f16_half_ps(gb, h);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++) accf[t][h] = _mm256_fmadd_ps(sb[t], _mm256_mul_ps(d, _mm256_set1_ps(ab[t]->d)), accf[t][h]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        _mm256_storeu_ps(y + t * ldy, accf[t][0]);
+        _mm256_storeu_ps(y + t * ldy + 8, accf[t][1]);
+    }
 }
 
 /* ---- IQ4_XS -------------------------------------------------------------------------------------
@@ -285,17 +324,17 @@ static void iq4_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float
     _mm256_storeu_ps(y + 8, accf[1]);
 }
 
-/* ---- Prompt tiles (Q4_K, Q6_K, IQ4_XS) ------------------------------------------------------------
+/* ---- Prompt tiles (Q4_K, IQ4_XS; Q6_K's: q6k_tile) ---------------------------------------------
  * 16 rows x NT tokens (2 <= NT <= NT_MAX), one scale group at a time: Q4_K's sub-block 2c + s
- * (pairs q = s, s + 2 of chunks 8c .. 8c + 7), Q6_K's scale of (nv, k, s) (pairs q = s, s + 2 of
- * the 4 ql chunks of nv, k), IQ4_XS's sub-block (all pairs of its 4 chunks). Each pair is decoded
- * once for all tokens; the int32 sums of NT tokens x 2 halves (8 ymm) stay in registers. */
+ * (pairs q = s, s + 2 of chunks 8c .. 8c + 7), IQ4_XS's sub-block (all pairs of its 4 chunks).
+ * Each pair is decoded once for all tokens; the int32 sums of NT tokens x 2 halves (8 ymm) stay
+ * in registers. */
 typedef enum { XK_Q4_K, XK_Q6_K, XK_IQ4_XS } x16_kq;
 
 static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int NT, int64_t nb, const uint8_t *g,
                                                           const uint8_t *act, size_t arb, float *y, int64_t ldy) {
-    const size_t gbytes = kind == XK_Q4_K ? Q4_K_GB : kind == XK_Q6_K ? Q6_K_GB : IQ4_XS_GB;
-    const int n_ks = kind == XK_Q6_K ? 4 : 2, n_chunks = kind == XK_Q4_K ? 8 : 4, n_pairs = kind == XK_IQ4_XS ? 4 : 2;
+    const size_t gbytes = kind == XK_Q4_K ? Q4_K_GB : IQ4_XS_GB;
+    const int n_chunks = kind == XK_Q4_K ? 8 : 4, n_pairs = kind == XK_IQ4_XS ? 4 : 2;
     const __m256i tab = iq4_table();
     __m256 accf[NT_MAX][2];
 #pragma GCC unroll 4
@@ -312,29 +351,16 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
         __m128i scb[8], mnb[8];
         if (kind == XK_Q4_K) q4k_scale_bytes(gb, scb, mnb);
 #pragma GCC unroll 1
-        for (int o = 0; o < 4; o++) { /* Q4_K: c = o; Q6_K: nv = o */
-#pragma GCC unroll 4
-            for (int ks = 0; ks < n_ks; ks++) {
-                const int k = ks / 2, s = ks % 2, grp = 2 * o + s;
-                /* codes of the group's chunks, their qh chunks (Q6_K), activation pair offset, scale */
-                const uint8_t *cs, *hs = NULL;
-                int aoff, j = 0;
-                if (kind == XK_Q4_K) {
-                    cs = gb + 256 + 512 * o;
-                    aoff = 64 * o;
-                } else if (kind == XK_IQ4_XS) {
-                    cs = gb + 128 + 256 * grp;
-                    aoff = 32 * grp;
-                } else {
-                    hs = gb + 288 + 768 * o;
-                    cs = hs + 256 + 256 * k;
-                    aoff = 64 * o + 32 * k;
-                    j = 8 * (o / 2) + o % 2 + 2 * k + 4 * s;
-                }
+        for (int o = 0; o < 4; o++) { /* Q4_K: c = o */
+#pragma GCC unroll 2
+            for (int s = 0; s < 2; s++) {
+                const int grp = 2 * o + s;
+                /* codes of the group's chunks, activation pair offset */
+                const uint8_t *cs = kind == XK_Q4_K ? gb + 256 + 512 * o : gb + 128 + 256 * grp;
+                const int aoff = kind == XK_Q4_K ? 64 * o : 32 * grp;
                 __m256i acc[NT_MAX][2];
 #pragma GCC unroll 4
-                for (int t = 0; t < NT; t++)
-                    acc[t][0] = acc[t][1] = _mm256_set1_epi32(kind == XK_Q6_K ? -32 * ab[t]->bsums[j] : 0);
+                for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
 #pragma GCC unroll 8
                 for (int u = 0; u < n_chunks; u++) {
 #pragma GCC unroll 4
@@ -344,9 +370,7 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
 #pragma GCC unroll 2
                         for (int h = 0; h < 2; h++) {
                             const __m256i c = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
-                            w[h] = kind == XK_Q4_K    ? nib_pair(c, q)
-                                   : kind == XK_IQ4_XS ? iq4_pair(c, q, tab)
-                                                       : q6_pair(c, _mm256_loadu_si256((const __m256i *)(hs + 64 * u + 32 * h)), k, q);
+                            w[h] = kind == XK_Q4_K ? nib_pair(c, q) : iq4_pair(c, q, tab);
                         }
 #pragma GCC unroll 4
                         for (int t = 0; t < NT; t++) {
@@ -356,8 +380,8 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
                         }
                     }
                 }
-                const __m256 s0 = kind == XK_Q4_K ? u8_half_ps(scb[grp], 0) : kind == XK_Q6_K ? q6_scale(gb, j, 0) : iq4_scale(gb, grp, 0),
-                             s1 = kind == XK_Q4_K ? u8_half_ps(scb[grp], 1) : kind == XK_Q6_K ? q6_scale(gb, j, 1) : iq4_scale(gb, grp, 1);
+                const __m256 s0 = kind == XK_Q4_K ? u8_half_ps(scb[grp], 0) : iq4_scale(gb, grp, 0),
+                             s1 = kind == XK_Q4_K ? u8_half_ps(scb[grp], 1) : iq4_scale(gb, grp, 1);
 #pragma GCC unroll 4
                 for (int t = 0; t < NT; t++) {
                     sb[t][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t][0]), s0, sb[t][0]);
@@ -421,9 +445,24 @@ static inline __attribute__((always_inline)) void gemm_kq(x16_kq kind, int64_t k
                 else
                     iq4_tok1(nb, g, (const block_a16_256 *)at, yt);
                 break;
-            case 2: kq_tile(kind, 2, nb, g, at, arb, yt, ldy); break;
-            case 3: kq_tile(kind, 3, nb, g, at, arb, yt, ldy); break;
-            default: kq_tile(kind, NT_MAX, nb, g, at, arb, yt, ldy); break;
+            case 2:
+                if (kind == XK_Q6_K)
+                    q6k_tile(2, nb, g, at, arb, yt, ldy);
+                else
+                    kq_tile(kind, 2, nb, g, at, arb, yt, ldy);
+                break;
+            case 3:
+                if (kind == XK_Q6_K)
+                    q6k_tile(3, nb, g, at, arb, yt, ldy);
+                else
+                    kq_tile(kind, 3, nb, g, at, arb, yt, ldy);
+                break;
+            default:
+                if (kind == XK_Q6_K)
+                    q6k_tile(NT_MAX, nb, g, at, arb, yt, ldy);
+                else
+                    kq_tile(kind, NT_MAX, nb, g, at, arb, yt, ldy);
+                break;
             }
             t += nt;
         }
