@@ -37,8 +37,6 @@ typedef enum { XK_Q4_0, XK_Q5_0, XK_Q8_0 } x16_kind;
  * separate vpbroadcastd load plus a register vpdpwssd; on Zen 4 that broadcast takes a vector
  * pipe slot beside the decode ops (measured: 4 broadcasts + 4 vpdpwssd + 4 vpand in 5.25 cycles,
  * embedded 4.28), while the embedded form is a plain load. */
-static inline __m512i bcast32(const int16_t *pair) { return _mm512_set1_epi32(*(const int32_t *)pair); }
-
 static inline __attribute__((always_inline)) __m512i dp_pair(__m512i acc, __m512i w, const int16_t *p) {
     __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)p));
     return acc;
@@ -104,9 +102,8 @@ static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t
 }
 
 /* 16 rows x one token, Q8_0: four accumulators for the dependency chains. */
-/* The one-token tiles are functions of their own: inlined into the drivers beside the prompt
- * tiles, their inline asm (dp_pair) made GCC allocate the prompt tiles' registers worse
- * (Q4_K prompt kernel 162 -> 131 GFLOP/s). */
+/* The one-token tiles are functions of their own (inlined into the drivers beside the prompt
+ * tiles, GCC allocated the prompt tiles' registers worse: Q4_K prompt kernel 162 -> 131 GFLOP/s). */
 static __attribute__((noinline)) void q4_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
     q4_tok1(XK_Q4_0, nb, g, a, y);
 }
@@ -167,13 +164,13 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
                 }
                 /* unsigned codes: the offset is taken once per block and token below */
 #pragma GCC unroll 8
-                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w0, bcast32(ab[t]->qs + 8 * m));
+                for (int t = 0; t < NT; t++) acc[t] = dp_pair(acc[t], w0, ab[t]->qs + 8 * m);
 #pragma GCC unroll 8
-                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w1, bcast32(ab[t]->qs + 8 * m + 2));
+                for (int t = 0; t < NT; t++) acc[t] = dp_pair(acc[t], w1, ab[t]->qs + 8 * m + 2);
 #pragma GCC unroll 8
-                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w2, bcast32(ab[t]->qs + 8 * m + 4));
+                for (int t = 0; t < NT; t++) acc[t] = dp_pair(acc[t], w2, ab[t]->qs + 8 * m + 4);
 #pragma GCC unroll 8
-                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w3, bcast32(ab[t]->qs + 8 * m + 6));
+                for (int t = 0; t < NT; t++) acc[t] = dp_pair(acc[t], w3, ab[t]->qs + 8 * m + 6);
             }
             const int offset = kind == XK_Q4_0 ? 8 : 16; /* x the block's exact code sum */
 #pragma GCC unroll 8
@@ -183,7 +180,7 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
             for (int p = 0; p < 16; p++) {
                 const __m512i w = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * p)));
 #pragma GCC unroll 8
-                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w, bcast32(ab[t]->qs + 2 * p));
+                for (int t = 0; t < NT; t++) acc[t] = dp_pair(acc[t], w, ab[t]->qs + 2 * p);
             }
         }
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
@@ -418,7 +415,7 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
                     for (int t = 0; t < NT; t++) {
                         const int16_t *aq = ab[t]->qs + 64 * c + 8 * u + 2 * q;
                         __m512i *acc = (kind == XK_Q4_K ? q % 2 == 0 : u < 4) ? &A[t] : &B[t];
-                        *acc = _mm512_dpwssd_epi32(*acc, wq[q], bcast32(aq));
+                        *acc = dp_pair(*acc, wq[q], aq);
                     }
                 }
             }
@@ -559,7 +556,7 @@ static inline __attribute__((always_inline)) void q6_tile(const int NT, int64_t 
 #pragma GCC unroll 8
             for (int P = 0; P < 8; P++) {
 #pragma GCC unroll 6
-                for (int t = 0; t < NT; t++) acc[t] = _mm512_dpwssd_epi32(acc[t], w[P], bcast32(ab[t]->qs + 16 * j + 2 * P));
+                for (int t = 0; t < NT; t++) acc[t] = dp_pair(acc[t], w[P], ab[t]->qs + 16 * j + 2 * P);
             }
             const __m512 sc = q6_scale(gb, j);
 #pragma GCC unroll 6
