@@ -10,8 +10,8 @@
  * block order; Q4_K's and Q6_K's scale bytes one by one, so 16 rows of a byte are one xmm), then
  * "chunks": the same 4 bytes (Q8_0: 2 bytes) of the block's codes for the 16 rows, 64 (32) bytes,
  * in an order per type (formats_init below) that the tiles read front to back. Packing therefore
- * only moves 4-byte units and costs about a copy. Q5_0's 32 fifth bits are one 4-byte field,
- * reordered per pair (q5_pack_bits).
+ * only moves 4-byte units and costs about a copy (Q6_K excepted, below). Q5_0's 32 fifth bits
+ * are one 4-byte field, reordered per pair (q5_pack_bits).
  *
  * A chunk's 32-bit lane r is 4 code bytes of row r; as 16-bit words (bytes 0-1, bytes 2-3), nibble
  * q of each word ((c >> 4q) & 15 per word) is an int16 pair for vpdpwssd: pair q of the chunk is
