@@ -475,15 +475,52 @@ static void test_x16_multi(const slm_kernels *isas[], int n_isa) {
     slm_threadpool_free(pool);
 }
 
+/* Packs w (rows x k of `type`, row layout) and checks every table's one-token x16 result against
+ * exact values: row r = mult[r] x the activation sum, for activations all +1 and in +-1 runs of 3
+ * (every 16-bit code at its largest, +-16383). */
+static void check_x16_exact(const slm_kernels *isas[], int n_isa, uint32_t type, const uint8_t *w, size_t rb, int rows,
+                            int k, const double *mult) {
+    uint8_t *pw = xmalloc(rb * (size_t)rows);
+    float *x = xmalloc(sizeof(float) * 2 * (size_t)k), *y = xmalloc(sizeof(float) * (size_t)rows);
+    slm_x16_pack(type, w, pw, rb, 0, rows / 16);
+    for (int i = 0; i < k; i++) {
+        x[i] = 1.0f;
+        x[k + i] = (i / 3) % 2 ? -1.0f : 1.0f;
+    }
+    for (int ii = 0; ii < n_isa; ii++) {
+        const slm_kernels *kt = isas[ii];
+        if (!slm_x16_usable(kt, type, rows, k)) continue;
+        for (int v = 0; v < 2; v++) {
+            double sum = 0;
+            for (int i = 0; i < k; i++) sum += x[v * k + i];
+            uint8_t *act = xmalloc(slm_matmul_act_size_mode(type, k, 1, SLM_ACT_A16));
+            slm_matmul_x16(kt, NULL, type, pw, rb, rows, x + v * k, k, 1, k, act, y, rows);
+            int bad = 0;
+            for (int r = 0; r < rows; r++) {
+                const double want = mult[r] * sum;
+                bad += !(fabs(y[r] - want) <= 1e-3 * (1.0 + fabs(want)));
+            }
+            CHECK(bad == 0, "%s %s x16 extreme codes, activations %d: %d of %d rows off (rows 0-2: %g %g %g, sum %g)",
+                  kt->name, slm_dtype_name(type), v, bad, rows, y[0], y[1], y[2], sum);
+            free(act);
+        }
+    }
+    free(pw);
+    free(x);
+    free(y);
+}
+
 /* Largest-magnitude products of the x16 one-token tiles: Q4_K rows whose codes are all 0 or all
- * 15 (the nibbles kept at 256 x their value reach 3840) against activations of +-1 (every 16-bit
- * code at its largest, +-16383). With d = 1, dmin = 0 and every scale 1 the results are exactly
- * 0 and 15 x the activations' sum: an int32 sum that wrapped would be off by 2^32 / 16383 or more. */
+ * 15 (the nibbles kept at 256 x their value reach 3840) against activations of +-1. With d = 1,
+ * dmin = 0 and every scale 1 the results are exactly 0 and 15 x the activations' sum: an int32
+ * sum that wrapped would be off by 2^32 / 16383 or more. */
 static void test_x16_extremes(const slm_kernels *isas[], int n_isa) {
     enum { K = 512, ROWS = 32 };
     const size_t rb = sizeof(block_q4_K) * (K / 256);
-    uint8_t *w = xmalloc(rb * ROWS), *pw = xmalloc(rb * ROWS);
-    for (int r = 0; r < ROWS; r++)
+    uint8_t *w = xmalloc(rb * ROWS);
+    double mult[ROWS];
+    for (int r = 0; r < ROWS; r++) {
+        mult[r] = r % 2 ? 15.0 : 0.0;
         for (int b = 0; b < K / 256; b++) {
             block_q4_K *x = (block_q4_K *)(w + r * rb) + b;
             x->d = slm_f32_to_f16(1.0f);
@@ -491,79 +528,33 @@ static void test_x16_extremes(const slm_kernels *isas[], int n_isa) {
             memset(x->scales, 0x01, sizeof x->scales); /* scale 1 (and min 1 or 0, times dmin 0) */
             memset(x->qs, r % 2 ? 0xFF : 0x00, sizeof x->qs);
         }
-    slm_x16_pack(SLM_DT_Q4_K, w, pw, rb, 0, ROWS / 16);
-    float x[2][K];
-    for (int i = 0; i < K; i++) {
-        x[0][i] = 1.0f;
-        x[1][i] = (i / 3) % 2 ? -1.0f : 1.0f;
     }
-    for (int ii = 0; ii < n_isa; ii++) {
-        const slm_kernels *kt = isas[ii];
-        if (!slm_x16_usable(kt, SLM_DT_Q4_K, ROWS, K)) continue;
-        for (int v = 0; v < 2; v++) {
-            double sum = 0;
-            for (int i = 0; i < K; i++) sum += x[v][i];
-            uint8_t *act = xmalloc(slm_matmul_act_size_mode(SLM_DT_Q4_K, K, 1, SLM_ACT_A16));
-            float y[ROWS];
-            slm_matmul_x16(kt, NULL, SLM_DT_Q4_K, pw, rb, ROWS, x[v], K, 1, K, act, y, ROWS);
-            int bad = 0;
-            for (int r = 0; r < ROWS; r++) {
-                const double want = r % 2 ? 15.0 * sum : 0.0;
-                bad += !(fabs(y[r] - want) <= 1e-3 * (1.0 + fabs(want)));
-            }
-            CHECK(bad == 0, "%s Q4_K x16 extreme codes, activations %d: %d of %d rows off (row 0 %g, row 1 %g vs %g)",
-                  kt->name, v, bad, ROWS, y[0], y[1], 15.0 * sum);
-            free(act);
-        }
-    }
+    check_x16_exact(isas, n_isa, SLM_DT_Q4_K, w, rb, ROWS, K, mult);
     free(w);
-    free(pw);
 }
 
 /* x16 Q6_K at its largest products: codes all 0 (weight -32: pairs 1 and 3 are -32768 in their
  * words, four such products by 16383 per 1024 x sum come within 131072 of 2^31), all 63 (+31)
- * and all 32 (0), every activation code at +-16383: exactly -32 / 31 / 0 x the activation sum. */
+ * and all 32 (0): exactly -32 / 31 / 0 x the activation sum. */
 static void test_x16_q6_extremes(const slm_kernels *isas[], int n_isa) {
     enum { K = 512, ROWS = 48 };
     const size_t rb = sizeof(block_q6_K) * (K / 256);
     static const int codes[3] = {0, 63, 32};
-    uint8_t *w = xmalloc(rb * ROWS), *pw = xmalloc(rb * ROWS);
-    for (int r = 0; r < ROWS; r++)
+    uint8_t *w = xmalloc(rb * ROWS);
+    double mult[ROWS];
+    for (int r = 0; r < ROWS; r++) {
+        const int c = codes[r % 3];
+        mult[r] = c - 32;
         for (int b = 0; b < K / 256; b++) {
             block_q6_K *x = (block_q6_K *)(w + r * rb) + b;
-            const int c = codes[r % 3];
             x->d = slm_f32_to_f16(1.0f);
             memset(x->scales, 1, sizeof x->scales);
             memset(x->ql, (c & 15) * 0x11, sizeof x->ql);
             memset(x->qh, (c >> 4) * 0x55, sizeof x->qh);
         }
-    slm_x16_pack(SLM_DT_Q6_K, w, pw, rb, 0, ROWS / 16);
-    float x[2][K];
-    for (int i = 0; i < K; i++) {
-        x[0][i] = 1.0f;
-        x[1][i] = (i / 3) % 2 ? -1.0f : 1.0f;
     }
-    for (int ii = 0; ii < n_isa; ii++) {
-        const slm_kernels *kt = isas[ii];
-        if (!slm_x16_usable(kt, SLM_DT_Q6_K, ROWS, K)) continue;
-        for (int v = 0; v < 2; v++) {
-            double sum = 0;
-            for (int i = 0; i < K; i++) sum += x[v][i];
-            uint8_t *act = xmalloc(slm_matmul_act_size_mode(SLM_DT_Q6_K, K, 1, SLM_ACT_A16));
-            float y[ROWS];
-            slm_matmul_x16(kt, NULL, SLM_DT_Q6_K, pw, rb, ROWS, x[v], K, 1, K, act, y, ROWS);
-            int bad = 0;
-            for (int r = 0; r < ROWS; r++) {
-                const double want = (codes[r % 3] - 32) * sum;
-                bad += !(fabs(y[r] - want) <= 1e-3 * (1.0 + fabs(want)));
-            }
-            CHECK(bad == 0, "%s Q6_K x16 extreme codes, activations %d: %d of %d rows off (rows 0-2: %g %g %g, sum %g)",
-                  kt->name, v, bad, ROWS, y[0], y[1], y[2], sum);
-            free(act);
-        }
-    }
+    check_x16_exact(isas, n_isa, SLM_DT_Q6_K, w, rb, ROWS, K, mult);
     free(w);
-    free(pw);
 }
 
 int main(void) {
