@@ -54,13 +54,13 @@ static bool validate(const cJSON *v, const cJSON *s) {
     if ((x = cJSON_GetObjectItemCaseSensitive(s, "const")) && !cJSON_Compare(v, x, true)) return false;
     if (cJSON_IsString(v)) {
         size_t n = utf8_chars(v->valuestring);
-        if ((x = cJSON_GetObjectItemCaseSensitive(s, "minLength")) && n < (size_t)x->valuedouble) return false;
-        if ((x = cJSON_GetObjectItemCaseSensitive(s, "maxLength")) && n > (size_t)x->valuedouble) return false;
+        if ((x = cJSON_GetObjectItemCaseSensitive(s, "minLength")) && (double)n < x->valuedouble) return false;
+        if ((x = cJSON_GetObjectItemCaseSensitive(s, "maxLength")) && (double)n > x->valuedouble) return false;
     }
     if (cJSON_IsArray(v)) {
         int n = cJSON_GetArraySize(v);
-        if ((x = cJSON_GetObjectItemCaseSensitive(s, "minItems")) && n < (int)x->valuedouble) return false;
-        if ((x = cJSON_GetObjectItemCaseSensitive(s, "maxItems")) && n > (int)x->valuedouble) return false;
+        if ((x = cJSON_GetObjectItemCaseSensitive(s, "minItems")) && (double)n < x->valuedouble) return false;
+        if ((x = cJSON_GetObjectItemCaseSensitive(s, "maxItems")) && (double)n > x->valuedouble) return false;
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(s, "items"), *e;
         if (it) cJSON_ArrayForEach(e, v) if (!validate(e, it)) return false;
     }
