@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <math.h>
 
 #include "base/dtype.h"
@@ -31,6 +32,7 @@ static int g_threads = 1;
 static slm_act_mode g_mode = SLM_ACT_A16;
 static bool g_x16 = false, g_packed = false; /* --x16: weights repacked into 16-row groups */
 static int64_t g_ring_mib = 0;              /* --ring: token generation over distinct copies */
+static bool g_huge = false;                 /* --huge: ring copies on transparent huge pages */
 
 static void run_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t rb, int64_t n,
                        const float *x, int64_t n_tok, int64_t k, void *act, float *y) {
@@ -73,6 +75,18 @@ static double time_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t 
         if (t1 - t0 < best) best = t1 - t0;
     } while (t1 - start < min_s);
     return best;
+}
+
+/* 2 MiB aligned and madvise'd for transparent huge pages, as slm_model_prepare's arena. */
+static void *huge_alloc(size_t n) {
+    const size_t align = (size_t)2 << 20;
+    void *p = aligned_alloc(align, (n + align - 1) / align * align);
+    if (!p) {
+        fprintf(stderr, "out of memory (%zu bytes)\n", n);
+        exit(1);
+    }
+    (void)madvise(p, (n + align - 1) / align * align, MADV_HUGEPAGE);
+    return p;
 }
 
 /* --ring: n_tok = 1 over `copies` distinct copies of the matrix in turn (their total larger than
@@ -133,6 +147,8 @@ int main(int argc, char **argv) {
             isa_name = argv[++i];
         else if (!strcmp(argv[i], "--x16"))
             g_x16 = true;
+        else if (!strcmp(argv[i], "--huge"))
+            g_huge = true;
         else if (!strcmp(argv[i], "--ring") && i + 1 < argc)
             g_ring_mib = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--act") && i + 1 < argc) {
@@ -228,7 +244,7 @@ int main(int argc, char **argv) {
             if (copies < 2) copies = 2;
             uint8_t **ws = xalloc(sizeof(uint8_t *) * (size_t)copies);
             for (int c = 0; c < copies; c++) {
-                ws[c] = xalloc(bytes);
+                ws[c] = g_huge ? huge_alloc(bytes) : xalloc(bytes);
                 memcpy(ws[c], w, bytes);
             }
             const double tr = time_ring(kt, pool, type, ws, copies, rb, N, x, K, act, y);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "base/threadpool.h"
@@ -92,18 +93,20 @@ static int usage(void) {
 int main(int argc, char **argv) {
     char tlist[256] = "1,2";
     long mib = 1024, passes = 10;
-    int json = 0;
+    int json = 0, huge = 0;
     for (int i = 1; i < argc; i++) {
         const int v = i + 1 < argc;
         if (!strcmp(argv[i], "-t") && v) snprintf(tlist, sizeof tlist, "%s", argv[++i]);
         else if (!strcmp(argv[i], "-m") && v) mib = strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "-n") && v) passes = strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--huge")) huge = 1;
         else return usage();
     }
     if (mib < 1 || mib > (1L << 20) || passes < 1 || passes > 10000) return usage();
     const size_t bytes = (size_t)mib << 20;
-    unsigned char *buf = aligned_alloc(4096, bytes);
+    unsigned char *buf = aligned_alloc(huge ? (size_t)2 << 20 : 4096, bytes);
+    if (buf && huge) (void)madvise(buf, bytes, MADV_HUGEPAGE);
     double *gbps = malloc((size_t)passes * sizeof *gbps);
     read_job *job = calloc(1, sizeof *job);
     if (!buf || !gbps || !job) {

@@ -14,6 +14,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
@@ -55,6 +59,28 @@ static bool cpu_has_avx512(void) {
     return (ebx & f) && (ebx & dq) && (ebx & bw) && (ebx & vl) && (ecx & vnni);
 #else
     return false;
+#endif
+}
+#endif
+
+/* AMX-TILE + AMX-INT8 (CPUID 7.0 EDX bits 24, 25), the OS saving tile state (XCR0 bits 17, 18),
+ * and Linux granting this process the tile data (arch_prctl ARCH_REQ_XCOMP_PERM for
+ * XFEATURE_XTILEDATA, once per process: without it the first tile load faults). */
+#if defined(__x86_64__)
+static bool cpu_has_amx(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    if (!(edx & (1u << 24)) || !(edx & (1u << 25))) return false;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    (void)xcr0_hi;
+    if ((xcr0_lo & (3u << 17)) != (3u << 17)) return false;
+#if defined(__linux__)
+    const long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
+    if (syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) != 0) return false;
+    return true;
+#else
+    return false; /* other OSes: no tile state permission protocol known here */
 #endif
 }
 #endif
@@ -110,6 +136,23 @@ static void tables_init(void) {
             kernels_fill_x16_avx512(t5);
             kernels_fill_attn_avx512(t5);
             g_have[SLM_ISA_AVX512] = true;
+            /* the AMX code path over the C model of its instructions: tests on any AVX-512 CPU */
+            slm_kernels *te = &g_tables[SLM_ISA_AMX_EMULATED];
+            *te = *t5;
+            te->isa = SLM_ISA_AMX_EMULATED;
+            te->name = "amx_emulated";
+            kernels_fill_x16_amx_emulated(te);
+            g_have[SLM_ISA_AMX_EMULATED] = true;
+#if defined(__x86_64__)
+            if (cpu_has_amx()) {
+                slm_kernels *ta = &g_tables[SLM_ISA_AMX];
+                *ta = *t5;
+                ta->isa = SLM_ISA_AMX;
+                ta->name = "amx";
+                kernels_fill_x16_amx(ta);
+                g_have[SLM_ISA_AMX] = true;
+            }
+#endif
         }
     }
 #endif
@@ -148,7 +191,7 @@ static void tables_init(void) {
         }
     int best = 0;
     for (int i = 0; i < SLM_ISA_COUNT; i++)
-        if (g_have[i]) best = i;
+        if (g_have[i] && i != SLM_ISA_AMX_EMULATED) best = i;
     int forced = env_isa();
     g_active = &g_tables[forced >= 0 ? forced : best];
 }
@@ -164,7 +207,8 @@ const slm_kernels *slm_kernels_for_isa(slm_isa isa) {
     return &g_tables[isa];
 }
 
-static const char *const g_isa_names[SLM_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon", "neon_dot", "neon_i8mm"};
+static const char *const g_isa_names[SLM_ISA_COUNT] = {"scalar", "avx2",      "avx512", "neon",
+                                                       "neon_dot", "neon_i8mm", "amx",    "amx_emulated"};
 
 bool slm_isa_from_name(const char *name, slm_isa *out) {
     for (int i = 0; i < SLM_ISA_COUNT; i++) {
@@ -184,7 +228,7 @@ slm_status slm_kernels_init(slm_error *err) {
     if (!s || !*s) return SLM_OK;
     slm_isa isa;
     if (!slm_isa_from_name(s, &isa))
-        return slm_fail(err, SLM_E_INVALID_ARG, "SLM_ISA=%.32s: unknown instruction set (use scalar, avx2, avx512, neon, neon_dot or neon_i8mm)",
+        return slm_fail(err, SLM_E_INVALID_ARG, "SLM_ISA=%.32s: unknown instruction set (use scalar, avx2, avx512, amx, amx_emulated, neon, neon_dot or neon_i8mm)",
                         s);
     if (!g_have[isa]) return slm_fail(err, SLM_E_UNSUPPORTED, "SLM_ISA=%s: this CPU or build does not support it", s);
     return SLM_OK;

@@ -49,6 +49,9 @@ typedef enum slm_isa {
     SLM_ISA_NEON = 3,      /* AArch64 Advanced SIMD (any arm64 CPU) */
     SLM_ISA_NEON_DOT = 4,  /* + dot product (ARMv8.2 sdot: Cortex-A55/A76+, Apple M1+) */
     SLM_ISA_NEON_I8MM = 5, /* + int8 matrix multiply (ARMv8.6 smmla: Apple M2+, Graviton 3) */
+    SLM_ISA_AMX = 6,       /* AVX-512 + AMX int8 tiles for prompts (Sapphire Rapids+ Xeons) */
+    SLM_ISA_AMX_EMULATED = 7, /* the AMX code path over a C model of the tile instructions, on any
+                               * AVX-512 CPU: for tests, never chosen by default (slow) */
     SLM_ISA_COUNT
 } slm_isa;
 
@@ -172,7 +175,7 @@ typedef enum slm_act_mode { SLM_ACT_Q8 = 0, SLM_ACT_Q8X2 = 1, SLM_ACT_A16 = 2 } 
 /* ---- Selecting a table -------------------------------------------------------------------- */
 
 /* The table in use. The first call picks the best ISA the CPU supports, or the one named by the
- * environment variable SLM_ISA (scalar|avx2|avx512|neon|neon_dot|neon_i8mm) when set and usable; an unusable SLM_ISA is
+ * environment variable SLM_ISA (scalar|avx2|avx512|amx|amx_emulated|neon|neon_dot|neon_i8mm) when set and usable; an unusable SLM_ISA is
  * reported by slm_kernels_init, and slm_kernels_get then falls back to the best available table.
  * Thread-safe; never NULL. */
 const slm_kernels *slm_kernels_get(void);
@@ -184,7 +187,7 @@ slm_status slm_kernels_init(slm_error *err);
 /* Table of one ISA, or NULL if the CPU or this build lacks it (tests iterate over all of them). */
 const slm_kernels *slm_kernels_for_isa(slm_isa isa);
 
-/* Parse an ISA name ("scalar", "avx2", "avx512", "neon", "neon_dot", "neon_i8mm"); false if unknown. */
+/* Parse an ISA name ("scalar", "avx2", "avx512", "neon", "neon_dot", "neon_i8mm", "amx", "amx_emulated"); false if unknown. */
 bool slm_isa_from_name(const char *name, slm_isa *out);
 const char *slm_isa_name(slm_isa isa);
 

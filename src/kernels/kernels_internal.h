@@ -45,6 +45,10 @@ void kernels_fill_a16_kquants_avx512(slm_kernels *kt); /* K-quants and IQ4_XS */
 /* gemm16_x16 tiles over 16-row interleaved weights (kernels_x16_avx2.c, kernels_x16_avx512.c). */
 void kernels_fill_x16_avx2(slm_kernels *kt);
 void kernels_fill_x16_avx512(slm_kernels *kt);
+/* AMX prompt tiles for Q4_0 / Q8_0 over a table holding the AVX-512 x16 tiles (which keep fewer
+ * than 16 tokens): with the tile instructions, or over their C model (tests; kernels_x16_amx*.c). */
+void kernels_fill_x16_amx(slm_kernels *kt);
+void kernels_fill_x16_amx_emulated(slm_kernels *kt);
 
 /* Overwrite the entries that have an AVX-512 version (kernels_*_avx512.c) in a table already
  * filled by the AVX2 functions. Only called when the CPU has AVX-512 F/BW/DQ/VL + VNNI with ZMM

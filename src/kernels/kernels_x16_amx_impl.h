@@ -1,0 +1,258 @@
+/* AMX prompt tiles over 16-row interleaved weights (x16 layouts: kernels_x16.c), included by
+ * kernels_x16_amx_avx512.c (the tile instructions) and kernels_x16_amxemu_avx512.c (the same code
+ * over a C model of those instructions, AMX_EMULATE: what lets a machine without AMX test the
+ * layouts, the activation split and the epilogue against the reference, bit for bit).
+ *
+ * Exact 16-bit activations with int8 tiles: an a16 code a is 256 ah + al with al = a & 255
+ * (unsigned) and ah = a >> 8 (signed), so per 32-element block
+ *     sum a w = 256 x (ah . w, TDPBSSD) + (al . w, TDPBUSD)
+ * with the int32 results equal to the AVX-512 tiles' vpdpwssd sums. Weights are int8 in both
+ * instructions: Q8_0 codes as they are, Q4_0 codes unsigned 0..15 (the -8 is taken once per block
+ * as 8 x the activation block's exact code sum, as the AVX-512 tiles do).
+ *
+ * Tiles: A (tokens x 32 bytes: 16 tokens, one block), B (8 rows of 64 bytes: the block's 32
+ * codes of 16 weight rows in VNNI order, 4 consecutive k of row n at bytes 4n..4n+3), C (16
+ * tokens x 16 rows, int32). Per block and 16-row group the two C tiles are stored and an
+ * epilogue converts (256 C_h + C_l - offset x sum) to float and adds it, times the rows' scales x
+ * the token's scale, into 16 float accumulators (one per token, lane = row).
+ *
+ * B from the x16 chunks: Q8_0 chunks hold (2p, 2p + 1) of the 16 rows as 16-bit words, so two
+ * neighbouring chunks interleaved word by word (one vpermw) are one B row. A Q4_0 chunk's lane is
+ * 4 code bytes of a row; its low nibbles (c & 0x0F0F0F0F) are one B row and its high nibbles
+ * another, with no shuffle: those rows hold activation pairs (x16 order) 0, 2 / 1, 3 of the chunk
+ * interleaved, so the activation split puts the same order into A (A_PERM_Q4). */
+#include <immintrin.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/kernels_internal.h"
+#include "quant/quant.h"
+
+#define X16 16
+#define Q4_0_GB 288 /* 16 x sizeof(block_q4_0): d of 16 rows (32 bytes), 4 chunks of 64 */
+#define Q8_0_GB 544 /* d of 16 rows, 16 chunks of 32 */
+#define SLICE 16    /* blocks per activation slice (512 elements): A staging of 16 KiB */
+
+/* Tile registers. */
+#define T_AL 0 /* low bytes of 16 tokens' activations (unsigned) */
+#define T_AH 1 /* high bytes (signed) */
+#define T_B 2
+#define T_CL 3
+#define T_CH 4
+
+typedef struct amx_cfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_cfg;
+
+#ifdef AMX_EMULATE
+/* ---- A C model of the AMX instructions used here (Intel SDM, "Intel AMX Instruction Set
+ * Reference"): tiles of rows x colsb bytes from the loaded palette-1 config; a load fills rows
+ * from memory and zeroes the rest; TDPB[SU]SD: C[m][n] (int32) += sum over k < A.colsb / 4 of
+ * the 4 byte products A[m][4k + i] x B[k][4n + i]. ------------------------------------------- */
+typedef struct emu_tiles {
+    amx_cfg cfg;
+    uint8_t t[8][16][64];
+} emu_tiles;
+static _Thread_local emu_tiles g_emu;
+
+static void emu_config(const amx_cfg *c) {
+    memset(&g_emu, 0, sizeof g_emu);
+    g_emu.cfg = *c;
+}
+static void emu_release(void) { memset(&g_emu, 0, sizeof g_emu); }
+static void emu_load(int t, const void *base, long stride) {
+    memset(g_emu.t[t], 0, sizeof g_emu.t[t]);
+    for (int r = 0; r < g_emu.cfg.rows[t]; r++)
+        memcpy(g_emu.t[t][r], (const uint8_t *)base + r * stride, g_emu.cfg.colsb[t]);
+}
+static void emu_store(int t, void *base, long stride) {
+    for (int r = 0; r < g_emu.cfg.rows[t]; r++)
+        memcpy((uint8_t *)base + r * stride, g_emu.t[t][r], g_emu.cfg.colsb[t]);
+}
+static void emu_zero(int t) { memset(g_emu.t[t], 0, sizeof g_emu.t[t]); }
+static void emu_dp(int c, int a, int b, bool a_signed) {
+    const int kq = g_emu.cfg.colsb[a] / 4, nn = g_emu.cfg.colsb[c] / 4;
+    for (int m = 0; m < g_emu.cfg.rows[c]; m++)
+        for (int n = 0; n < nn; n++) {
+            int32_t s;
+            memcpy(&s, &g_emu.t[c][m][4 * n], 4);
+            for (int k = 0; k < kq; k++)
+                for (int i = 0; i < 4; i++) {
+                    const uint8_t av = g_emu.t[a][m][4 * k + i];
+                    s += (a_signed ? (int32_t)(int8_t)av : (int32_t)av) * (int32_t)(int8_t)g_emu.t[b][k][4 * n + i];
+                }
+            memcpy(&g_emu.t[c][m][4 * n], &s, 4);
+        }
+}
+#define AMX_CONFIG(cfg) emu_config(cfg)
+#define AMX_RELEASE() emu_release()
+#define AMX_LOAD(t, p, s) emu_load(t, p, s)
+#define AMX_STORE(t, p, s) emu_store(t, p, s)
+#define AMX_ZERO(t) emu_zero(t)
+#define AMX_DPBUSD(c, a, b) emu_dp(c, a, b, false)
+#define AMX_DPBSSD(c, a, b) emu_dp(c, a, b, true)
+#else
+/* The instructions as inline asm with memory clobbers (GCC 12's _tile_loadd declares no memory
+ * input, so the stores that fill a staging buffer could move past it). AT&T operand order:
+ * tdpbusd B, A, C. */
+#define AMX_STR_(x) #x
+#define AMX_STR(x) AMX_STR_(x)
+#define AMX_CONFIG(cfg) __asm__ volatile("ldtilecfg %0" ::"m"(*(const amx_cfg *)(cfg)) : "memory")
+#define AMX_RELEASE() __asm__ volatile("tilerelease" ::: "memory")
+#define AMX_LOAD(t, p, s) \
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm" AMX_STR(t)::"r"((const void *)(p)), "r"((long)(s)) : "memory")
+#define AMX_STORE(t, p, s) \
+    __asm__ volatile("tilestored %%tmm" AMX_STR(t) ", (%0,%1,1)" ::"r"((void *)(p)), "r"((long)(s)) : "memory")
+#define AMX_ZERO(t) __asm__ volatile("tilezero %%tmm" AMX_STR(t)::: "memory")
+#define AMX_DPBUSD(c, a, b) \
+    __asm__ volatile("tdpbusd %%tmm" AMX_STR(b) ", %%tmm" AMX_STR(a) ", %%tmm" AMX_STR(c)::: "memory")
+#define AMX_DPBSSD(c, a, b) \
+    __asm__ volatile("tdpbssd %%tmm" AMX_STR(b) ", %%tmm" AMX_STR(a) ", %%tmm" AMX_STR(c)::: "memory")
+#endif
+
+typedef enum { XA_Q4_0, XA_Q8_0 } amx_kind;
+
+/* The AVX-512 gemm16_x16 of each type, for fewer than 16 tokens (generation): set by the fill. */
+static slm_gemm_fn g_small[2];
+
+/* One slice of 16 tokens' activations split into bytes: al / ah [16][SLICE x 32] (rows of A),
+ * with each block's scale and code sum. Tokens past n_tok are zero (their results are dropped). */
+typedef struct amx_act {
+    uint8_t al[X16][SLICE * 32];
+    int8_t ah[X16][SLICE * 32];
+    float d[X16][SLICE];
+    int32_t sum[X16][SLICE];
+} amx_act;
+
+/* Q4_0: byte j of a group of 8 in A takes x16-order activation element A_PERM_Q4[j] (see top). */
+static const int16_t g_perm_q4[32] = {0,  4,  1,  5,  2,  6,  3,  7,  8,  12, 9,  13, 10, 14, 11, 15,
+                                      16, 20, 17, 21, 18, 22, 19, 23, 24, 28, 25, 29, 26, 30, 27, 31};
+static const int16_t g_perm_id[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                      16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+
+static void split_act(amx_kind kind, const uint8_t *act, size_t arb, int nt, int64_t b0, int nbs, amx_act *s) {
+    const __m512i perm = _mm512_loadu_si512(kind == XA_Q4_0 ? g_perm_q4 : g_perm_id);
+    for (int t = 0; t < X16; t++) {
+        if (t >= nt) {
+            memset(s->al[t], 0, sizeof s->al[t]);
+            memset(s->ah[t], 0, sizeof s->ah[t]);
+            memset(s->d[t], 0, sizeof s->d[t]);
+            memset(s->sum[t], 0, sizeof s->sum[t]);
+            continue;
+        }
+        const block_a16_32 *a = (const block_a16_32 *)(act + (size_t)t * arb) + b0;
+        for (int b = 0; b < nbs; b++) {
+            const __m512i q = _mm512_permutexvar_epi16(perm, _mm512_loadu_si512(a[b].qs));
+            _mm256_storeu_si256((__m256i *)&s->al[t][32 * b], _mm512_cvtepi16_epi8(q));
+            _mm256_storeu_si256((__m256i *)&s->ah[t][32 * b], _mm512_cvtepi16_epi8(_mm512_srai_epi16(q, 8)));
+            s->d[t][b] = a[b].d;
+            s->sum[t][b] = a[b].sum;
+        }
+    }
+}
+
+/* The B tile of group-block gb: 8 rows of 64 bytes at bst. */
+static inline __attribute__((always_inline)) void decode_b(amx_kind kind, const uint8_t *gb, uint8_t *bst) {
+    if (kind == XA_Q8_0) {
+        static const int16_t inter[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+        const __m512i idx = _mm512_loadu_si512(inter);
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; q++)
+            _mm512_storeu_si512(bst + 64 * q, _mm512_permutexvar_epi16(idx, _mm512_loadu_si512(gb + 32 + 64 * q)));
+    } else {
+        const __m512i lo4 = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; m++) {
+            const __m512i c = _mm512_loadu_si512(gb + 32 + 64 * m);
+            _mm512_storeu_si512(bst + 128 * m, _mm512_and_si512(c, lo4));
+            _mm512_storeu_si512(bst + 128 * m + 64, _mm512_and_si512(_mm512_srli_epi16(c, 4), lo4));
+        }
+    }
+}
+
+/* 16 rows (group g) x the 16 tokens of s, blocks [0, nbs) of the slice; acc[t] lane r = row r. */
+static void group_slice(amx_kind kind, const uint8_t *g, int64_t b0, int nbs, const amx_act *s, __m512 acc[X16]) {
+    const size_t gbytes = kind == XA_Q4_0 ? Q4_0_GB : Q8_0_GB;
+    const int offset = kind == XA_Q4_0 ? 8 : 0;
+    uint8_t bst[512] __attribute__((aligned(64)));
+    int32_t cl[X16][X16] __attribute__((aligned(64))), ch[X16][X16] __attribute__((aligned(64)));
+    for (int b = 0; b < nbs; b++) {
+        const uint8_t *gb = g + (size_t)(b0 + b) * gbytes;
+        decode_b(kind, gb, bst);
+        AMX_LOAD(T_B, bst, 64);
+        AMX_LOAD(T_AL, &s->al[0][32 * b], sizeof s->al[0]);
+        AMX_LOAD(T_AH, &s->ah[0][32 * b], sizeof s->ah[0]);
+        AMX_ZERO(T_CL);
+        AMX_ZERO(T_CH);
+        AMX_DPBUSD(T_CL, T_AL, T_B);
+        AMX_DPBSSD(T_CH, T_AH, T_B);
+        AMX_STORE(T_CL, cl, 64);
+        AMX_STORE(T_CH, ch, 64);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+#pragma GCC unroll 16
+        for (int t = 0; t < X16; t++) {
+            __m512i v = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch[t]), 8), _mm512_load_si512(cl[t]));
+            if (offset) v = _mm512_sub_epi32(v, _mm512_set1_epi32(offset * s->sum[t][b]));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(dw, _mm512_set1_ps(s->d[t][b])), acc[t]);
+        }
+    }
+}
+
+static void amx_gemm(amx_kind kind, int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                     int64_t n_tok, float *y, int64_t ldy) {
+    if (n_tok < X16) {
+        g_small[kind](k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+        return;
+    }
+    amx_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    cfg.rows[T_AL] = cfg.rows[T_AH] = X16;
+    cfg.colsb[T_AL] = cfg.colsb[T_AH] = 32;
+    cfg.rows[T_B] = 8;
+    cfg.colsb[T_B] = 64;
+    cfg.rows[T_CL] = cfg.rows[T_CH] = X16;
+    cfg.colsb[T_CL] = cfg.colsb[T_CH] = 64;
+    AMX_CONFIG(&cfg);
+    const int64_t nb = k / 32;
+    amx_act stage __attribute__((aligned(64))), *s = &stage; /* 18 KiB */
+    for (int64_t t0 = 0; t0 < n_tok; t0 += X16) {
+        const int nt = n_tok - t0 < X16 ? (int)(n_tok - t0) : X16;
+        for (int64_t b0 = 0; b0 < nb; b0 += SLICE) {
+            const int nbs = nb - b0 < SLICE ? (int)(nb - b0) : SLICE;
+            split_act(kind, (const uint8_t *)act + (size_t)t0 * arb, arb, nt, b0, nbs, s);
+            for (int64_t r = 0; r < n_rows; r += X16) {
+                const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
+                float *yt = y + t0 * ldy + r;
+                __m512 acc[X16];
+#pragma GCC unroll 16
+                for (int t = 0; t < X16; t++) acc[t] = b0 == 0 || t >= nt ? _mm512_setzero_ps() : _mm512_loadu_ps(yt + t * ldy);
+                group_slice(kind, g, b0, nbs, s, acc);
+                for (int t = 0; t < nt; t++) _mm512_storeu_ps(yt + t * ldy, acc[t]);
+            }
+        }
+    }
+    AMX_RELEASE();
+}
+
+static void gemm_amx_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                          int64_t n_tok, float *y, int64_t ldy) {
+    amx_gemm(XA_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+static void gemm_amx_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                          int64_t n_tok, float *y, int64_t ldy) {
+    amx_gemm(XA_Q8_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
+}
+
+/* Over a table holding the AVX-512 x16 tiles: their prompt path for Q4_0 and Q8_0 becomes AMX. */
+static void amx_fill(slm_kernels *kt) {
+    g_small[XA_Q4_0] = kt->mm[SLM_DT_Q4_0].gemm16_x16;
+    g_small[XA_Q8_0] = kt->mm[SLM_DT_Q8_0].gemm16_x16;
+    if (g_small[XA_Q4_0]) kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm_amx_q4_0;
+    if (g_small[XA_Q8_0]) kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm_amx_q8_0;
+}
