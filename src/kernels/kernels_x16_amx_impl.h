@@ -28,12 +28,14 @@
 #include <string.h>
 
 #include "kernels/kernels_internal.h"
+#include "kernels/kernels_x16_kq_avx512.h"
 #include "quant/quant.h"
 
 #define X16 16
 #define Q4_0_GB 288 /* 16 x sizeof(block_q4_0): d of 16 rows (32 bytes), 4 chunks of 64 */
 #define Q8_0_GB 544 /* d of 16 rows, 16 chunks of 32 */
-#define SLICE 16    /* blocks per activation slice (512 elements): A staging of 16 KiB */
+#define Q4_K_GB 2304 /* d, dmin, 192 scale bytes of 16 rows (256), then 4 x 8 chunks of 64 */
+#define IQ4_XS_GB 2176 /* d, scales_h, scales_l of 16 rows (128), then 4 x 8 chunks of 64 */
 
 /* Tile registers. */
 #define T_AL 0 /* low bytes of 16 tokens' activations (unsigned) */
@@ -114,28 +116,44 @@ static void emu_dp(int c, int a, int b, bool a_signed) {
     __asm__ volatile("tdpbssd %%tmm" AMX_STR(b) ", %%tmm" AMX_STR(a) ", %%tmm" AMX_STR(c)::: "memory")
 #endif
 
-typedef enum { XA_Q4_0, XA_Q8_0 } amx_kind;
+typedef enum { XA_Q4_0, XA_Q8_0, XA_Q4_K, XA_IQ4_XS, XA_COUNT } amx_kind;
+static const uint32_t g_type_of[XA_COUNT] = {SLM_DT_Q4_0, SLM_DT_Q8_0, SLM_DT_Q4_K, SLM_DT_IQ4_XS};
 
 /* The AVX-512 gemm16_x16 of each type, for fewer than 16 tokens (generation): set by the fill. */
-static slm_gemm_fn g_small[2];
+static slm_gemm_fn g_small[XA_COUNT];
 
-/* One slice of 16 tokens' activations split into bytes: al / ah [16][SLICE x 32] (rows of A),
- * with each block's scale and code sum. Tokens past n_tok are zero (their results are dropped). */
+/* One slice (SLICE_EL elements) of 16 tokens' activations split into bytes: al / ah (rows of A,
+ * each 32-byte piece one B tile's k order), the scale of each activation block and the code sum of
+ * each 32 elements. Tokens past n_tok are zero (their results are dropped). */
+#define SLICE_EL 512
 typedef struct amx_act {
-    uint8_t al[X16][SLICE * 32];
-    int8_t ah[X16][SLICE * 32];
-    float d[X16][SLICE];
-    int32_t sum[X16][SLICE];
+    uint8_t al[X16][SLICE_EL];
+    int8_t ah[X16][SLICE_EL];
+    float d[X16][SLICE_EL / 32];
+    int32_t sum[X16][SLICE_EL / 32];
 } amx_act;
 
-/* Q4_0: byte j of a group of 8 in A takes x16-order activation element A_PERM_Q4[j] (see top). */
+/* Q4_0, IQ4_XS: byte j of a group of 8 in A takes x16-order activation element j of g_perm_q4
+ * (see top; IQ4_XS's 32-element sub-blocks are 4 chunks, as a Q4_0 block). */
 static const int16_t g_perm_q4[32] = {0,  4,  1,  5,  2,  6,  3,  7,  8,  12, 9,  13, 10, 14, 11, 15,
                                       16, 20, 17, 21, 18, 22, 19, 23, 24, 28, 25, 29, 26, 30, 27, 31};
-static const int16_t g_perm_id[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
-                                      16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+/* Q4_K: a 64-element group is 8 chunks whose low nibbles (activation pairs 0, 2) are sub-block 2c
+ * and high nibbles (pairs 1, 3) sub-block 2c + 1: the first 32 bytes of A take elements
+ * 8u + {0, 4, 1, 5} of the group, the next 32 elements 8u + {2, 6, 3, 7} (u = chunk). */
+static const int16_t g_perm_q4k[2][32] = {
+    {0, 4, 1, 5, 8, 12, 9, 13, 16, 20, 17, 21, 24, 28, 25, 29, 32, 36, 33, 37, 40, 44, 41, 45, 48, 52, 49, 53, 56, 60, 57, 61},
+    {2, 6, 3, 7, 10, 14, 11, 15, 18, 22, 19, 23, 26, 30, 27, 31, 34, 38, 35, 39, 42, 46, 43, 47, 50, 54, 51, 55, 58, 62, 59, 63}};
 
-static void split_act(amx_kind kind, const uint8_t *act, size_t arb, int nt, int64_t b0, int nbs, amx_act *s) {
-    const __m512i perm = _mm512_loadu_si512(kind == XA_Q4_0 ? g_perm_q4 : g_perm_id);
+/* 32 int16 codes into their low (unsigned) and high (signed) bytes. */
+static inline void split32(__m512i q, uint8_t *al, int8_t *ah) {
+    _mm256_storeu_si256((__m256i *)al, _mm512_cvtepi16_epi8(q));
+    _mm256_storeu_si256((__m256i *)ah, _mm512_cvtepi16_epi8(_mm512_srai_epi16(q, 8)));
+}
+
+/* Elements [e0, e0 + ne) of rows t0.. of the activations into s (ne a multiple of the block). */
+static void split_act(amx_kind kind, const uint8_t *act, size_t arb, int nt, int64_t e0, int ne, amx_act *s) {
+    const __m512i pq4 = _mm512_loadu_si512(g_perm_q4), pk0 = _mm512_loadu_si512(g_perm_q4k[0]),
+                  pk1 = _mm512_loadu_si512(g_perm_q4k[1]);
     for (int t = 0; t < X16; t++) {
         if (t >= nt) {
             memset(s->al[t], 0, sizeof s->al[t]);
@@ -144,19 +162,45 @@ static void split_act(amx_kind kind, const uint8_t *act, size_t arb, int nt, int
             memset(s->sum[t], 0, sizeof s->sum[t]);
             continue;
         }
-        const block_a16_32 *a = (const block_a16_32 *)(act + (size_t)t * arb) + b0;
-        for (int b = 0; b < nbs; b++) {
-            const __m512i q = _mm512_permutexvar_epi16(perm, _mm512_loadu_si512(a[b].qs));
-            _mm256_storeu_si256((__m256i *)&s->al[t][32 * b], _mm512_cvtepi16_epi8(q));
-            _mm256_storeu_si256((__m256i *)&s->ah[t][32 * b], _mm512_cvtepi16_epi8(_mm512_srai_epi16(q, 8)));
-            s->d[t][b] = a[b].d;
-            s->sum[t][b] = a[b].sum;
+        const uint8_t *row = act + (size_t)t * arb;
+        if (kind == XA_Q4_0 || kind == XA_Q8_0) {
+            const block_a16_32 *a = (const block_a16_32 *)row + e0 / 32;
+            for (int b = 0; b < ne / 32; b++) {
+                __m512i q = _mm512_loadu_si512(a[b].qs);
+                if (kind == XA_Q4_0) q = _mm512_permutexvar_epi16(pq4, q);
+                split32(q, &s->al[t][32 * b], &s->ah[t][32 * b]);
+                s->d[t][b] = a[b].d;
+                s->sum[t][b] = a[b].sum;
+            }
+            continue;
+        }
+        const block_a16_256 *a = (const block_a16_256 *)row + e0 / 256;
+        for (int b = 0; b < ne / 256; b++) {
+            for (int c = 0; c < 4; c++) {
+                const __m512i z0 = _mm512_loadu_si512(a[b].qs + 64 * c), z1 = _mm512_loadu_si512(a[b].qs + 64 * c + 32);
+                __m512i o0, o1;
+                if (kind == XA_Q4_K) {
+                    o0 = _mm512_permutex2var_epi16(z0, pk0, z1);
+                    o1 = _mm512_permutex2var_epi16(z0, pk1, z1);
+                } else {
+                    o0 = _mm512_permutexvar_epi16(pq4, z0);
+                    o1 = _mm512_permutexvar_epi16(pq4, z1);
+                }
+                const int at = 256 * b + 64 * c;
+                split32(o0, &s->al[t][at], &s->ah[t][at]);
+                split32(o1, &s->al[t][at + 32], &s->ah[t][at + 32]);
+            }
+            for (int j = 0; j < 8; j++) { /* the activation scale per 32 elements, as the 32-element types */
+                s->d[t][8 * b + j] = a[b].d;
+                s->sum[t][8 * b + j] = a[b].bsums[2 * j] + a[b].bsums[2 * j + 1];
+            }
         }
     }
 }
 
-/* The B tile of group-block gb: 8 rows of 64 bytes at bst. */
-static inline __attribute__((always_inline)) void decode_b(amx_kind kind, const uint8_t *gb, uint8_t *bst) {
+/* B tiles: 8 rows of 64 bytes each at bst; Q4_0 / Q8_0 one per block, Q4_K / IQ4_XS two per
+ * 64-element group c (sub-blocks 2c, 2c + 1). */
+static inline __attribute__((always_inline)) void decode_b32(amx_kind kind, const uint8_t *gb, uint8_t *bst) {
     if (kind == XA_Q8_0) {
         static const int16_t inter[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
                                           8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
@@ -174,31 +218,87 @@ static inline __attribute__((always_inline)) void decode_b(amx_kind kind, const 
         }
     }
 }
+static inline __attribute__((always_inline)) void decode_b256(amx_kind kind, const uint8_t *cs, uint8_t *bst) {
+    const __m512i lo4 = _mm512_set1_epi8(0x0F);
+    const __m512i tab = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kvalues_iq4nl));
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; u++) {
+        const __m512i c = _mm512_loadu_si512(cs + 64 * u);
+        __m512i lo = _mm512_and_si512(c, lo4), hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), lo4);
+        if (kind == XA_IQ4_XS) { /* chunks 0-3: sub-block 2c, as a Q4_0 block; 4-7: 2c + 1 */
+            lo = _mm512_shuffle_epi8(tab, lo);
+            hi = _mm512_shuffle_epi8(tab, hi);
+            _mm512_storeu_si512(bst + 128 * u, lo);
+            _mm512_storeu_si512(bst + 128 * u + 64, hi);
+        } else { /* low nibbles: sub-block 2c, high: 2c + 1 */
+            _mm512_storeu_si512(bst + 64 * u, lo);
+            _mm512_storeu_si512(bst + 512 + 64 * u, hi);
+        }
+    }
+}
 
-/* 16 rows (group g) x the 16 tokens of s, blocks [0, nbs) of the slice; acc[t] lane r = row r. */
-static void group_slice(amx_kind kind, const uint8_t *g, int64_t b0, int nbs, const amx_act *s, __m512 acc[X16]) {
-    const size_t gbytes = kind == XA_Q4_0 ? Q4_0_GB : Q8_0_GB;
-    const int offset = kind == XA_Q4_0 ? 8 : 0;
-    uint8_t bst[512] __attribute__((aligned(64)));
-    int32_t cl[X16][X16] __attribute__((aligned(64))), ch[X16][X16] __attribute__((aligned(64)));
-    for (int b = 0; b < nbs; b++) {
-        const uint8_t *gb = g + (size_t)(b0 + b) * gbytes;
-        decode_b(kind, gb, bst);
-        AMX_LOAD(T_B, bst, 64);
-        AMX_LOAD(T_AL, &s->al[0][32 * b], sizeof s->al[0]);
-        AMX_LOAD(T_AH, &s->ah[0][32 * b], sizeof s->ah[0]);
-        AMX_ZERO(T_CL);
-        AMX_ZERO(T_CH);
-        AMX_DPBUSD(T_CL, T_AL, T_B);
-        AMX_DPBSSD(T_CH, T_AH, T_B);
-        AMX_STORE(T_CL, cl, 64);
-        AMX_STORE(T_CH, ch, 64);
-        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+/* C += A . B for the 16 tokens' piece `at` of the slice: C_h via the high bytes, C_l the low;
+ * returns nothing, the tiles are stored to cl / ch. */
+static inline __attribute__((always_inline)) void tile_dot(const amx_act *s, int at, const uint8_t *bst,
+                                                           int32_t cl[X16][X16], int32_t ch[X16][X16]) {
+    AMX_LOAD(T_B, bst, 64);
+    AMX_LOAD(T_AL, &s->al[0][at], sizeof s->al[0]);
+    AMX_LOAD(T_AH, &s->ah[0][at], sizeof s->ah[0]);
+    AMX_ZERO(T_CL);
+    AMX_ZERO(T_CH);
+    AMX_DPBUSD(T_CL, T_AL, T_B);
+    AMX_DPBSSD(T_CH, T_AH, T_B);
+    AMX_STORE(T_CL, cl, 64);
+    AMX_STORE(T_CH, ch, 64);
+}
+
+/* acc[t] += (256 C_h + C_l - offset x sum) x scale x the token's scale, for the 16 tokens. */
+static inline __attribute__((always_inline)) void epilogue(const amx_act *s, int j, int offset, __m512 scale,
+                                                           int32_t cl[X16][X16], int32_t ch[X16][X16], __m512 acc[X16]) {
 #pragma GCC unroll 16
-        for (int t = 0; t < X16; t++) {
-            __m512i v = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch[t]), 8), _mm512_load_si512(cl[t]));
-            if (offset) v = _mm512_sub_epi32(v, _mm512_set1_epi32(offset * s->sum[t][b]));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(dw, _mm512_set1_ps(s->d[t][b])), acc[t]);
+    for (int t = 0; t < X16; t++) {
+        __m512i v = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch[t]), 8), _mm512_load_si512(cl[t]));
+        if (offset) v = _mm512_sub_epi32(v, _mm512_set1_epi32(offset * s->sum[t][j]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(scale, _mm512_set1_ps(s->d[t][j])), acc[t]);
+    }
+}
+
+/* 16 rows (group-blocks from g) x the 16 tokens of s, the slice's elements [e0, e0 + ne). */
+static void group_slice(amx_kind kind, const uint8_t *g, int64_t e0, int ne, const amx_act *s, __m512 acc[X16]) {
+    uint8_t bst[1024] __attribute__((aligned(64)));
+    int32_t cl[X16][X16] __attribute__((aligned(64))), ch[X16][X16] __attribute__((aligned(64)));
+    if (kind == XA_Q4_0 || kind == XA_Q8_0) {
+        const size_t gbytes = kind == XA_Q4_0 ? Q4_0_GB : Q8_0_GB;
+        for (int b = 0; b < ne / 32; b++) {
+            const uint8_t *gb = g + (size_t)(e0 / 32 + b) * gbytes;
+            decode_b32(kind, gb, bst);
+            tile_dot(s, 32 * b, bst, cl, ch);
+            epilogue(s, b, kind == XA_Q4_0 ? 8 : 0, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb)), cl, ch,
+                     acc);
+        }
+        return;
+    }
+    const x16_kq kq = kind == XA_Q4_K ? XK_Q4_K : XK_IQ4_XS;
+    const size_t gbytes = kind == XA_Q4_K ? Q4_K_GB : IQ4_XS_GB, codes = kind == XA_Q4_K ? 256 : 128;
+    for (int b = 0; b < ne / 256; b++) {
+        const uint8_t *gb = g + (size_t)(e0 / 256 + b) * gbytes;
+        __m512 sc[8], mn[8];
+        kq_scales(kq, gb, true, sc, mn);
+        for (int c = 0; c < 4; c++) {
+            decode_b256(kind, gb + codes + 512 * c, bst);
+            for (int h = 0; h < 2; h++) {
+                const int j = 8 * b + 2 * c + h; /* 32-element piece of the slice */
+                tile_dot(s, 32 * j, bst + 512 * h, cl, ch);
+                epilogue(s, j, 0, sc[2 * c + h], cl, ch, acc);
+            }
+        }
+        if (kind == XA_Q4_K) { /* - sum over sub-blocks of min x the 32 activation codes */
+#pragma GCC unroll 16
+            for (int t = 0; t < X16; t++) {
+                __m512 m = _mm512_setzero_ps();
+                for (int sb = 0; sb < 8; sb++) m = _mm512_fmadd_ps(mn[sb], _mm512_set1_ps((float)s->sum[t][8 * b + sb]), m);
+                acc[t] = _mm512_fnmadd_ps(m, _mm512_set1_ps(s->d[t][8 * b]), acc[t]);
+            }
         }
     }
 }
@@ -219,20 +319,18 @@ static void amx_gemm(amx_kind kind, int64_t k, const void *w, size_t wrb, int64_
     cfg.rows[T_CL] = cfg.rows[T_CH] = X16;
     cfg.colsb[T_CL] = cfg.colsb[T_CH] = 64;
     AMX_CONFIG(&cfg);
-    const int64_t nb = k / 32;
     amx_act stage __attribute__((aligned(64))), *s = &stage; /* 18 KiB */
     for (int64_t t0 = 0; t0 < n_tok; t0 += X16) {
         const int nt = n_tok - t0 < X16 ? (int)(n_tok - t0) : X16;
-        for (int64_t b0 = 0; b0 < nb; b0 += SLICE) {
-            const int nbs = nb - b0 < SLICE ? (int)(nb - b0) : SLICE;
-            split_act(kind, (const uint8_t *)act + (size_t)t0 * arb, arb, nt, b0, nbs, s);
+        for (int64_t e0 = 0; e0 < k; e0 += SLICE_EL) {
+            const int ne = k - e0 < SLICE_EL ? (int)(k - e0) : SLICE_EL;
+            split_act(kind, (const uint8_t *)act + (size_t)t0 * arb, arb, nt, e0, ne, s);
             for (int64_t r = 0; r < n_rows; r += X16) {
-                const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
                 float *yt = y + t0 * ldy + r;
                 __m512 acc[X16];
 #pragma GCC unroll 16
-                for (int t = 0; t < X16; t++) acc[t] = b0 == 0 || t >= nt ? _mm512_setzero_ps() : _mm512_loadu_ps(yt + t * ldy);
-                group_slice(kind, g, b0, nbs, s, acc);
+                for (int t = 0; t < X16; t++) acc[t] = e0 == 0 || t >= nt ? _mm512_setzero_ps() : _mm512_loadu_ps(yt + t * ldy);
+                group_slice(kind, (const uint8_t *)w + (size_t)r * wrb, e0, ne, s, acc);
                 for (int t = 0; t < nt; t++) _mm512_storeu_ps(yt + t * ldy, acc[t]);
             }
         }
@@ -240,19 +338,21 @@ static void amx_gemm(amx_kind kind, int64_t k, const void *w, size_t wrb, int64_
     AMX_RELEASE();
 }
 
-static void gemm_amx_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
-                          int64_t n_tok, float *y, int64_t ldy) {
-    amx_gemm(XA_Q4_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
-}
-static void gemm_amx_q8_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
-                          int64_t n_tok, float *y, int64_t ldy) {
-    amx_gemm(XA_Q8_0, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);
-}
+#define AMX_GEMM(name, kind)                                                                                    \
+    static void name(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,          \
+                     int64_t n_tok, float *y, int64_t ldy) {                                                    \
+        amx_gemm(kind, k, w, wrb, n_rows, act, arb, n_tok, y, ldy);                                             \
+    }
+AMX_GEMM(gemm_amx_q4_0, XA_Q4_0)
+AMX_GEMM(gemm_amx_q8_0, XA_Q8_0)
+AMX_GEMM(gemm_amx_q4_K, XA_Q4_K)
+AMX_GEMM(gemm_amx_iq4_xs, XA_IQ4_XS)
 
-/* Over a table holding the AVX-512 x16 tiles: their prompt path for Q4_0 and Q8_0 becomes AMX. */
+/* Over a table holding the AVX-512 x16 tiles: their prompt path (16 tokens or more) becomes AMX. */
 static void amx_fill(slm_kernels *kt) {
-    g_small[XA_Q4_0] = kt->mm[SLM_DT_Q4_0].gemm16_x16;
-    g_small[XA_Q8_0] = kt->mm[SLM_DT_Q8_0].gemm16_x16;
-    if (g_small[XA_Q4_0]) kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm_amx_q4_0;
-    if (g_small[XA_Q8_0]) kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm_amx_q8_0;
+    static const slm_gemm_fn amx[XA_COUNT] = {gemm_amx_q4_0, gemm_amx_q8_0, gemm_amx_q4_K, gemm_amx_iq4_xs};
+    for (int i = 0; i < XA_COUNT; i++) {
+        g_small[i] = kt->mm[g_type_of[i]].gemm16_x16;
+        if (g_small[i]) kt->mm[g_type_of[i]].gemm16_x16 = amx[i];
+    }
 }

@@ -1,0 +1,55 @@
+/* The sub-block scales of an x16 Q4_K / IQ4_XS group-block as float vectors (16 rows, lane = row),
+ * shared by the AVX-512 tiles (kernels_x16_avx512.c) and the AMX tiles (kernels_x16_amx_impl.h). */
+#ifndef SLM_KERNELS_X16_KQ_AVX512_H
+#define SLM_KERNELS_X16_KQ_AVX512_H
+
+#include <immintrin.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { XK_Q4_K, XK_IQ4_XS } x16_kq;
+
+/* Per sub-block float scales of 16 rows: sc[s] (x d), and for Q4_K mn[s] (x dmin). */
+static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const uint8_t *gb, bool times_d, __m512 sc[8],
+                                                            __m512 mn[8]) {
+    const __m512 d = times_d ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb)) : _mm512_set1_ps(1.0f);
+    if (kind == XK_Q4_K) {
+        const __m512 dmin = times_d ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gb + 32))) : _mm512_set1_ps(1.0f);
+        __m128i R[12];
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; j++) R[j] = _mm_loadu_si128((const __m128i *)(gb + 64 + 16 * j));
+        const __m128i m63 = _mm_set1_epi8(63), m15 = _mm_set1_epi8(15), m48 = _mm_set1_epi8(48);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            __m128i a, b;
+            if (j < 4) {
+                a = _mm_and_si128(R[j], m63);
+                b = _mm_and_si128(R[j + 4], m63);
+            } else { /* high 2 bits of the 6 from the top of bytes j - 4 (scale) and j (min) */
+                a = _mm_or_si128(_mm_and_si128(R[j + 4], m15), _mm_and_si128(_mm_srli_epi16(R[j - 4], 2), m48));
+                b = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(R[j + 4], 4), m15),
+                                 _mm_and_si128(_mm_srli_epi16(R[j], 2), m48));
+            }
+            sc[j] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(a));
+            mn[j] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+            if (times_d) {
+                sc[j] = _mm512_mul_ps(sc[j], d);
+                mn[j] = _mm512_mul_ps(mn[j], dmin);
+            }
+        }
+    } else {
+        const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(gb + 32)));
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            const __m512i l = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(gb + 64 + 16 * (j / 2))));
+            const __m512i ls = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(l, 4 * (j % 2)), _mm512_set1_epi32(15)),
+                                               _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 2 * j),
+                                                                                  _mm512_set1_epi32(3)), 4));
+            sc[j] = _mm512_cvtepi32_ps(_mm512_sub_epi32(ls, _mm512_set1_epi32(32)));
+            if (times_d) sc[j] = _mm512_mul_ps(sc[j], d);
+            mn[j] = _mm512_setzero_ps();
+        }
+    }
+}
+
+#endif
