@@ -35,6 +35,7 @@
 #define Q4_0_GB 288 /* 16 x sizeof(block_q4_0): d of 16 rows (32 bytes), 4 chunks of 64 */
 #define Q8_0_GB 544 /* d of 16 rows, 16 chunks of 32 */
 #define Q4_K_GB 2304 /* d, dmin, 192 scale bytes of 16 rows (256), then 4 x 8 chunks of 64 */
+#define Q6_K_GB 3360 /* d, 16 scale bytes of 16 rows (288), then per scale 3 chunks of 64 */
 #define IQ4_XS_GB 2176 /* d, scales_h, scales_l of 16 rows (128), then 4 x 8 chunks of 64 */
 
 /* Tile registers. */
@@ -116,21 +117,21 @@ static void emu_dp(int c, int a, int b, bool a_signed) {
     __asm__ volatile("tdpbssd %%tmm" AMX_STR(b) ", %%tmm" AMX_STR(a) ", %%tmm" AMX_STR(c)::: "memory")
 #endif
 
-typedef enum { XA_Q4_0, XA_Q8_0, XA_Q4_K, XA_IQ4_XS, XA_COUNT } amx_kind;
-static const uint32_t g_type_of[XA_COUNT] = {SLM_DT_Q4_0, SLM_DT_Q8_0, SLM_DT_Q4_K, SLM_DT_IQ4_XS};
+typedef enum { XA_Q4_0, XA_Q8_0, XA_Q4_K, XA_IQ4_XS, XA_Q6_K, XA_COUNT } amx_kind;
+static const uint32_t g_type_of[XA_COUNT] = {SLM_DT_Q4_0, SLM_DT_Q8_0, SLM_DT_Q4_K, SLM_DT_IQ4_XS, SLM_DT_Q6_K};
 
 /* The AVX-512 gemm16_x16 of each type, for fewer than 16 tokens (generation): set by the fill. */
 static slm_gemm_fn g_small[XA_COUNT];
 
 /* One slice (SLICE_EL elements) of 16 tokens' activations split into bytes: al / ah (rows of A,
- * each 32-byte piece one B tile's k order), the scale of each activation block and the code sum of
- * each 32 elements. Tokens past n_tok are zero (their results are dropped). */
+ * each 32-byte piece (Q6_K: 16) one B tile's k order), and per piece the activation block's scale and
+ * the piece's code sum. Tokens past n_tok are zero (their results are dropped). */
 #define SLICE_EL 512
 typedef struct amx_act {
     uint8_t al[X16][SLICE_EL];
     int8_t ah[X16][SLICE_EL];
-    float d[X16][SLICE_EL / 32];
-    int32_t sum[X16][SLICE_EL / 32];
+    float d[X16][SLICE_EL / 16];
+    int32_t sum[X16][SLICE_EL / 16];
 } amx_act;
 
 /* Q4_0, IQ4_XS: byte j of a group of 8 in A takes x16-order activation element j of g_perm_q4
@@ -144,6 +145,10 @@ static const int16_t g_perm_q4k[2][32] = {
     {0, 4, 1, 5, 8, 12, 9, 13, 16, 20, 17, 21, 24, 28, 25, 29, 32, 36, 33, 37, 40, 44, 41, 45, 48, 52, 49, 53, 56, 60, 57, 61},
     {2, 6, 3, 7, 10, 14, 11, 15, 18, 22, 19, 23, 26, 30, 27, 31, 34, 38, 35, 39, 42, 46, 43, 47, 50, 54, 51, 55, 58, 62, 59, 63}};
 
+/* Q6_K: a B row holds elements [0, 2, 1, 3] of a 4-element group (decode_b_q6). */
+static const int16_t g_perm_q6[32] = {0,  2,  1,  3,  4,  6,  5,  7,  8,  10, 9,  11, 12, 14, 13, 15,
+                                      16, 18, 17, 19, 20, 22, 21, 23, 24, 26, 25, 27, 28, 30, 29, 31};
+
 /* 32 int16 codes into their low (unsigned) and high (signed) bytes. */
 static inline void split32(__m512i q, uint8_t *al, int8_t *ah) {
     _mm256_storeu_si256((__m256i *)al, _mm512_cvtepi16_epi8(q));
@@ -152,7 +157,7 @@ static inline void split32(__m512i q, uint8_t *al, int8_t *ah) {
 
 /* Elements [e0, e0 + ne) of rows t0.. of the activations into s (ne a multiple of the block). */
 static void split_act(amx_kind kind, const uint8_t *act, size_t arb, int nt, int64_t e0, int ne, amx_act *s) {
-    const __m512i pq4 = _mm512_loadu_si512(g_perm_q4), pk0 = _mm512_loadu_si512(g_perm_q4k[0]),
+    const __m512i pq6 = _mm512_loadu_si512(g_perm_q6), pq4 = _mm512_loadu_si512(g_perm_q4), pk0 = _mm512_loadu_si512(g_perm_q4k[0]),
                   pk1 = _mm512_loadu_si512(g_perm_q4k[1]);
     for (int t = 0; t < X16; t++) {
         if (t >= nt) {
@@ -175,6 +180,18 @@ static void split_act(amx_kind kind, const uint8_t *act, size_t arb, int nt, int
             continue;
         }
         const block_a16_256 *a = (const block_a16_256 *)row + e0 / 256;
+        if (kind == XA_Q6_K) { /* natural order; sums of 16 codes (the x16 bsums hold other sums) */
+            for (int b = 0; b < ne / 256; b++)
+                for (int c = 0; c < 8; c++) {
+                    const __m512i z = _mm512_loadu_si512(a[b].qs + 32 * c);
+                    split32(_mm512_permutexvar_epi16(pq6, z), &s->al[t][256 * b + 32 * c], &s->ah[t][256 * b + 32 * c]);
+                    const __m512i w = _mm512_madd_epi16(z, _mm512_set1_epi16(1)); /* 16 pair sums */
+                    s->sum[t][16 * b + 2 * c] = _mm512_mask_reduce_add_epi32(0x00FF, w);
+                    s->sum[t][16 * b + 2 * c + 1] = _mm512_mask_reduce_add_epi32(0xFF00, w);
+                    s->d[t][16 * b + 2 * c] = s->d[t][16 * b + 2 * c + 1] = a[b].d;
+                }
+            continue;
+        }
         for (int b = 0; b < ne / 256; b++) {
             for (int c = 0; c < 4; c++) {
                 const __m512i z0 = _mm512_loadu_si512(a[b].qs + 64 * c), z1 = _mm512_loadu_si512(a[b].qs + 64 * c + 32);
@@ -237,6 +254,29 @@ static inline __attribute__((always_inline)) void decode_b256(amx_kind kind, con
     }
 }
 
+/* Q6_K (x16 bit layout, kernels_x16.c): the B tile (4 rows of 64 bytes) of 16-element scale j, codes
+ * unsigned 0..63; row q holds pairs 2q, 2q + 1 as bytes [2q.w0, 2q+1.w0, 2q.w1, 2q+1.w1]. */
+static inline __attribute__((always_inline)) void decode_b_q6(const uint8_t *gb, int j, uint8_t *bst) {
+    const uint8_t *D = gb + 288 + 192 * j;
+    const __m512i D0 = _mm512_loadu_si512(D), D1 = _mm512_loadu_si512(D + 64), D2 = _mm512_loadu_si512(D + 128);
+    const __m512i m63 = _mm512_set1_epi16(63), m15 = _mm512_set1_epi16(15), m3 = _mm512_set1_epi16(3),
+                  x32 = _mm512_set1_epi16(32);
+    __m512i c[8];
+    c[0] = _mm512_and_si512(D0, m63);
+    c[1] = _mm512_xor_si512(_mm512_and_si512(_mm512_srli_epi16(D0, 10), m63), x32);
+    c[2] = _mm512_and_si512(D1, m63);
+    c[3] = _mm512_xor_si512(_mm512_and_si512(_mm512_srli_epi16(D1, 10), m63), x32);
+    c[4] = _mm512_and_si512(D2, m63);
+    c[5] = _mm512_and_si512(_mm512_srli_epi16(D2, 6), m63);
+    c[6] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(D0, 6), m15),
+                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(D2, 12), m3), 4));
+    c[7] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(D1, 6), m15),
+                           _mm512_slli_epi16(_mm512_srli_epi16(D2, 14), 4));
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++)
+        _mm512_storeu_si512(bst + 64 * q, _mm512_or_si512(c[2 * q], _mm512_slli_epi16(c[2 * q + 1], 8)));
+}
+
 /* C += A . B for the 16 tokens' piece `at` of the slice: C_h via the high bytes, C_l the low;
  * returns nothing, the tiles are stored to cl / ch. */
 static inline __attribute__((always_inline)) void tile_dot(const amx_act *s, int at, const uint8_t *bst,
@@ -278,6 +318,20 @@ static void group_slice(amx_kind kind, const uint8_t *g, int64_t e0, int ne, con
         }
         return;
     }
+    if (kind == XA_Q6_K) { /* (code - 32) x a: 32 x the piece's activation sum off the int32 sum */
+        for (int b = 0; b < ne / 256; b++) {
+            const uint8_t *gb = g + (size_t)(e0 / 256 + b) * Q6_K_GB;
+            const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb));
+            for (int j = 0; j < 16; j++) {
+                decode_b_q6(gb, j, bst);
+                tile_dot(s, 256 * b + 16 * j, bst, cl, ch);
+                const __m512 sc =
+                    _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * j)))));
+                epilogue(s, 16 * b + j, 32, sc, cl, ch, acc);
+            }
+        }
+        return;
+    }
     const x16_kq kq = kind == XA_Q4_K ? XK_Q4_K : XK_IQ4_XS;
     const size_t gbytes = kind == XA_Q4_K ? Q4_K_GB : IQ4_XS_GB, codes = kind == XA_Q4_K ? 256 : 128;
     for (int b = 0; b < ne / 256; b++) {
@@ -312,9 +366,10 @@ static void amx_gemm(amx_kind kind, int64_t k, const void *w, size_t wrb, int64_
     amx_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
+    const int kb = kind == XA_Q6_K ? 16 : 32; /* k per tile product: Q6_K's scales cover 16 elements */
     cfg.rows[T_AL] = cfg.rows[T_AH] = X16;
-    cfg.colsb[T_AL] = cfg.colsb[T_AH] = 32;
-    cfg.rows[T_B] = 8;
+    cfg.colsb[T_AL] = cfg.colsb[T_AH] = (uint16_t)kb;
+    cfg.rows[T_B] = (uint8_t)(kb / 4);
     cfg.colsb[T_B] = 64;
     cfg.rows[T_CL] = cfg.rows[T_CH] = X16;
     cfg.colsb[T_CL] = cfg.colsb[T_CH] = 64;
@@ -347,10 +402,12 @@ AMX_GEMM(gemm_amx_q4_0, XA_Q4_0)
 AMX_GEMM(gemm_amx_q8_0, XA_Q8_0)
 AMX_GEMM(gemm_amx_q4_K, XA_Q4_K)
 AMX_GEMM(gemm_amx_iq4_xs, XA_IQ4_XS)
+AMX_GEMM(gemm_amx_q6_K, XA_Q6_K)
 
 /* Over a table holding the AVX-512 x16 tiles: their prompt path (16 tokens or more) becomes AMX. */
 static void amx_fill(slm_kernels *kt) {
-    static const slm_gemm_fn amx[XA_COUNT] = {gemm_amx_q4_0, gemm_amx_q8_0, gemm_amx_q4_K, gemm_amx_iq4_xs};
+    static const slm_gemm_fn amx[XA_COUNT] = {gemm_amx_q4_0, gemm_amx_q8_0, gemm_amx_q4_K, gemm_amx_iq4_xs,
+                                                gemm_amx_q6_K};
     for (int i = 0; i < XA_COUNT; i++) {
         g_small[i] = kt->mm[g_type_of[i]].gemm16_x16;
         if (g_small[i]) kt->mm[g_type_of[i]].gemm16_x16 = amx[i];
