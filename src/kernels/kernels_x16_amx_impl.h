@@ -33,6 +33,7 @@
 
 #define X16 16
 #define Q4_0_GB 288 /* 16 x sizeof(block_q4_0): d of 16 rows (32 bytes), 4 chunks of 64 */
+#define Q5_0_GB 352 /* d of 16 rows, their fifth bits (64, kernels_x16.c q5_pack_bits), 4 chunks */
 #define Q8_0_GB 544 /* d of 16 rows, 16 chunks of 32 */
 #define Q4_K_GB 2304 /* d, dmin, 192 scale bytes of 16 rows (256), then 4 x 8 chunks of 64 */
 #define Q6_K_GB 3360 /* d, 16 scale bytes of 16 rows (288), then per scale 3 chunks of 64 */
@@ -117,8 +118,8 @@ static void emu_dp(int c, int a, int b, bool a_signed) {
     __asm__ volatile("tdpbssd %%tmm" AMX_STR(b) ", %%tmm" AMX_STR(a) ", %%tmm" AMX_STR(c)::: "memory")
 #endif
 
-typedef enum { XA_Q4_0, XA_Q8_0, XA_Q4_K, XA_IQ4_XS, XA_Q6_K, XA_COUNT } amx_kind;
-static const uint32_t g_type_of[XA_COUNT] = {SLM_DT_Q4_0, SLM_DT_Q8_0, SLM_DT_Q4_K, SLM_DT_IQ4_XS, SLM_DT_Q6_K};
+typedef enum { XA_Q4_0, XA_Q8_0, XA_Q4_K, XA_IQ4_XS, XA_Q6_K, XA_Q5_0, XA_COUNT } amx_kind;
+static const uint32_t g_type_of[XA_COUNT] = {SLM_DT_Q4_0, SLM_DT_Q8_0, SLM_DT_Q4_K, SLM_DT_IQ4_XS, SLM_DT_Q6_K, SLM_DT_Q5_0};
 
 /* The AVX-512 gemm16_x16 of each type, for fewer than 16 tokens (generation): set by the fill. */
 static slm_gemm_fn g_small[XA_COUNT];
@@ -168,11 +169,11 @@ static void split_act(amx_kind kind, const uint8_t *act, size_t arb, int nt, int
             continue;
         }
         const uint8_t *row = act + (size_t)t * arb;
-        if (kind == XA_Q4_0 || kind == XA_Q8_0) {
+        if (kind == XA_Q4_0 || kind == XA_Q5_0 || kind == XA_Q8_0) {
             const block_a16_32 *a = (const block_a16_32 *)row + e0 / 32;
             for (int b = 0; b < ne / 32; b++) {
                 __m512i q = _mm512_loadu_si512(a[b].qs);
-                if (kind == XA_Q4_0) q = _mm512_permutexvar_epi16(pq4, q);
+                if (kind != XA_Q8_0) q = _mm512_permutexvar_epi16(pq4, q);
                 split32(q, &s->al[t][32 * b], &s->ah[t][32 * b]);
                 s->d[t][b] = a[b].d;
                 s->sum[t][b] = a[b].sum;
@@ -225,6 +226,21 @@ static inline __attribute__((always_inline)) void decode_b32(amx_kind kind, cons
 #pragma GCC unroll 8
         for (int q = 0; q < 8; q++)
             _mm512_storeu_si512(bst + 64 * q, _mm512_permutexvar_epi16(idx, _mm512_loadu_si512(gb + 32 + 64 * q)));
+    } else if (kind == XA_Q5_0) {
+        /* fifth bits (kernels_q5_bit_pos): after >> m, nibble 0's and 2's sit at bits 4 and 12 of
+         * each word (the low row's byte places), nibble 1's at bit 8 and 3's at bit 0 */
+        const __m512i hb = _mm512_loadu_si512(gb + 32), lo4 = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; m++) {
+            const __m512i c = _mm512_loadu_si512(gb + 96 + 64 * m), h = _mm512_srli_epi16(hb, m);
+            const __m512i lo = _mm512_or_si512(_mm512_and_si512(c, lo4), _mm512_and_si512(h, _mm512_set1_epi16(0x1010)));
+            const __m512i hi = _mm512_or_si512(
+                _mm512_and_si512(_mm512_srli_epi16(c, 4), lo4),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(h, 4), _mm512_set1_epi16(0x0010)),
+                                _mm512_and_si512(_mm512_slli_epi16(h, 12), _mm512_set1_epi16(0x1000))));
+            _mm512_storeu_si512(bst + 128 * m, lo);
+            _mm512_storeu_si512(bst + 128 * m + 64, hi);
+        }
     } else {
         const __m512i lo4 = _mm512_set1_epi8(0x0F);
 #pragma GCC unroll 4
@@ -307,13 +323,13 @@ static inline __attribute__((always_inline)) void epilogue(const amx_act *s, int
 static void group_slice(amx_kind kind, const uint8_t *g, int64_t e0, int ne, const amx_act *s, __m512 acc[X16]) {
     uint8_t bst[1024] __attribute__((aligned(64)));
     int32_t cl[X16][X16] __attribute__((aligned(64))), ch[X16][X16] __attribute__((aligned(64)));
-    if (kind == XA_Q4_0 || kind == XA_Q8_0) {
-        const size_t gbytes = kind == XA_Q4_0 ? Q4_0_GB : Q8_0_GB;
+    if (kind == XA_Q4_0 || kind == XA_Q5_0 || kind == XA_Q8_0) {
+        const size_t gbytes = kind == XA_Q4_0 ? Q4_0_GB : kind == XA_Q5_0 ? Q5_0_GB : Q8_0_GB;
         for (int b = 0; b < ne / 32; b++) {
             const uint8_t *gb = g + (size_t)(e0 / 32 + b) * gbytes;
             decode_b32(kind, gb, bst);
             tile_dot(s, 32 * b, bst, cl, ch);
-            epilogue(s, b, kind == XA_Q4_0 ? 8 : 0, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb)), cl, ch,
+            epilogue(s, b, kind == XA_Q4_0 ? 8 : kind == XA_Q5_0 ? 16 : 0, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb)), cl, ch,
                      acc);
         }
         return;
@@ -403,11 +419,12 @@ AMX_GEMM(gemm_amx_q8_0, XA_Q8_0)
 AMX_GEMM(gemm_amx_q4_K, XA_Q4_K)
 AMX_GEMM(gemm_amx_iq4_xs, XA_IQ4_XS)
 AMX_GEMM(gemm_amx_q6_K, XA_Q6_K)
+AMX_GEMM(gemm_amx_q5_0, XA_Q5_0)
 
 /* Over a table holding the AVX-512 x16 tiles: their prompt path (16 tokens or more) becomes AMX. */
 static void amx_fill(slm_kernels *kt) {
     static const slm_gemm_fn amx[XA_COUNT] = {gemm_amx_q4_0, gemm_amx_q8_0, gemm_amx_q4_K, gemm_amx_iq4_xs,
-                                                gemm_amx_q6_K};
+                                                gemm_amx_q6_K, gemm_amx_q5_0};
     for (int i = 0; i < XA_COUNT; i++) {
         g_small[i] = kt->mm[g_type_of[i]].gemm16_x16;
         if (g_small[i]) kt->mm[g_type_of[i]].gemm16_x16 = amx[i];
