@@ -7,12 +7,13 @@
  * (unsigned) and ah = a >> 8 (signed), so per 32-element block
  *     sum a w = 256 x (ah . w, TDPBSSD) + (al . w, TDPBUSD)
  * with the int32 results equal to the AVX-512 tiles' vpdpwssd sums. Weights are int8 in both
- * instructions: Q8_0 codes as they are, Q4_0 codes unsigned 0..15 (the -8 is taken once per block
- * as 8 x the activation block's exact code sum, as the AVX-512 tiles do).
+ * instructions: Q8_0 codes as they are, IQ4_XS its IQ4_NL table values, the others unsigned codes
+ * (Q4_0 and Q4_K 0..15, Q5_0 0..31, Q6_K 0..63), their offset taken once per block or scale as
+ * offset x the activations' exact code sum, as the AVX-512 tiles do (Q4_K's mins likewise).
  *
- * Tiles: A (tokens x 32 bytes: 16 tokens, one block), B (8 rows of 64 bytes: the block's 32
- * codes of 16 weight rows in VNNI order, 4 consecutive k of row n at bytes 4n..4n+3), C (16
- * tokens x 16 rows, int32). Per block and 16-row group the two C tiles are stored and an
+ * Tiles: A (16 tokens x 32 bytes: one block or sub-block; Q6_K 16 bytes, one scale), B (8 rows of
+ * 64 bytes, Q6_K 4: those codes of 16 weight rows in VNNI order, 4 consecutive k of row n at bytes
+ * 4n..4n+3), C (16 tokens x 16 rows, int32). Per block and 16-row group the two C tiles are stored and an
  * epilogue converts (256 C_h + C_l - offset x sum) to float and adds it, times the rows' scales x
  * the token's scale, into 16 float accumulators (one per token, lane = row).
  *
@@ -20,7 +21,7 @@
  * neighbouring chunks interleaved word by word (one vpermw) are one B row. A Q4_0 chunk's lane is
  * 4 code bytes of a row; its low nibbles (c & 0x0F0F0F0F) are one B row and its high nibbles
  * another, with no shuffle: those rows hold activation pairs (x16 order) 0, 2 / 1, 3 of the chunk
- * interleaved, so the activation split puts the same order into A (A_PERM_Q4). */
+ * interleaved, so the activation split puts the same order into A (g_perm_q4). */
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,16 +29,9 @@
 #include <string.h>
 
 #include "kernels/kernels_internal.h"
-#include "kernels/kernels_x16_kq_avx512.h"
+#include "kernels/kernels_x16_avx512.h" /* X16, the group-block sizes, kq_scales, q6_scale */
 #include "quant/quant.h"
 
-#define X16 16
-#define Q4_0_GB 288 /* 16 x sizeof(block_q4_0): d of 16 rows (32 bytes), 4 chunks of 64 */
-#define Q5_0_GB 352 /* d of 16 rows, their fifth bits (64, kernels_x16.c q5_pack_bits), 4 chunks */
-#define Q8_0_GB 544 /* d of 16 rows, 16 chunks of 32 */
-#define Q4_K_GB 2304 /* d, dmin, 192 scale bytes of 16 rows (256), then 4 x 8 chunks of 64 */
-#define Q6_K_GB 3360 /* d, 16 scale bytes of 16 rows (288), then per scale 3 chunks of 64 */
-#define IQ4_XS_GB 2176 /* d, scales_h, scales_l of 16 rows (128), then 4 x 8 chunks of 64 */
 
 /* Tile registers. */
 #define T_AL 0 /* low bytes of 16 tokens' activations (unsigned) */
@@ -341,8 +335,7 @@ static void group_slice(amx_kind kind, const uint8_t *g, int64_t e0, int ne, con
             for (int j = 0; j < 16; j++) {
                 decode_b_q6(gb, j, bst);
                 tile_dot(s, 256 * b + 16 * j, bst, cl, ch);
-                const __m512 sc =
-                    _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * j)))));
+                const __m512 sc = _mm512_mul_ps(d, q6_scale(gb, j));
                 epilogue(s, 16 * b + j, 32, sc, cl, ch, acc);
             }
         }

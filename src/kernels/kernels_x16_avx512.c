@@ -24,11 +24,7 @@
 #include "kernels/kernels_internal.h"
 #include "quant/quant.h"
 
-#define X16 16
-#define Q4_0_GB 288 /* group-block bytes: 16 x sizeof(block_q4_0) */
-#define Q8_0_GB 544
-
-#define Q5_0_GB 352 /* d, the permuted fifth bits (one zmm), 4 nibble chunks */
+#include "kernels/kernels_x16_avx512.h" /* X16, the group-block sizes, kq_scales, q6_scale */
 
 typedef enum { XK_Q4_0, XK_Q5_0, XK_Q8_0 } x16_kind;
 
@@ -243,10 +239,6 @@ static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_
  * (at most 32 x 127 x 16383 in magnitude: exact) are converted and scaled on their own, so no int32
  * sum ever spans sub-blocks with different scales. Q4_K's min term, sum over sub-blocks of
  * mn x (sum of the 32 activation codes), uses the activation's exact 16-element sums. */
-#define Q4_K_GB 2304
-#define IQ4_XS_GB 2176
-
-#include "kernels/kernels_x16_kq_avx512.h" /* x16_kq, kq_scales */
 
 /* The 8 sums of 32 activation codes of a block_a16_256, as floats in lanes 0, 2, .., 14. */
 static inline __m512 kq_bsums32(const block_a16_256 *a) {
@@ -451,12 +443,8 @@ static void gemm16_x16_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_ro
  * 6 and 7 a bit select of D0 / D1 (bits 6-9) with D2 >> 2 / D2 >> 4 (bits 10-11), & 0x0FC0. The
  * -32 of the unsigned codes comes in bsums[j] (-32 x their activation sum, slm_x16_order_act).
  * Overflow: the 1024 x sum is 4 products of at most 32768 x 16383 (2^31 - 131072). */
-#define Q6_K_GB 3360
 
 /* Scale j of 16 rows as integer-valued floats. */
-static inline __m512 q6_scale(const uint8_t *gb, int j) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * j))));
-}
 
 static __attribute__((noinline)) void q6_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
     const __m512i m0 = _mm512_set1_epi16(0x003F), m10 = _mm512_set1_epi16((short)0xFC00), m6 = _mm512_set1_epi16(0x0FC0),

@@ -1,11 +1,21 @@
-/* The sub-block scales of an x16 Q4_K / IQ4_XS group-block as float vectors (16 rows, lane = row),
- * shared by the AVX-512 tiles (kernels_x16_avx512.c) and the AMX tiles (kernels_x16_amx_impl.h). */
-#ifndef SLM_KERNELS_X16_KQ_AVX512_H
-#define SLM_KERNELS_X16_KQ_AVX512_H
+/* What the AVX-512 tiles (kernels_x16_avx512.c) and the AMX tiles (kernels_x16_amx_impl.h) share
+ * about the x16 layouts (kernels_x16.c): group-block sizes and the per-row scales as float vectors
+ * (16 rows, lane = row). */
+#ifndef SLM_KERNELS_X16_AVX512_H
+#define SLM_KERNELS_X16_AVX512_H
 
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#define X16 16
+/* Group-block bytes (16 x the block): the header fields of 16 rows, then the code chunks. */
+#define Q4_0_GB 288    /* d (32), 4 chunks of 64 */
+#define Q5_0_GB 352    /* d, the permuted fifth bits (64, kernels_x16.c q5_pack_bits), 4 chunks */
+#define Q8_0_GB 544    /* d, 16 chunks of 32 */
+#define Q4_K_GB 2304   /* d, dmin, 192 scale bytes (256), then 4 x 8 chunks of 64 */
+#define IQ4_XS_GB 2176 /* d, scales_h, scales_l (128), then 4 x 8 chunks of 64 */
+#define Q6_K_GB 3360   /* d, 16 scale bytes (288), then per 16-element scale 3 chunks of 64 */
 
 typedef enum { XK_Q4_K, XK_IQ4_XS } x16_kq;
 
@@ -50,6 +60,11 @@ static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const u
             mn[j] = _mm512_setzero_ps();
         }
     }
+}
+
+/* Q6_K: the int8 scales of 16-element scale j of 16 rows. */
+static inline __m512 q6_scale(const uint8_t *gb, int j) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * j))));
 }
 
 #endif
