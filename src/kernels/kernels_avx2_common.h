@@ -8,6 +8,23 @@
 
 #include "base/fp16.h"
 
+/* Generation kernels read each weight byte once, from memory. On Zen 3 the hardware prefetcher
+ * alone leaves them at 70-80% of the read loop's bandwidth; a software prefetch this many bytes
+ * ahead of the decode brings the x16 tiles 15-25% more (bench_kernels --x16 --ring 1024 --huge,
+ * 1 and 2 threads, 4 alternating runs: Q4_0 9.3 -> 11.5 GB/s, IQ4_XS 7.6 -> 9.8 at 1 thread; flat
+ * from 2 to 8 KiB ahead). Prefetching past the end of a matrix is harmless (no fault). */
+#define AVX2_TG_PREFETCH 4096
+
+/* Prefetch part `part` of `parts` of the gbytes at gb (one group block), AVX2_TG_PREFETCH bytes
+ * ahead, one prefetch per cache line the part touches: a kernel calls it once per step of its
+ * block loop, so that every line of the matrix is asked for once (twice where a part boundary
+ * falls inside a line), spread over the decode. */
+static inline __attribute__((always_inline)) void avx2_prefetch_part(const uint8_t *gb, int gbytes, int part, int parts) {
+    const uintptr_t start = (uintptr_t)gb + (uintptr_t)(gbytes * part / parts) + AVX2_TG_PREFETCH,
+                    end = (uintptr_t)gb + (uintptr_t)(gbytes * (part + 1) / parts) + AVX2_TG_PREFETCH;
+    for (uintptr_t l = start & ~(uintptr_t)63; l < end; l += 64) _mm_prefetch((const char *)l, _MM_HINT_T0);
+}
+
 static inline float avx2_f16(slm_f16 h) { return _cvtsh_ss(h); }
 
 /* An fp16 scale broadcast to 8 float lanes (vpbroadcastw + vcvtph2ps, no scalar round trip). */

@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/kernels_avx2_common.h"
 #include "kernels/kernels_internal.h"
 
 #define X16 16
@@ -95,6 +96,7 @@ static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * gbytes;
         const int16_t *aq = a[b].qs;
+        avx2_prefetch_part(gb, (int)gbytes, 0, 1);
         __m256i s1[2], s16[2], s256[2], hb[2];
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) { /* s1 starts at the offset's term */
@@ -137,6 +139,7 @@ static void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * Q8_0_GB;
         const int16_t *aq = a[b].qs;
+        avx2_prefetch_part(gb, Q8_0_GB, 0, 1);
         __m256i s[2][2];
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) s[h][0] = s[h][1] = _mm256_setzero_si256();

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/kernels_avx2_common.h"
 #include "kernels/kernels_internal.h"
 #include "quant/quant.h"
 
@@ -113,6 +114,7 @@ static void q4k_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float
         for (int c = 0; c < 4; c++) {
             const uint8_t *cs = gb + 256 + 512 * c;
             const int16_t *aq = a[b].qs + 64 * c;
+            avx2_prefetch_part(gb, Q4_K_GB, c, 4);
             __m256i sa[2], b16[2], b1[2];
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) sa[h] = b16[h] = b1[h] = _mm256_setzero_si256();
@@ -187,6 +189,7 @@ static void q6k_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float
 #pragma GCC unroll 1
         for (int j = 0; j < 16; j++) {
             const int16_t *ap = a[b].qs + 16 * j;
+            avx2_prefetch_part(gb, Q6_K_GB, j, 16);
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 const uint8_t *cs = gb + 288 + 192 * j + 32 * h;
@@ -266,16 +269,41 @@ static inline __attribute__((always_inline)) void q6k_tile(const int NT, int64_t
  * Group-block (2176 bytes): d, scales_h (16 rows each), the 4 scales_l bytes, then 32 chunks in
  * qs order: chunks 4s .. 4s + 3 are sub-block s (all 4 pairs). A chunk is decoded two pairs at a
  * time by vpshufb on the nibbles (c & 0x0F0F: pairs q = 0, 2 in the low / high byte of a word;
- * (c >> 4) & 0x0F0F: q = 1, 3) into the int8 kvalues_iq4nl, sign-extended to int16 by shifts. */
+ * (c >> 4) & 0x0F0F: q = 1, 3) into the IQ4_NL values + 128 (1..241, unsigned bytes), so that each
+ * pair is one AND (low byte) or one shift (high byte) away, no sign extension. The + 128 comes
+ * back as -128 x the sub-block's activation code sum (bsums[2s] + bsums[2s + 1]: the activation
+ * order of IQ4_XS stays within sub-blocks), the initial value of its int32 sums; |sum| <= 32 x
+ * 241 x 16383 stays far from 2^31. Saves 2 of 11 decode ops per chunk half over sign-extending
+ * signed values (one-token tile; the prompt tile: iq4_pair_s8). */
 #define IQ4_XS_GB 2176
 
-static inline __m256i iq4_table(void) { return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues_iq4nl)); }
+/* kvalues_iq4nl + 128 in both 128-bit lanes (x ^ 0x80 = x + 128 for a signed byte x). */
+static inline __m256i iq4_table_u8(void) {
+    return _mm256_xor_si256(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues_iq4nl)),
+                            _mm256_set1_epi8((char)0x80));
+}
 
-/* Pair q of a chunk half as int16 IQ4_NL values. */
+/* Pair q of a chunk half as int16 IQ4_NL values + 128 (tab: iq4_table_u8). */
 static inline __attribute__((always_inline)) __m256i iq4_pair(__m256i c, int q, __m256i tab) {
     const __m256i m0f = _mm256_set1_epi16(0x0F0F);
     const __m256i v = _mm256_shuffle_epi8(tab, _mm256_and_si256(q % 2 ? _mm256_srli_epi16(c, 4) : c, m0f));
+    return q < 2 ? _mm256_and_si256(v, _mm256_set1_epi16(0x00FF)) : _mm256_srli_epi16(v, 8);
+}
+
+/* The prompt tile's decode: the signed values, sign-extended by shifts (tab: iq4_table_s8). The
+ * unsigned decode's 0x00FF constant is one ymm more than the 16-row x 4-token tile has: gcc
+ * spilled and the tile slowed (min of 6-10 runs, 2048 x 2048 x 64 tokens: 5.3 -> 5.6-6.1 ms). */
+static inline __m256i iq4_table_s8(void) { return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues_iq4nl)); }
+
+static inline __attribute__((always_inline)) __m256i iq4_pair_s8(__m256i c, int q, __m256i tab) {
+    const __m256i m0f = _mm256_set1_epi16(0x0F0F);
+    const __m256i v = _mm256_shuffle_epi8(tab, _mm256_and_si256(q % 2 ? _mm256_srli_epi16(c, 4) : c, m0f));
     return q < 2 ? _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8) : _mm256_srai_epi16(v, 8);
+}
+
+/* The int32 sums' initial value for sub-block s of one token: the -128 of iq4_pair's codes. */
+static inline __m256i iq4_offset(const block_a16_256 *a, int s) {
+    return _mm256_set1_epi32(-128 * (a->bsums[2 * s] + a->bsums[2 * s + 1]));
 }
 
 /* Sub-block s's scale (ls - 32) of half h of 16 rows, as floats. */
@@ -289,7 +317,7 @@ static inline __m256 iq4_scale(const uint8_t *gb, int s, int h) {
 
 /* 16 rows x one token: sub-block by sub-block, two int32 sums per half (pairs q = 0, 2 / 1, 3). */
 static void iq4_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
-    const __m256i tab = iq4_table();
+    const __m256i tab = iq4_table_u8();
     __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * IQ4_XS_GB;
@@ -298,9 +326,10 @@ static void iq4_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float
         for (int s = 0; s < 8; s++) {
             const uint8_t *cs = gb + 128 + 256 * s;
             const int16_t *aq = a[b].qs + 32 * s;
+            avx2_prefetch_part(gb, IQ4_XS_GB, s, 8);
             __m256i A[2], B[2];
 #pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) A[h] = B[h] = _mm256_setzero_si256();
+            for (int h = 0; h < 2; h++) A[h] = iq4_offset(&a[b], s), B[h] = _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int u = 0; u < 4; u++) {
 #pragma GCC unroll 2
@@ -335,7 +364,7 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
                                                           const uint8_t *act, size_t arb, float *y, int64_t ldy) {
     const size_t gbytes = kind == XK_Q4_K ? Q4_K_GB : IQ4_XS_GB;
     const int n_chunks = kind == XK_Q4_K ? 8 : 4, n_pairs = kind == XK_IQ4_XS ? 4 : 2;
-    const __m256i tab = iq4_table();
+    const __m256i tab = iq4_table_s8();
     __m256 accf[NT_MAX][2];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) accf[t][0] = accf[t][1] = _mm256_setzero_ps();
@@ -370,7 +399,7 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
 #pragma GCC unroll 2
                         for (int h = 0; h < 2; h++) {
                             const __m256i c = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
-                            w[h] = kind == XK_Q4_K ? nib_pair(c, q) : iq4_pair(c, q, tab);
+                            w[h] = kind == XK_Q4_K ? nib_pair(c, q) : iq4_pair_s8(c, q, tab);
                         }
 #pragma GCC unroll 4
                         for (int t = 0; t < NT; t++) {
