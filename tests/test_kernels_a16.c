@@ -396,7 +396,9 @@ static void test_x16(const slm_kernels *isas[], int n_isa) {
         const int64_t *ks = slm_dtype_get(type)->blck_size == 32 ? ks32 : ks256;
         for (size_t ki = 0; ki < 4; ki++)
             for (size_t tk = 0; tk < sizeof toks / sizeof toks[0]; tk++) {
-                if (ks[ki] >= 2048 && toks[tk] > 9) continue;
+                /* long k with few tokens, except 16 tokens at the longest k: prompt paths that work
+                 * on k in slices (AVX2 IQ4_XS decodes 16 blocks at a time) cross a slice there */
+                if (ks[ki] >= 2048 && toks[tk] > 9 && !(ki == 3 && toks[tk] == 16)) continue;
                 a16_case c;
                 case_make(&c, type, ks[ki], rows[(ki * 3 + tk) % (sizeof rows / sizeof rows[0])], toks[tk]);
                 check_x16(isas, n_isa, &c);
