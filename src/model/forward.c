@@ -38,6 +38,28 @@ typedef struct attn_task {
     int n_split; /* threads per item (split-K over the cells), 1 = items split over threads */
 } attn_task;
 
+/* The next up to SLM_ATTN_CHUNK cells from *j (< j1) that token (pos, seq) may see; advances *j. */
+static int attn_collect(const kv_cache *kv, const slm_hparams *hp, bool swa, int32_t pos, int32_t seq, int32_t *j,
+                        int32_t j1, int32_t *cells) {
+    int n = 0;
+    for (; *j < j1 && n < SLM_ATTN_CHUNK; (*j)++) {
+        if (kv->cell_seq[*j] != seq || kv->cell_pos[*j] > pos) continue;
+        if (swa && pos - kv->cell_pos[*j] >= hp->sliding_window) continue;
+        cells[n++] = *j;
+    }
+    return n;
+}
+
+/* Prefetch the `piece` bytes at `first` of the K and V rows of n cells (piece 0: nothing). */
+static void attn_prefetch(const uint8_t *kbase, const uint8_t *vbase, size_t rb, size_t first, size_t piece,
+                          const int32_t *cells, int n) {
+    for (int i = 0; i < n; i++)
+        for (size_t b = 0; b < piece; b += 64) {
+            __builtin_prefetch(kbase + (size_t)cells[i] * rb + first + b);
+            __builtin_prefetch(vbase + (size_t)cells[i] * rb + first + b);
+        }
+}
+
 /* Production attention (any KV type) over the cells [j0, j1) that token (pos, seq) may see, for
  * the `group` query heads q[group, hd] of kv head g, continuing the online softmax in
  * (acc, mx, sum). Cells are taken SLM_ATTN_CHUNK at a time: the chunk's K rows are dotted with
@@ -51,23 +73,31 @@ static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const 
                                float *mx, float *sum) {
     const int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, off = g * hd;
     const float softcap = hp->attn_logit_softcap;
-    int32_t cells[SLM_ATTN_CHUNK];
+    /* f16 rows, or Q8_0 rows whose head starts on a block, go to the kernels in place */
+    const bool f16 = kv->type == SLM_KV_F16, q8 = kv->type == SLM_KV_Q8_0 && hd % 32 == 0;
+    /* rows of one layer are row_bytes apart: the chunk's pointers are plain arithmetic */
+    const uint8_t *kbase = kv_cache_row_k(kv, layer, 0), *vbase = kv_cache_row_v(kv, layer, 0);
+    const size_t rb = kv->row_bytes;
+    /* The next chunk's cells are collected, and their K and V row pieces asked for, before the
+     * current chunk is worked on. Each cell's piece is a line or two every row_bytes (the other kv
+     * heads' pieces lie between), a pattern the hardware prefetchers did not follow: without this
+     * the scores waited on each K row in turn (Zen 3, Llama-3.2-1B tg at depth 2048: ~80% of the
+     * score kernel's samples on the first use of a row; 13.0-13.5 -> 14.6 t/s with the current
+     * chunk prefetched, more a chunk ahead). */
+    const size_t piece = f16 ? (size_t)hd * 2 : q8 ? (size_t)(hd / 32) * sizeof(block_q8_0) : 0,
+                 first = f16 ? (size_t)off * 2 : q8 ? (size_t)(off / 32) * sizeof(block_q8_0) : 0;
+    int32_t cell_buf[2][SLM_ATTN_CHUNK];
     int32_t j = j0;
-    while (j < j1) {
-        int n = 0;
-        for (; j < j1 && n < SLM_ATTN_CHUNK; j++) {
-            if (kv->cell_seq[j] != seq || kv->cell_pos[j] > pos) continue;
-            if (swa && pos - kv->cell_pos[j] >= hp->sliding_window) continue;
-            cells[n++] = j;
-        }
-        if (n == 0) break;
-        /* f16 rows, or Q8_0 rows whose head starts on a block, go to the kernels in place */
-        const bool f16 = kv->type == SLM_KV_F16, q8 = kv->type == SLM_KV_Q8_0 && hd % 32 == 0;
+    int cur = 0, n_next = attn_collect(kv, hp, swa, pos, seq, &j, j1, cell_buf[0]);
+    attn_prefetch(kbase, vbase, rb, first, piece, cell_buf[0], n_next);
+    while (n_next > 0) {
+        const int32_t *cells = cell_buf[cur];
+        const int n = n_next;
+        cur ^= 1;
+        n_next = attn_collect(kv, hp, swa, pos, seq, &j, j1, cell_buf[cur]);
+        attn_prefetch(kbase, vbase, rb, first, piece, cell_buf[cur], n_next);
         const void *krows[SLM_ATTN_CHUNK], *vrows[SLM_ATTN_CHUNK];
         /* scores[h * CHUNK + i] = scale * q_h . k_i */
-        /* rows of one layer are row_bytes apart: the chunk's pointers are plain arithmetic */
-        const uint8_t *kbase = kv_cache_row_k(kv, layer, 0), *vbase = kv_cache_row_v(kv, layer, 0);
-        const size_t rb = kv->row_bytes;
         if (f16) {
             for (int i = 0; i < n; i++) {
                 krows[i] = (const slm_f16 *)(kbase + (size_t)cells[i] * rb) + off;

@@ -17,6 +17,8 @@ typedef struct kv_cache {
     int64_t row_elems;   /* n_head_kv * head_dim */
     size_t row_bytes;    /* bytes of one stored row (q8_0: padded to whole 32-value blocks) */
     uint8_t *k, *v;      /* [n_layer][n_cells][row_bytes] */
+    void *k_map, *v_map; /* the anonymous mappings k and v lie in (kv_cache.c: kv_alloc), map_bytes each */
+    size_t map_bytes;
     int32_t *cell_pos;   /* position held by each cell */
     int32_t *cell_seq;   /* sequence id of each cell, -1 = free */
     int32_t n_used;
