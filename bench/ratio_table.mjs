@@ -29,6 +29,9 @@
 //   % of ceiling = measured t/s / ceiling t/s
 import fs from "node:fs";
 
+// bench_membw's access patterns: the best of one stream per thread and several streams in lockstep.
+const patText = (mb) => (mb.r.pattern ? ` in the best of its access patterns, one or several streams per thread` : "");
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b), n = s.length;
   return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
@@ -166,11 +169,11 @@ function table(path) {
       const v = [...bwFile.values()].map((m) => m.get(t)).filter(Number.isFinite);
       return `${(Math.min(...v) / 1e9).toFixed(1)}-${(Math.max(...v) / 1e9).toFixed(1)}`;
     };
-    out.push(`Read bandwidth (bench_membw, best of ${mb.r.passes} passes over ${mb.r.buffer_mib} MiB, measured before and after each file; a row's ceiling uses the best of its file's two): ` +
+    out.push(`Read bandwidth (bench_membw, best of ${mb.r.passes} passes over ${mb.r.buffer_mib} MiB${patText(mb)}, measured before and after each file; a row's ceiling uses the best of its file's two): ` +
       [...bw.keys()].sort((a, b) => a - b).map((t) => `${t} thread${t > 1 ? "s" : ""} ${range(t)} GB/s`).join(", ") +
       ` (whole run's best: ${bwText.join(", ")}).`);
   } else if (mb) {
-    out.push(`Read bandwidth (bench_membw, best of ${mb.r.passes} passes over ${mb.r.buffer_mib} MiB, best of the start and end measurements): ${bwText.join(", ")}.`);
+    out.push(`Read bandwidth (bench_membw, best of ${mb.r.passes} passes over ${mb.r.buffer_mib} MiB${patText(mb)}, best of the start and end measurements): ${bwText.join(", ")}.`);
   }
   const host = rows.find((x) => x.src === "host");
   const nlcInfo = rows.find((x) => x.src === "nlc")?.r.info;

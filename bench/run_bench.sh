@@ -117,7 +117,7 @@ if awk -v b="$b" 'BEGIN { exit !(b > 10) }'; then
   echo "run_bench: WARNING: the machine is not idle; other processes will slow both tools (llama.cpp's spinning threads most)" >&2
 fi
 membw() {
-  "$build/bench_membw" -t "$(echo "$threads,$dthreads" | tr , '\n' | sort -nu | paste -sd,)" -m 1024 -n 10 --json |
+  "$build/bench_membw" -t "$(echo "$threads,$dthreads" | tr , '\n' | sort -nu | paste -sd,)" -m 1024 -n 8 --huge --json |
     node bench/ratio_table.mjs wrap membw "$1" >>"$out"
 }
 membw start

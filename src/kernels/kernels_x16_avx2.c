@@ -17,6 +17,9 @@
  * to the bit just above the pair's nibble (at its 1 / 16 / 256 place) and or-ed in (q5_bit: a
  * shift and an and; 8 products of at most 31 x 256 x 32767 still stay below 2^31).
  *
+ * One token: the tiles take up to AVX2_TOK1_GROUPS groups 64 KiB or more apart at once, block by
+ * block (kernels_avx2_common.h: several read streams keep more of memory's bandwidth busy).
+ *
  * Tiles: 16 rows x NT tokens, NT <= 4 (8 int32 accumulators, 2 chunk halves, 2 decoded pairs, the
  * broadcast, the mask: 15 ymm; the float accumulators are touched once per block and may live in
  * memory). NT = 3 measured slower for prompts.
@@ -87,14 +90,16 @@ static inline __m256i q5_bit(__m256i hb, int P, int pos) {
 
 /* 16 rows x one token, Q4_0 / Q5_0 (kind). */
 static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t nb, const uint8_t *g,
-                                                          const block_a16_32 *a, float *y) {
+                                                          size_t gstride, int ng, int64_t ystride, const block_a16_32 *a, float *y) {
     const __m256i lo4 = _mm256_set1_epi16(0x000F), mid4 = _mm256_set1_epi16(0x00F0),
                   hi4 = _mm256_set1_epi16(0x0F00);
     const size_t gbytes = kind == XK_Q4_0 ? Q4_0_GB : Q5_0_GB, codes = kind == XK_Q4_0 ? 32 : 96;
     const int offset = kind == XK_Q4_0 ? 8 : 16;
-    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *gb = g + (size_t)b * gbytes;
+    __m256 accf[AVX2_TOK1_GROUPS][2];
+    avx2_tok1_zero(accf, ng);
+    for (int64_t b = 0; b < nb; b++)
+    for (int j = 0; j < ng; j++) {
+        const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * gbytes;
         const int16_t *aq = a[b].qs;
         avx2_prefetch_part(gb, (int)gbytes, 0, 1);
         __m256i s1[2], s16[2], s256[2], hb[2];
@@ -127,17 +132,18 @@ static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++)
             s[h] = _mm256_add_epi32(_mm256_add_epi32(s1[h], _mm256_srai_epi32(s16[h], 4)), _mm256_srai_epi32(s256[h], 8));
-        block_end(gb, s, a[b].d, accf);
+        block_end(gb, s, a[b].d, accf[j]);
     }
-    _mm256_storeu_ps(y, accf[0]);
-    _mm256_storeu_ps(y + 8, accf[1]);
+    avx2_tok1_store(accf, ng, y, ystride);
 }
 
 /* 16 rows x one token, Q8_0: two accumulators per half for the dependency chains. */
-static void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float *y) {
-    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *gb = g + (size_t)b * Q8_0_GB;
+static void q8_0_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_a16_32 *a, float *y) {
+    __m256 accf[AVX2_TOK1_GROUPS][2];
+    avx2_tok1_zero(accf, ng);
+    for (int64_t b = 0; b < nb; b++)
+    for (int j = 0; j < ng; j++) {
+        const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * Q8_0_GB;
         const int16_t *aq = a[b].qs;
         avx2_prefetch_part(gb, Q8_0_GB, 0, 1);
         __m256i s[2][2];
@@ -153,10 +159,9 @@ static void q8_0_tok1(int64_t nb, const uint8_t *g, const block_a16_32 *a, float
             }
         }
         const __m256i si[2] = {_mm256_add_epi32(s[0][0], s[0][1]), _mm256_add_epi32(s[1][0], s[1][1])};
-        block_end(gb, si, a[b].d, accf);
+        block_end(gb, si, a[b].d, accf[j]);
     }
-    _mm256_storeu_ps(y, accf[0]);
-    _mm256_storeu_ps(y + 8, accf[1]);
+    avx2_tok1_store(accf, ng, y, ystride);
 }
 
 /* Pair q (0..3) of a Q4_0 chunk half, as unsigned codes. */
@@ -225,6 +230,19 @@ static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_
                                                            int64_t n_rows, const void *act, size_t arb, int64_t n_tok,
                                                            float *y, int64_t ldy) {
     const int64_t nb = k / 32;
+    if (n_tok == 1) { /* several groups at once (avx2_tok1_next) */
+        const size_t gbytes = X16 * wrb;
+        int64_t s0 = 0, i = 0;
+        for (avx2_tok1_set st; avx2_tok1_next((n_rows + X16 - 1) / X16, gbytes, &s0, &i, &st);) {
+            const uint8_t *g = (const uint8_t *)w + (size_t)st.first * gbytes;
+            float *yg = y + st.first * X16;
+            if (kind != XK_Q8_0)
+                q4_tok1(kind, nb, g, (size_t)st.stride * gbytes, st.n, st.stride * X16, (const block_a16_32 *)act, yg);
+            else
+                q8_0_tok1(nb, g, (size_t)st.stride * gbytes, st.n, st.stride * X16, (const block_a16_32 *)act, yg);
+        }
+        return;
+    }
     for (int64_t r = 0; r < n_rows; r += X16) {
         const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
         for (int64_t t = 0; t < n_tok;) {
@@ -235,9 +253,9 @@ static inline __attribute__((always_inline)) void gemm_x16(x16_kind kind, int64_
             switch (nt) {
             case 1:
                 if (kind != XK_Q8_0)
-                    q4_tok1(kind, nb, g, (const block_a16_32 *)at, yt);
+                    q4_tok1(kind, nb, g, 0, 1, 0, (const block_a16_32 *)at, yt);
                 else
-                    q8_0_tok1(nb, g, (const block_a16_32 *)at, yt);
+                    q8_0_tok1(nb, g, 0, 1, 0, (const block_a16_32 *)at, yt);
                 break;
             case 2: tile_nt(kind, 2, nb, g, at, arb, yt, ldy); break;
             case 3: tile_nt(kind, 3, nb, g, at, arb, yt, ldy); break;

@@ -11,7 +11,10 @@
  * activation scale are applied once per block. Per-row scale bytes are 16 contiguous bytes (one
  * per row); a half of 8 rows takes 8 of them.
  *
- * Tiles: 16 rows x NT tokens, NT <= 4 (prompt tiles below); one token has its own tile per type.
+ * Tiles: 16 rows x NT tokens, NT <= 4 (prompt tiles below); one token has its own tile per type,
+ * which works on up to AVX2_TOK1_GROUPS groups at once (kernels_avx2_common.h), visiting each for
+ * 512-768 bytes of codes at a time (Q4_K a 64-element chunk, Q6_K two scales, IQ4_XS two
+ * sub-blocks: longer visits lose the several streams' bandwidth).
  * In the one-token tiles the loop over the 4 64-element groups is deliberately not unrolled
  * (gcc 12 otherwise spills and copies registers: Q4_K tg 0.39 -> 0.35 ms).
  *
@@ -33,6 +36,8 @@
 #define X16 16
 #define Q4_K_GB 2304 /* 16 x sizeof(block_q4_K): d, dmin (32 bytes each), 12 x 16 scale bytes, codes */
 #define NT_MAX 4
+#define Q6K_TOK1_SCALES 2 /* one-token tiles: 16-element scales per group visit */
+#define IQ4_TOK1_SUBS 2    /* sub-blocks per group visit */
 
 /* The activation pair (a[0], a[1]) in every int32 lane. */
 static inline __m256i bcast32(const int16_t *pair) {
@@ -100,54 +105,62 @@ static inline void a256_sums32(const block_a16_256 *a, float bs[8]) {
  * q = 2 shifted down) and sub-block 2c + 1 as 16 x (q = 1, masked in place: c & 0x00F0) and 1 x
  * (q = 3) sums, the former shifted back once per sub-block (exact). A fourth sum per half for a
  * masked-in-place q = 2 (c & 0x0F00) was slower (0.36 vs 0.35 ms: more registers than ymm). */
-static void q4k_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+static void q4k_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_a16_256 *a, float *y) {
     const __m256i lo4 = _mm256_set1_epi16(0x000F), mid4 = _mm256_set1_epi16(0x00F0);
-    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 accf[AVX2_TOK1_GROUPS][2];
+    avx2_tok1_zero(accf, ng);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *gb = g + (size_t)b * Q4_K_GB;
-        __m128i scb[8], mnb[8];
-        q4k_scale_bytes(gb, scb, mnb);
-        float bs[8];
-        a256_sums32(&a[b], bs);
-        __m256 sb[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        __m128i scb[AVX2_TOK1_GROUPS][8], mnb[AVX2_TOK1_GROUPS][8];
+        __m256 sb[AVX2_TOK1_GROUPS][2];
+        for (int j = 0; j < ng; j++) {
+            q4k_scale_bytes(g + (size_t)j * gstride + (size_t)b * Q4_K_GB, scb[j], mnb[j]);
+            sb[j][0] = sb[j][1] = _mm256_setzero_ps();
+        }
 #pragma GCC unroll 1
         for (int c = 0; c < 4; c++) {
-            const uint8_t *cs = gb + 256 + 512 * c;
             const int16_t *aq = a[b].qs + 64 * c;
-            avx2_prefetch_part(gb, Q4_K_GB, c, 4);
-            __m256i sa[2], b16[2], b1[2];
+#pragma GCC unroll 1
+            for (int j = 0; j < ng; j++) {
+                const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * Q4_K_GB, *cs = gb + 256 + 512 * c;
+                avx2_prefetch_part(gb, Q4_K_GB, c, 4);
+                __m256i sa[2], b16[2], b1[2];
 #pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) sa[h] = b16[h] = b1[h] = _mm256_setzero_si256();
+                for (int h = 0; h < 2; h++) sa[h] = b16[h] = b1[h] = _mm256_setzero_si256();
 #pragma GCC unroll 8
-            for (int u = 0; u < 8; u++) {
+                for (int u = 0; u < 8; u++) {
+#pragma GCC unroll 2
+                    for (int h = 0; h < 2; h++) {
+                        const __m256i cv = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
+                        sa[h] = madd_add(sa[h], _mm256_and_si256(cv, lo4), bcast32(aq + 8 * u));
+                        b16[h] = madd_add(b16[h], _mm256_and_si256(cv, mid4), bcast32(aq + 8 * u + 2));
+                        sa[h] = madd_add(sa[h], _mm256_and_si256(_mm256_srli_epi16(cv, 8), lo4), bcast32(aq + 8 * u + 4));
+                        b1[h] = madd_add(b1[h], _mm256_srli_epi16(cv, 12), bcast32(aq + 8 * u + 6));
+                    }
+                }
 #pragma GCC unroll 2
                 for (int h = 0; h < 2; h++) {
-                    const __m256i cv = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
-                    sa[h] = madd_add(sa[h], _mm256_and_si256(cv, lo4), bcast32(aq + 8 * u));
-                    b16[h] = madd_add(b16[h], _mm256_and_si256(cv, mid4), bcast32(aq + 8 * u + 2));
-                    sa[h] = madd_add(sa[h], _mm256_and_si256(_mm256_srli_epi16(cv, 8), lo4), bcast32(aq + 8 * u + 4));
-                    b1[h] = madd_add(b1[h], _mm256_srli_epi16(cv, 12), bcast32(aq + 8 * u + 6));
+                    const __m256i A = sa[h], B = _mm256_add_epi32(b1[h], _mm256_srai_epi32(b16[h], 4));
+                    sb[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(A), u8_half_ps(scb[j][2 * c], h), sb[j][h]);
+                    sb[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(B), u8_half_ps(scb[j][2 * c + 1], h), sb[j][h]);
                 }
             }
+        }
+        float bs[8];
+        a256_sums32(&a[b], bs);
+        const __m256 ad = _mm256_set1_ps(a[b].d);
+        for (int j = 0; j < ng; j++) {
+            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * Q4_K_GB;
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
-                const __m256i A = sa[h], B = _mm256_add_epi32(b1[h], _mm256_srai_epi32(b16[h], 4));
-                sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(A), u8_half_ps(scb[2 * c], h), sb[h]);
-                sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(B), u8_half_ps(scb[2 * c + 1], h), sb[h]);
+                __m256 sm = _mm256_setzero_ps();
+#pragma GCC unroll 8
+                for (int s = 0; s < 8; s++) sm = _mm256_fmadd_ps(u8_half_ps(mnb[j][s], h), _mm256_set1_ps(bs[s]), sm);
+                accf[j][h] = _mm256_fmadd_ps(sb[j][h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[j][h]);
+                accf[j][h] = _mm256_fnmadd_ps(sm, _mm256_mul_ps(f16_half_ps(gb + 32, h), ad), accf[j][h]);
             }
         }
-        const __m256 ad = _mm256_set1_ps(a[b].d);
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) {
-            __m256 sm = _mm256_setzero_ps();
-#pragma GCC unroll 8
-            for (int s = 0; s < 8; s++) sm = _mm256_fmadd_ps(u8_half_ps(mnb[s], h), _mm256_set1_ps(bs[s]), sm);
-            accf[h] = _mm256_fmadd_ps(sb[h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[h]);
-            accf[h] = _mm256_fnmadd_ps(sm, _mm256_mul_ps(f16_half_ps(gb + 32, h), ad), accf[h]);
-        }
     }
-    _mm256_storeu_ps(y, accf[0]);
-    _mm256_storeu_ps(y + 8, accf[1]);
+    avx2_tok1_store(accf, ng, y, ystride);
 }
 
 /* ---- Q6_K ---------------------------------------------------------------------------------------
@@ -179,43 +192,53 @@ static inline __attribute__((always_inline)) __m256i q6_word(__m256i D0, __m256i
 }
 
 /* 16 rows x one token: pairs kept scaled where that saves shifts (1, 3: x 1024; 5-7: x 64). */
-static void q6k_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+static void q6k_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_a16_256 *a, float *y) {
     const __m256i m63 = _mm256_set1_epi16(63), m10 = _mm256_set1_epi16((short)0xFC00), m6 = _mm256_set1_epi16(0x0FC0),
                   lo4 = _mm256_set1_epi16(0x03C0), hi2 = _mm256_set1_epi16(0x0C00);
-    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 accf[AVX2_TOK1_GROUPS][2];
+    avx2_tok1_zero(accf, ng);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *gb = g + (size_t)b * Q6_K_GB;
-        __m256 sb[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        __m256 sb[AVX2_TOK1_GROUPS][2];
+        for (int j = 0; j < ng; j++) sb[j][0] = sb[j][1] = _mm256_setzero_ps();
 #pragma GCC unroll 1
-        for (int j = 0; j < 16; j++) {
-            const int16_t *ap = a[b].qs + 16 * j;
-            avx2_prefetch_part(gb, Q6_K_GB, j, 16);
+        for (int jj = 0; jj < 16; jj += Q6K_TOK1_SCALES) {
+#pragma GCC unroll 1
+            for (int gi = 0; gi < ng; gi++) {
+                const uint8_t *gb = g + (size_t)gi * gstride + (size_t)b * Q6_K_GB;
+                avx2_prefetch_part(gb, Q6_K_GB, jj / Q6K_TOK1_SCALES, 16 / Q6K_TOK1_SCALES);
+#pragma GCC unroll 1
+                for (int j = jj; j < jj + Q6K_TOK1_SCALES; j++) {
+                    const int16_t *ap = a[b].qs + 16 * j;
 #pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) {
-                const uint8_t *cs = gb + 288 + 192 * j + 32 * h;
-                const __m256i D0 = _mm256_loadu_si256((const __m256i *)cs), D1 = _mm256_loadu_si256((const __m256i *)(cs + 64)),
-                              D2 = _mm256_loadu_si256((const __m256i *)(cs + 128));
-                __m256i s0 = _mm256_set1_epi32(a[b].bsums[j]);
-                s0 = madd_add(s0, _mm256_and_si256(D0, m63), bcast32(ap));
-                s0 = madd_add(s0, _mm256_and_si256(D1, m63), bcast32(ap + 4));
-                s0 = madd_add(s0, _mm256_and_si256(D2, m63), bcast32(ap + 8));
-                __m256i s10 = _mm256_madd_epi16(_mm256_and_si256(D0, m10), bcast32(ap + 2));
-                s10 = madd_add(s10, _mm256_and_si256(D1, m10), bcast32(ap + 6));
-                __m256i s6 = _mm256_madd_epi16(_mm256_and_si256(D2, m6), bcast32(ap + 10));
-                s6 = madd_add(s6, _mm256_or_si256(_mm256_and_si256(D0, lo4), _mm256_and_si256(_mm256_srli_epi16(D2, 2), hi2)),
-                              bcast32(ap + 12));
-                s6 = madd_add(s6, _mm256_or_si256(_mm256_and_si256(D1, lo4), _mm256_and_si256(_mm256_srli_epi16(D2, 4), hi2)),
-                              bcast32(ap + 14));
-                const __m256i X = _mm256_add_epi32(_mm256_add_epi32(s0, _mm256_srai_epi32(s6, 6)), _mm256_srai_epi32(s10, 10));
-                sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(X), q6_scale(gb, j, h), sb[h]);
+                    for (int h = 0; h < 2; h++) {
+                        const uint8_t *cs = gb + 288 + 192 * j + 32 * h;
+                        const __m256i D0 = _mm256_loadu_si256((const __m256i *)cs), D1 = _mm256_loadu_si256((const __m256i *)(cs + 64)),
+                                      D2 = _mm256_loadu_si256((const __m256i *)(cs + 128));
+                        __m256i s0 = _mm256_set1_epi32(a[b].bsums[j]);
+                        s0 = madd_add(s0, _mm256_and_si256(D0, m63), bcast32(ap));
+                        s0 = madd_add(s0, _mm256_and_si256(D1, m63), bcast32(ap + 4));
+                        s0 = madd_add(s0, _mm256_and_si256(D2, m63), bcast32(ap + 8));
+                        __m256i s10 = _mm256_madd_epi16(_mm256_and_si256(D0, m10), bcast32(ap + 2));
+                        s10 = madd_add(s10, _mm256_and_si256(D1, m10), bcast32(ap + 6));
+                        __m256i s6 = _mm256_madd_epi16(_mm256_and_si256(D2, m6), bcast32(ap + 10));
+                        s6 = madd_add(s6, _mm256_or_si256(_mm256_and_si256(D0, lo4), _mm256_and_si256(_mm256_srli_epi16(D2, 2), hi2)),
+                                      bcast32(ap + 12));
+                        s6 = madd_add(s6, _mm256_or_si256(_mm256_and_si256(D1, lo4), _mm256_and_si256(_mm256_srli_epi16(D2, 4), hi2)),
+                                      bcast32(ap + 14));
+                        const __m256i X = _mm256_add_epi32(_mm256_add_epi32(s0, _mm256_srai_epi32(s6, 6)), _mm256_srai_epi32(s10, 10));
+                        sb[gi][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(X), q6_scale(gb, j, h), sb[gi][h]);
+                    }
+                }
             }
         }
         const __m256 ad = _mm256_set1_ps(a[b].d);
+        for (int gi = 0; gi < ng; gi++) {
+            const uint8_t *gb = g + (size_t)gi * gstride + (size_t)b * Q6_K_GB;
 #pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) accf[h] = _mm256_fmadd_ps(sb[h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[h]);
+            for (int h = 0; h < 2; h++) accf[gi][h] = _mm256_fmadd_ps(sb[gi][h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[gi][h]);
+        }
     }
-    _mm256_storeu_ps(y, accf[0]);
-    _mm256_storeu_ps(y + 8, accf[1]);
+    avx2_tok1_store(accf, ng, y, ystride);
 }
 
 /* 16 rows x NT tokens (2 <= NT <= NT_MAX), one half of 8 rows at a time: each pair decoded once
@@ -316,41 +339,51 @@ static inline __m256 iq4_scale(const uint8_t *gb, int s, int h) {
 }
 
 /* 16 rows x one token: sub-block by sub-block, two int32 sums per half (pairs q = 0, 2 / 1, 3). */
-static void iq4_tok1(int64_t nb, const uint8_t *g, const block_a16_256 *a, float *y) {
+static void iq4_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_a16_256 *a, float *y) {
     const __m256i tab = iq4_table_u8();
-    __m256 accf[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 accf[AVX2_TOK1_GROUPS][2];
+    avx2_tok1_zero(accf, ng);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *gb = g + (size_t)b * IQ4_XS_GB;
-        __m256 sb[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        __m256 sb[AVX2_TOK1_GROUPS][2];
+        for (int j = 0; j < ng; j++) sb[j][0] = sb[j][1] = _mm256_setzero_ps();
 #pragma GCC unroll 1
-        for (int s = 0; s < 8; s++) {
-            const uint8_t *cs = gb + 128 + 256 * s;
-            const int16_t *aq = a[b].qs + 32 * s;
-            avx2_prefetch_part(gb, IQ4_XS_GB, s, 8);
-            __m256i A[2], B[2];
+        for (int ss = 0; ss < 8; ss += IQ4_TOK1_SUBS) {
+#pragma GCC unroll 1
+            for (int j = 0; j < ng; j++) {
+                const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * IQ4_XS_GB;
+                avx2_prefetch_part(gb, IQ4_XS_GB, ss / IQ4_TOK1_SUBS, 8 / IQ4_TOK1_SUBS);
+#pragma GCC unroll 1
+                for (int s = ss; s < ss + IQ4_TOK1_SUBS; s++) {
+                    const uint8_t *cs = gb + 128 + 256 * s;
+                    const int16_t *aq = a[b].qs + 32 * s;
+                    __m256i A[2], B[2];
 #pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) A[h] = iq4_offset(&a[b], s), B[h] = _mm256_setzero_si256();
+                    for (int h = 0; h < 2; h++) A[h] = iq4_offset(&a[b], s), B[h] = _mm256_setzero_si256();
 #pragma GCC unroll 4
-            for (int u = 0; u < 4; u++) {
+                    for (int u = 0; u < 4; u++) {
 #pragma GCC unroll 2
-                for (int h = 0; h < 2; h++) {
-                    const __m256i c = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
-                    A[h] = madd_add(A[h], iq4_pair(c, 0, tab), bcast32(aq + 8 * u));
-                    B[h] = madd_add(B[h], iq4_pair(c, 1, tab), bcast32(aq + 8 * u + 2));
-                    A[h] = madd_add(A[h], iq4_pair(c, 2, tab), bcast32(aq + 8 * u + 4));
-                    B[h] = madd_add(B[h], iq4_pair(c, 3, tab), bcast32(aq + 8 * u + 6));
+                        for (int h = 0; h < 2; h++) {
+                            const __m256i c = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
+                            A[h] = madd_add(A[h], iq4_pair(c, 0, tab), bcast32(aq + 8 * u));
+                            B[h] = madd_add(B[h], iq4_pair(c, 1, tab), bcast32(aq + 8 * u + 2));
+                            A[h] = madd_add(A[h], iq4_pair(c, 2, tab), bcast32(aq + 8 * u + 4));
+                            B[h] = madd_add(B[h], iq4_pair(c, 3, tab), bcast32(aq + 8 * u + 6));
+                        }
+                    }
+#pragma GCC unroll 2
+                    for (int h = 0; h < 2; h++)
+                        sb[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(A[h], B[h])), iq4_scale(gb, s, h), sb[j][h]);
                 }
             }
-#pragma GCC unroll 2
-            for (int h = 0; h < 2; h++)
-                sb[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(A[h], B[h])), iq4_scale(gb, s, h), sb[h]);
         }
         const __m256 ad = _mm256_set1_ps(a[b].d);
+        for (int j = 0; j < ng; j++) {
+            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * IQ4_XS_GB;
 #pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) accf[h] = _mm256_fmadd_ps(sb[h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[h]);
+            for (int h = 0; h < 2; h++) accf[j][h] = _mm256_fmadd_ps(sb[j][h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[j][h]);
+        }
     }
-    _mm256_storeu_ps(y, accf[0]);
-    _mm256_storeu_ps(y + 8, accf[1]);
+    avx2_tok1_store(accf, ng, y, ystride);
 }
 
 /* ---- Prompt tiles (Q4_K, IQ4_XS; Q6_K's: q6k_tile) ---------------------------------------------
@@ -573,6 +606,23 @@ static inline __attribute__((always_inline)) void gemm_kq(x16_kq kind, int64_t k
         iq4_prompt_decoded(nb, (const uint8_t *)w, wrb, n_rows, (const uint8_t *)act, arb, n_tok, y, ldy);
         return;
     }
+    if (n_tok == 1) { /* several groups at once (avx2_tok1_next) */
+        const size_t gbytes = X16 * wrb;
+        int64_t s0 = 0, i = 0;
+        for (avx2_tok1_set st; avx2_tok1_next((n_rows + X16 - 1) / X16, gbytes, &s0, &i, &st);) {
+            const uint8_t *g = (const uint8_t *)w + (size_t)st.first * gbytes;
+            const block_a16_256 *a = (const block_a16_256 *)act;
+            const size_t gs = (size_t)st.stride * gbytes;
+            float *yg = y + st.first * X16;
+            if (kind == XK_Q4_K)
+                q4k_tok1(nb, g, gs, st.n, st.stride * X16, a, yg);
+            else if (kind == XK_Q6_K)
+                q6k_tok1(nb, g, gs, st.n, st.stride * X16, a, yg);
+            else
+                iq4_tok1(nb, g, gs, st.n, st.stride * X16, a, yg);
+        }
+        return;
+    }
     for (int64_t r = 0; r < n_rows; r += X16) {
         const uint8_t *g = (const uint8_t *)w + (size_t)r * wrb;
         for (int64_t t = 0; t < n_tok;) {
@@ -583,11 +633,11 @@ static inline __attribute__((always_inline)) void gemm_kq(x16_kq kind, int64_t k
             switch (nt) {
             case 1:
                 if (kind == XK_Q4_K)
-                    q4k_tok1(nb, g, (const block_a16_256 *)at, yt);
+                    q4k_tok1(nb, g, 0, 1, 0, (const block_a16_256 *)at, yt);
                 else if (kind == XK_Q6_K)
-                    q6k_tok1(nb, g, (const block_a16_256 *)at, yt);
+                    q6k_tok1(nb, g, 0, 1, 0, (const block_a16_256 *)at, yt);
                 else
-                    iq4_tok1(nb, g, (const block_a16_256 *)at, yt);
+                    iq4_tok1(nb, g, 0, 1, 0, (const block_a16_256 *)at, yt);
                 break;
             case 2:
                 if (kind == XK_Q6_K)
