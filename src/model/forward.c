@@ -35,7 +35,8 @@ typedef struct attn_task {
     int32_t layer;
     bool swa;
     float scale;
-    int n_split; /* threads per item (split-K over the cells), 1 = items split over threads */
+    bool all_heads; /* work per (token, cell part) with every kv head, else per (token, kv head) */
+    int n_split;    /* all_heads: threads per token (split-K over the cells) */
 } attn_task;
 
 /* The next up to SLM_ATTN_CHUNK cells from *j (< j1) that token (pos, seq) may see; advances *j. */
@@ -61,17 +62,20 @@ static void attn_prefetch(const uint8_t *kbase, const uint8_t *vbase, size_t rb,
 }
 
 /* Production attention (any KV type) over the cells [j0, j1) that token (pos, seq) may see, for
- * the `group` query heads q[group, hd] of kv head g, continuing the online softmax in
- * (acc, mx, sum). Cells are taken SLM_ATTN_CHUNK at a time: the chunk's K rows are dotted with
- * every head of the group (GQA shares them; f16 rows through one kernel call per chunk that
- * converts each row once per 4 heads), the chunk's scores are exponentiated against one running
- * max per head (one rescale of acc per chunk instead of one per new maximum), then the V rows are
- * accumulated into every head. */
+ * kv heads g0 .. g1 - 1 and their query heads q[(g1 - g0) group, hd], continuing the online
+ * softmax in (acc, mx, sum) (also from kv head g0's query heads on). Cells are taken
+ * SLM_ATTN_CHUNK at a time, and each chunk is worked on for every kv head in turn: the chunk's K
+ * rows are dotted with every head of the group (GQA shares them; f16 rows through one kernel call
+ * per chunk that converts each row once per 4 heads), the chunk's scores are exponentiated against
+ * one running max per head (one rescale of acc per chunk instead of one per new maximum), then the
+ * V rows are accumulated into every head. With all kv heads (split-K generation) the chunk's rows
+ * are read whole, in cell order: one sequential stream, each line used by its heads while it is
+ * in L1/L2. */
 static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const slm_hparams *hp, int32_t layer,
-                               bool swa, float scale, int32_t pos, int32_t seq, int64_t g, const float *q,
-                               int32_t j0, int32_t j1, float *kbuf, float *vbuf, float *scores, float *acc,
-                               float *mx, float *sum) {
-    const int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, off = g * hd;
+                               bool swa, float scale, int32_t pos, int32_t seq, int64_t g0, int64_t g1,
+                               const float *q_all, int32_t j0, int32_t j1, float *kbuf, float *vbuf, float *scores,
+                               float *acc_all, float *mx_all, float *sum_all) {
+    const int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     const float softcap = hp->attn_logit_softcap;
     /* f16 rows, or Q8_0 rows whose head starts on a block, go to the kernels in place */
     const bool f16 = kv->type == SLM_KV_F16, q8 = kv->type == SLM_KV_Q8_0 && hd % 32 == 0;
@@ -84,8 +88,9 @@ static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const 
      * the scores waited on each K row in turn (Zen 3, Llama-3.2-1B tg at depth 2048: ~80% of the
      * score kernel's samples on the first use of a row; 13.0-13.5 -> 14.6 t/s with the current
      * chunk prefetched, more a chunk ahead). */
-    const size_t piece = f16 ? (size_t)hd * 2 : q8 ? (size_t)(hd / 32) * sizeof(block_q8_0) : 0,
-                 first = f16 ? (size_t)off * 2 : q8 ? (size_t)(off / 32) * sizeof(block_q8_0) : 0;
+    const int64_t off0 = g0 * hd;
+    const size_t piece = f16 ? (size_t)((g1 - g0) * hd) * 2 : q8 ? (size_t)((g1 - g0) * hd / 32) * sizeof(block_q8_0) : 0;
+    const size_t first = f16 ? (size_t)off0 * 2 : q8 ? (size_t)(off0 / 32) * sizeof(block_q8_0) : 0;
     int32_t cell_buf[2][SLM_ATTN_CHUNK];
     int32_t j = j0;
     int cur = 0, n_next = attn_collect(kv, hp, swa, pos, seq, &j, j1, cell_buf[0]);
@@ -96,6 +101,10 @@ static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const 
         cur ^= 1;
         n_next = attn_collect(kv, hp, swa, pos, seq, &j, j1, cell_buf[cur]);
         attn_prefetch(kbase, vbase, rb, first, piece, cell_buf[cur], n_next);
+        for (int64_t g = g0; g < g1; g++) {
+        const int64_t off = g * hd, gi = (g - g0) * group;
+        const float *q = q_all + gi * hd;
+        float *acc = acc_all + gi * hd, *mx = mx_all + gi, *sum = sum_all + gi;
         const void *krows[SLM_ATTN_CHUNK], *vrows[SLM_ATTN_CHUNK];
         /* scores[h * CHUNK + i] = scale * q_h . k_i */
         if (f16) {
@@ -153,6 +162,7 @@ static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const 
                 kv_cache_load_v(kv, layer, cells[i], off, hd, vbuf);
             for (int64_t h = 0; h < group; h++) kt->axpy_f32(acc + h * hd, scores[h * SLM_ATTN_CHUNK + i], v, hd);
         }
+        }
     }
 }
 
@@ -174,14 +184,16 @@ static attn_scratch attn_scratch_of(struct slm_context *c, int ith) {
     return s;
 }
 
-/* One work item = (token t, kv head g): stream over the cells token t may see (same sequence,
- * position <= its own, inside the window on sliding layers) with an online softmax for all the
- * query heads of the group. GQA: query head h uses kv head h / (n_head / n_head_kv), so the group
- * of kv head g is the consecutive heads g * group .. g * group + group - 1.
- * When there are fewer items than threads (generation with few kv heads: Gemma 3 has one), each
- * item's cells are split over n_split threads instead (split-K, like flash-decoding): thread ith
- * takes item ith / n_split, part ith % n_split, and leaves its partial softmax state in its
- * scratch for attn_merge_splits. */
+/* Generation-time attention work. n_split == 1: one work item = (token t, kv head g), items split
+ * over threads: stream over the cells token t may see (same sequence, position <= its own, inside
+ * the window on sliding layers) with an online softmax for all the query heads of the group.
+ * GQA: query head h uses kv head h / (n_head / n_head_kv), so the group of kv head g is the
+ * consecutive heads g * group .. g * group + group - 1.
+ * all_heads (no more tokens than threads and a long cache: generation): each token's cells are
+ * split over n_split threads (split-K, like flash-decoding), each doing every kv head over its part
+ * (whole cache rows in cell order: one read stream per thread rather than a head's 1/n_head_kv of
+ * every row, which the prefetchers did not follow), leaving its partial softmax state of all heads
+ * in its scratch for attn_merge_splits. */
 static void attn_items(void *arg, int ith, int nth) {
     const attn_task *a = arg;
     struct slm_context *c = a->ctx;
@@ -191,71 +203,72 @@ static void attn_items(void *arg, int ith, int nth) {
     const int64_t ld_qkv = n_q + 2 * n_kv, group = hp->n_head / hp->n_head_kv;
     const attn_scratch s = attn_scratch_of(c, ith);
     const slm_kernels *kt = c->kt;
-    const int64_t n_items = (int64_t)c->n_ub * hp->n_head_kv;
-    int64_t i0, i1;
+    int64_t i0, i1, n_g = 1; /* items [i0, i1) of n_g kv heads each */
     int32_t j0 = 0, j1 = kv->used_end;
-    if (a->n_split > 1) {
-        if (ith >= n_items * a->n_split) return;
+    if (a->all_heads) {
+        if (ith >= (int64_t)c->n_ub * a->n_split) return;
         i0 = ith / a->n_split;
         i1 = i0 + 1;
+        n_g = hp->n_head_kv;
         int64_t c0, c1;
         slm_split_range(kv->used_end, ith % a->n_split, a->n_split, 1, &c0, &c1);
         j0 = (int32_t)c0;
         j1 = (int32_t)c1;
     } else {
-        slm_split_range(n_items, ith, nth, 1, &i0, &i1);
+        slm_split_range((int64_t)c->n_ub * hp->n_head_kv, ith, nth, 1, &i0, &i1);
     }
     for (int64_t item = i0; item < i1; item++) {
-        const int32_t t = (int32_t)(item / hp->n_head_kv);
-        const int64_t g = item % hp->n_head_kv;
+        const int32_t t = (int32_t)(item * n_g / hp->n_head_kv);
+        const int64_t g0 = item * n_g % hp->n_head_kv, g1 = g0 + n_g;
         const int32_t pos = c->ub_pos[t], seq = c->ub_seq[t];
-        const float *q = c->qkv + t * ld_qkv + g * group * hd; /* [group, hd] */
-        fwd_attn_begin(group, hd, s.acc, s.mx, s.sum);
+        const float *q = c->qkv + t * ld_qkv + g0 * group * hd; /* [n_g group, hd] */
+        fwd_attn_begin(n_g * group, hd, s.acc, s.mx, s.sum);
         if (kt) {
-            attn_cells_chunked(kt, kv, hp, a->layer, a->swa, a->scale, pos, seq, g, q, j0, j1, s.k, s.v, s.scores,
-                               s.acc, s.mx, s.sum);
+            attn_cells_chunked(kt, kv, hp, a->layer, a->swa, a->scale, pos, seq, g0, g1, q, j0, j1, s.k, s.v,
+                               s.scores, s.acc, s.mx, s.sum);
         } else {
             /* reference path (--exact): one cell at a time, plain C */
-            for (int32_t j = j0; j < j1; j++) {
-                if (kv->cell_seq[j] != seq || kv->cell_pos[j] > pos) continue;
-                if (a->swa && pos - kv->cell_pos[j] >= hp->sliding_window) continue;
-                kv_cache_load_k(kv, a->layer, j, g * hd, hd, s.k);
-                kv_cache_load_v(kv, a->layer, j, g * hd, hd, s.v);
-                fwd_attn_step(q, group, hd, s.k, s.v, a->scale, hp->attn_logit_softcap, s.acc, s.mx, s.sum);
+            for (int64_t g = g0; g < g1; g++) {
+                const int64_t gi = (g - g0) * group;
+                for (int32_t j = j0; j < j1; j++) {
+                    if (kv->cell_seq[j] != seq || kv->cell_pos[j] > pos) continue;
+                    if (a->swa && pos - kv->cell_pos[j] >= hp->sliding_window) continue;
+                    kv_cache_load_k(kv, a->layer, j, g * hd, hd, s.k);
+                    kv_cache_load_v(kv, a->layer, j, g * hd, hd, s.v);
+                    fwd_attn_step(q + gi * hd, group, hd, s.k, s.v, a->scale, hp->attn_logit_softcap, s.acc + gi * hd,
+                                  s.mx + gi, s.sum + gi);
+                }
             }
         }
-        if (a->n_split == 1) fwd_attn_end(group, hd, s.acc, s.sum, c->att + t * n_q + g * group * hd, hd);
+        if (!a->all_heads) fwd_attn_end(group, hd, s.acc, s.sum, c->att + t * n_q + g0 * group * hd, hd);
     }
 }
 
-/* Combine the n_split partial softmax states of each item (left in threads' scratch by
- * attn_items): m = max_s mx_s, out = sum_s acc_s e^(mx_s - m) / sum_s sum_s e^(mx_s - m). */
+/* Combine the n_split partial softmax states of each token's heads (left in threads' scratch by
+ * attn_items, all heads each): m = max_s mx_s, out = sum_s acc_s e^(mx_s - m) / sum_s sum_s
+ * e^(mx_s - m). */
 static void attn_merge_splits(struct slm_context *c, int n_split) {
     const slm_hparams *hp = &c->model->hp;
-    const int64_t hd = hp->head_dim, n_q = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
-    const int64_t n_items = (int64_t)c->n_ub * hp->n_head_kv;
-    for (int64_t item = 0; item < n_items; item++) {
-        const int32_t t = (int32_t)(item / hp->n_head_kv);
-        const int64_t g = item % hp->n_head_kv;
-        float *out = c->att + t * n_q + g * group * hd;
-        for (int64_t h = 0; h < group; h++) {
+    const int64_t hd = hp->head_dim, n_q = hp->n_head * hd;
+    for (int32_t t = 0; t < c->n_ub; t++)
+        for (int64_t h = 0; h < hp->n_head; h++) {
+            float *out = c->att + t * n_q + h * hd;
             float m = -INFINITY, total = 0.0f;
             for (int sp = 0; sp < n_split; sp++) {
-                const attn_scratch s = attn_scratch_of(c, (int)(item * n_split + sp));
+                const attn_scratch s = attn_scratch_of(c, (int)(t * n_split + sp));
                 if (s.sum[h] > 0 && s.mx[h] > m) m = s.mx[h];
             }
-            for (int64_t d = 0; d < hd; d++) out[h * hd + d] = 0.0f;
+            for (int64_t d = 0; d < hd; d++) out[d] = 0.0f;
             for (int sp = 0; sp < n_split; sp++) {
-                const attn_scratch s = attn_scratch_of(c, (int)(item * n_split + sp));
+                const attn_scratch s = attn_scratch_of(c, (int)(t * n_split + sp));
                 if (!(s.sum[h] > 0)) continue;
                 const float w = expf(s.mx[h] - m);
                 total += s.sum[h] * w;
-                for (int64_t d = 0; d < hd; d++) out[h * hd + d] += w * s.acc[h * hd + d];
+                for (int64_t d = 0; d < hd; d++) out[d] += w * s.acc[h * hd + d];
             }
             const float inv = total > 0 ? 1.0f / total : 0.0f;
-            for (int64_t d = 0; d < hd; d++) out[h * hd + d] *= inv;
+            for (int64_t d = 0; d < hd; d++) out[d] *= inv;
         }
-    }
 }
 
 /* ---- per-token work, split over threads by token ------------------------------------------ */
@@ -349,13 +362,16 @@ static void block_attention(struct slm_context *c, int32_t il, float *vbuf) {
     ctx_parallel(c, qk_tokens, &qt);
 
     /* att[U, Q] = softmax(q k^T * scale + mask) v over the cache */
-    attn_task at = {c, il, swa, hp->attn_scale > 0 ? hp->attn_scale : (float)(1.0 / sqrt((double)hd)), 1};
-    /* Few items (generation) and a long cache: split each item's cells over the idle threads. */
+    attn_task at = {c, il, swa, hp->attn_scale > 0 ? hp->attn_scale : (float)(1.0 / sqrt((double)hd)), false, 1};
+    /* No more tokens than threads (generation) and a long cache: each token's cells split over
+     * the threads, all kv heads each (attn_items). */
     const int nth = slm_threadpool_n_threads(c->pool);
-    const int64_t n_items = (int64_t)U * hp->n_head_kv;
-    if (n_items < nth && c->kv.used_end >= 256) at.n_split = (int)(nth / n_items);
+    if (U <= nth && c->kv.used_end >= 256) {
+        at.all_heads = true;
+        at.n_split = (int)(nth / U);
+    }
     ctx_parallel(c, attn_items, &at);
-    if (at.n_split > 1) attn_merge_splits(c, at.n_split);
+    if (at.all_heads) attn_merge_splits(c, at.n_split);
 
     /* x += [post_norm](att @ wo^T) */
     fwd_matmul(c, &L->wo, c->att, n_q, U, c->proj, E);
