@@ -31,7 +31,7 @@ static inline __attribute__((always_inline)) void avx2_prefetch_part(const uint8
  * hardware prefetchers run ahead in each): on Zen 3 bench_membw reads 13-14 GB/s with one stream,
  * 16-18 with four 64-256 KiB apart. Visits of 2 KiB or more per stream lose it again (read loop,
  * 4 streams 18 KiB apart: 256-byte visits 10.5-11.3 GB/s, 2304-byte 6.7-7.3). The kernels call
- * tok1(group i, group stride, groups n) on the sets that avx2_tok1_sets plans. */
+ * tok1(first group, group stride, groups n) on the sets that avx2_tok1_next plans. */
 #define AVX2_TOK1_GROUPS 4
 #define AVX2_TOK1_SPAN ((size_t)64 << 10)
 
@@ -41,7 +41,8 @@ typedef struct avx2_tok1_set {
     int n;          /* groups in the set, 1 .. AVX2_TOK1_GROUPS */
 } avx2_tok1_set;
 
-/* Set `idx` of the plan over n_groups groups of group_bytes each; false past the last set. The
+/* The next set of the plan over n_groups groups of group_bytes each (cursor *s0, *i: both 0 at the
+ * start); false past the last set. The
  * groups are taken in spans of AVX2_TOK1_GROUPS x q groups, q x group_bytes >= AVX2_TOK1_SPAN (the
  * last span smaller); set i of a span is its groups i, i + q, i + 2q, i + 3q. */
 static inline int avx2_tok1_next(int64_t n_groups, size_t group_bytes, int64_t *s0, int64_t *i, avx2_tok1_set *set) {

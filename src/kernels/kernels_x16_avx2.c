@@ -97,42 +97,43 @@ static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t
     const int offset = kind == XK_Q4_0 ? 8 : 16;
     __m256 accf[AVX2_TOK1_GROUPS][2];
     avx2_tok1_zero(accf, ng);
-    for (int64_t b = 0; b < nb; b++)
-    for (int j = 0; j < ng; j++) {
-        const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * gbytes;
-        const int16_t *aq = a[b].qs;
-        avx2_prefetch_part(gb, (int)gbytes, 0, 1);
-        __m256i s1[2], s16[2], s256[2], hb[2];
+    for (int64_t b = 0; b < nb; b++) { /* block b of each group in turn */
+        for (int j = 0; j < ng; j++) {
+            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * gbytes;
+            const int16_t *aq = a[b].qs;
+            avx2_prefetch_part(gb, (int)gbytes, 0, 1);
+            __m256i s1[2], s16[2], s256[2], hb[2];
 #pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) { /* s1 starts at the offset's term */
-            s1[h] = _mm256_set1_epi32(-offset * a[b].sum);
-            s16[h] = s256[h] = _mm256_setzero_si256();
-            hb[h] = kind == XK_Q5_0 ? _mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * h)) : _mm256_setzero_si256();
-        }
-#pragma GCC unroll 4
-        for (int m = 0; m < 4; m++) {
-#pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) {
-                const __m256i c = _mm256_loadu_si256((const __m256i *)(gb + codes + 64 * m + 32 * h));
-                __m256i w0 = _mm256_and_si256(c, lo4), w1 = _mm256_and_si256(c, mid4), w2 = _mm256_and_si256(c, hi4),
-                        w3 = _mm256_srli_epi16(c, 12);
-                if (kind == XK_Q5_0) {
-                    w0 = _mm256_or_si256(w0, q5_bit(hb[h], 4 * m, 4));
-                    w1 = _mm256_or_si256(w1, q5_bit(hb[h], 4 * m + 1, 8));
-                    w2 = _mm256_or_si256(w2, q5_bit(hb[h], 4 * m + 2, 12));
-                    w3 = _mm256_or_si256(w3, q5_bit(hb[h], 4 * m + 3, 4));
-                }
-                s1[h] = madd_add(s1[h], w0, bcast32(aq + 8 * m));
-                s16[h] = madd_add(s16[h], w1, bcast32(aq + 8 * m + 2));
-                s256[h] = madd_add(s256[h], w2, bcast32(aq + 8 * m + 4));
-                s1[h] = madd_add(s1[h], w3, bcast32(aq + 8 * m + 6));
+            for (int h = 0; h < 2; h++) { /* s1 starts at the offset's term */
+                s1[h] = _mm256_set1_epi32(-offset * a[b].sum);
+                s16[h] = s256[h] = _mm256_setzero_si256();
+                hb[h] = kind == XK_Q5_0 ? _mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * h)) : _mm256_setzero_si256();
             }
-        }
-        __m256i s[2];
+#pragma GCC unroll 4
+            for (int m = 0; m < 4; m++) {
 #pragma GCC unroll 2
-        for (int h = 0; h < 2; h++)
-            s[h] = _mm256_add_epi32(_mm256_add_epi32(s1[h], _mm256_srai_epi32(s16[h], 4)), _mm256_srai_epi32(s256[h], 8));
-        block_end(gb, s, a[b].d, accf[j]);
+                for (int h = 0; h < 2; h++) {
+                    const __m256i c = _mm256_loadu_si256((const __m256i *)(gb + codes + 64 * m + 32 * h));
+                    __m256i w0 = _mm256_and_si256(c, lo4), w1 = _mm256_and_si256(c, mid4), w2 = _mm256_and_si256(c, hi4),
+                            w3 = _mm256_srli_epi16(c, 12);
+                    if (kind == XK_Q5_0) {
+                        w0 = _mm256_or_si256(w0, q5_bit(hb[h], 4 * m, 4));
+                        w1 = _mm256_or_si256(w1, q5_bit(hb[h], 4 * m + 1, 8));
+                        w2 = _mm256_or_si256(w2, q5_bit(hb[h], 4 * m + 2, 12));
+                        w3 = _mm256_or_si256(w3, q5_bit(hb[h], 4 * m + 3, 4));
+                    }
+                    s1[h] = madd_add(s1[h], w0, bcast32(aq + 8 * m));
+                    s16[h] = madd_add(s16[h], w1, bcast32(aq + 8 * m + 2));
+                    s256[h] = madd_add(s256[h], w2, bcast32(aq + 8 * m + 4));
+                    s1[h] = madd_add(s1[h], w3, bcast32(aq + 8 * m + 6));
+                }
+            }
+            __m256i s[2];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+                s[h] = _mm256_add_epi32(_mm256_add_epi32(s1[h], _mm256_srai_epi32(s16[h], 4)), _mm256_srai_epi32(s256[h], 8));
+            block_end(gb, s, a[b].d, accf[j]);
+        }
     }
     avx2_tok1_store(accf, ng, y, ystride);
 }
@@ -141,25 +142,26 @@ static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t
 static void q8_0_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_a16_32 *a, float *y) {
     __m256 accf[AVX2_TOK1_GROUPS][2];
     avx2_tok1_zero(accf, ng);
-    for (int64_t b = 0; b < nb; b++)
-    for (int j = 0; j < ng; j++) {
-        const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * Q8_0_GB;
-        const int16_t *aq = a[b].qs;
-        avx2_prefetch_part(gb, Q8_0_GB, 0, 1);
-        __m256i s[2][2];
+    for (int64_t b = 0; b < nb; b++) { /* block b of each group in turn */
+        for (int j = 0; j < ng; j++) {
+            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * Q8_0_GB;
+            const int16_t *aq = a[b].qs;
+            avx2_prefetch_part(gb, Q8_0_GB, 0, 1);
+            __m256i s[2][2];
 #pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) s[h][0] = s[h][1] = _mm256_setzero_si256();
+            for (int h = 0; h < 2; h++) s[h][0] = s[h][1] = _mm256_setzero_si256();
 #pragma GCC unroll 16
-        for (int p = 0; p < 16; p++) {
-            const __m256i ap = bcast32(aq + 2 * p);
+            for (int p = 0; p < 16; p++) {
+                const __m256i ap = bcast32(aq + 2 * p);
 #pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) {
-                const __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(gb + 32 + 32 * p + 16 * h)));
-                s[h][p & 1] = madd_add(s[h][p & 1], w, ap);
+                for (int h = 0; h < 2; h++) {
+                    const __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(gb + 32 + 32 * p + 16 * h)));
+                    s[h][p & 1] = madd_add(s[h][p & 1], w, ap);
+                }
             }
+            const __m256i si[2] = {_mm256_add_epi32(s[0][0], s[0][1]), _mm256_add_epi32(s[1][0], s[1][1])};
+            block_end(gb, si, a[b].d, accf[j]);
         }
-        const __m256i si[2] = {_mm256_add_epi32(s[0][0], s[0][1]), _mm256_add_epi32(s[1][0], s[1][1])};
-        block_end(gb, si, a[b].d, accf[j]);
     }
     avx2_tok1_store(accf, ng, y, ystride);
 }

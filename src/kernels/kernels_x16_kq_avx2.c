@@ -96,6 +96,16 @@ static inline __attribute__((always_inline)) void q4k_scale_bytes(const uint8_t 
     }
 }
 
+/* One-token tiles, end of block b for ng groups (gb: group 0's block, the others gstride bytes
+ * apart): acc[j] += sb[j] x the rows' d (fp16 at the block's start) x the activation scale. */
+static inline void tok1_block_end(const uint8_t *gb, size_t gstride, int ng, float d, __m256 sb[][2], __m256 acc[][2]) {
+    const __m256 ad = _mm256_set1_ps(d);
+    for (int j = 0; j < ng; j++)
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++)
+            acc[j][h] = _mm256_fmadd_ps(sb[j][h], _mm256_mul_ps(f16_half_ps(gb + (size_t)j * gstride, h), ad), acc[j][h]);
+}
+
 /* The 8 sub-block sums of the activation codes, as floats. */
 static inline void a256_sums32(const block_a16_256 *a, float bs[8]) {
     for (int s = 0; s < 8; s++) bs[s] = (float)(a->bsums[2 * s] + a->bsums[2 * s + 1]);
@@ -199,7 +209,7 @@ static void q6k_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64
     avx2_tok1_zero(accf, ng);
     for (int64_t b = 0; b < nb; b++) {
         __m256 sb[AVX2_TOK1_GROUPS][2];
-        for (int j = 0; j < ng; j++) sb[j][0] = sb[j][1] = _mm256_setzero_ps();
+        avx2_tok1_zero(sb, ng);
 #pragma GCC unroll 1
         for (int jj = 0; jj < 16; jj += Q6K_TOK1_SCALES) {
 #pragma GCC unroll 1
@@ -231,12 +241,7 @@ static void q6k_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64
                 }
             }
         }
-        const __m256 ad = _mm256_set1_ps(a[b].d);
-        for (int gi = 0; gi < ng; gi++) {
-            const uint8_t *gb = g + (size_t)gi * gstride + (size_t)b * Q6_K_GB;
-#pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) accf[gi][h] = _mm256_fmadd_ps(sb[gi][h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[gi][h]);
-        }
+        tok1_block_end(g + (size_t)b * Q6_K_GB, gstride, ng, a[b].d, sb, accf);
     }
     avx2_tok1_store(accf, ng, y, ystride);
 }
@@ -345,7 +350,7 @@ static void iq4_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64
     avx2_tok1_zero(accf, ng);
     for (int64_t b = 0; b < nb; b++) {
         __m256 sb[AVX2_TOK1_GROUPS][2];
-        for (int j = 0; j < ng; j++) sb[j][0] = sb[j][1] = _mm256_setzero_ps();
+        avx2_tok1_zero(sb, ng);
 #pragma GCC unroll 1
         for (int ss = 0; ss < 8; ss += IQ4_TOK1_SUBS) {
 #pragma GCC unroll 1
@@ -376,12 +381,7 @@ static void iq4_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64
                 }
             }
         }
-        const __m256 ad = _mm256_set1_ps(a[b].d);
-        for (int j = 0; j < ng; j++) {
-            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * IQ4_XS_GB;
-#pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) accf[j][h] = _mm256_fmadd_ps(sb[j][h], _mm256_mul_ps(f16_half_ps(gb, h), ad), accf[j][h]);
-        }
+        tok1_block_end(g + (size_t)b * IQ4_XS_GB, gstride, ng, a[b].d, sb, accf);
     }
     avx2_tok1_store(accf, ng, y, ystride);
 }

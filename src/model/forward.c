@@ -102,66 +102,66 @@ static void attn_cells_chunked(const slm_kernels *kt, const kv_cache *kv, const 
         n_next = attn_collect(kv, hp, swa, pos, seq, &j, j1, cell_buf[cur]);
         attn_prefetch(kbase, vbase, rb, first, piece, cell_buf[cur], n_next);
         for (int64_t g = g0; g < g1; g++) {
-        const int64_t off = g * hd, gi = (g - g0) * group;
-        const float *q = q_all + gi * hd;
-        float *acc = acc_all + gi * hd, *mx = mx_all + gi, *sum = sum_all + gi;
-        const void *krows[SLM_ATTN_CHUNK], *vrows[SLM_ATTN_CHUNK];
-        /* scores[h * CHUNK + i] = scale * q_h . k_i */
-        if (f16) {
-            for (int i = 0; i < n; i++) {
-                krows[i] = (const slm_f16 *)(kbase + (size_t)cells[i] * rb) + off;
-                vrows[i] = (const slm_f16 *)(vbase + (size_t)cells[i] * rb) + off;
+            const int64_t off = g * hd, gi = (g - g0) * group;
+            const float *q = q_all + gi * hd;
+            float *acc = acc_all + gi * hd, *mx = mx_all + gi, *sum = sum_all + gi;
+            const void *krows[SLM_ATTN_CHUNK], *vrows[SLM_ATTN_CHUNK];
+            /* scores[h * CHUNK + i] = scale * q_h . k_i */
+            if (f16) {
+                for (int i = 0; i < n; i++) {
+                    krows[i] = (const slm_f16 *)(kbase + (size_t)cells[i] * rb) + off;
+                    vrows[i] = (const slm_f16 *)(vbase + (size_t)cells[i] * rb) + off;
+                }
+                kt->attn_scores_f16(q, group, hd, (const slm_f16 *const *)krows, n, scores, SLM_ATTN_CHUNK);
+            } else if (q8) {
+                for (int i = 0; i < n; i++) {
+                    krows[i] = (const block_q8_0 *)(kbase + (size_t)cells[i] * rb) + off / 32;
+                    vrows[i] = (const block_q8_0 *)(vbase + (size_t)cells[i] * rb) + off / 32;
+                }
+                kt->attn_scores_q8(q, group, hd, (const block_q8_0 *const *)krows, n, scores, SLM_ATTN_CHUNK);
+            } else {
+                for (int i = 0; i < n; i++) {
+                    const float *k = kbuf;
+                    if (kv->type == SLM_KV_F32)
+                        k = (const float *)kv_cache_row_k(kv, layer, cells[i]) + off;
+                    else
+                        kv_cache_load_k(kv, layer, cells[i], off, hd, kbuf);
+                    for (int64_t h = 0; h < group; h++) scores[h * SLM_ATTN_CHUNK + i] = kt->dot_f32(k, q + h * hd, hd);
+                }
             }
-            kt->attn_scores_f16(q, group, hd, (const slm_f16 *const *)krows, n, scores, SLM_ATTN_CHUNK);
-        } else if (q8) {
-            for (int i = 0; i < n; i++) {
-                krows[i] = (const block_q8_0 *)(kbase + (size_t)cells[i] * rb) + off / 32;
-                vrows[i] = (const block_q8_0 *)(vbase + (size_t)cells[i] * rb) + off / 32;
-            }
-            kt->attn_scores_q8(q, group, hd, (const block_q8_0 *const *)krows, n, scores, SLM_ATTN_CHUNK);
-        } else {
-            for (int i = 0; i < n; i++) {
-                const float *k = kbuf;
-                if (kv->type == SLM_KV_F32)
-                    k = (const float *)kv_cache_row_k(kv, layer, cells[i]) + off;
+            /* scale (and soft-cap), new running max per head, one rescale, then the weights */
+            for (int64_t h = 0; h < group; h++) {
+                float *sc = scores + h * SLM_ATTN_CHUNK, m = mx[h];
+                /* two loops: a tanhf call inside would keep m in memory (a store-load chain per score) */
+                if (softcap > 0)
+                    for (int i = 0; i < n; i++) sc[i] = softcap * tanhf(sc[i] * scale / softcap);
                 else
-                    kv_cache_load_k(kv, layer, cells[i], off, hd, kbuf);
-                for (int64_t h = 0; h < group; h++) scores[h * SLM_ATTN_CHUNK + i] = kt->dot_f32(k, q + h * hd, hd);
+                    for (int i = 0; i < n; i++) sc[i] *= scale;
+                for (int i = 0; i < n; i++) m = sc[i] > m ? sc[i] : m;
+                if (m > mx[h]) {
+                    const float r = expf(mx[h] - m); /* 0 while nothing was accumulated (mx = -inf) */
+                    kt->scale_f32(acc + h * hd, r, hd);
+                    sum[h] *= r;
+                    mx[h] = m;
+                }
+                sum[h] += kt->exp_shift_sum(sc, n, m);
             }
-        }
-        /* scale (and soft-cap), new running max per head, one rescale, then the weights */
-        for (int64_t h = 0; h < group; h++) {
-            float *sc = scores + h * SLM_ATTN_CHUNK, m = mx[h];
-            /* two loops: a tanhf call inside would keep m in memory (a store-load chain per score) */
-            if (softcap > 0)
-                for (int i = 0; i < n; i++) sc[i] = softcap * tanhf(sc[i] * scale / softcap);
-            else
-                for (int i = 0; i < n; i++) sc[i] *= scale;
-            for (int i = 0; i < n; i++) m = sc[i] > m ? sc[i] : m;
-            if (m > mx[h]) {
-                const float r = expf(mx[h] - m); /* 0 while nothing was accumulated (mx = -inf) */
-                kt->scale_f32(acc + h * hd, r, hd);
-                sum[h] *= r;
-                mx[h] = m;
+            if (f16) {
+                kt->attn_accum_f16(acc, group, hd, (const slm_f16 *const *)vrows, n, scores, SLM_ATTN_CHUNK);
+                continue;
             }
-            sum[h] += kt->exp_shift_sum(sc, n, m);
-        }
-        if (f16) {
-            kt->attn_accum_f16(acc, group, hd, (const slm_f16 *const *)vrows, n, scores, SLM_ATTN_CHUNK);
-            continue;
-        }
-        if (q8) {
-            kt->attn_accum_q8(acc, group, hd, (const block_q8_0 *const *)vrows, n, scores, SLM_ATTN_CHUNK);
-            continue;
-        }
-        for (int i = 0; i < n; i++) {
-            const float *v = vbuf;
-            if (kv->type == SLM_KV_F32)
-                v = (const float *)kv_cache_row_v(kv, layer, cells[i]) + off;
-            else
-                kv_cache_load_v(kv, layer, cells[i], off, hd, vbuf);
-            for (int64_t h = 0; h < group; h++) kt->axpy_f32(acc + h * hd, scores[h * SLM_ATTN_CHUNK + i], v, hd);
-        }
+            if (q8) {
+                kt->attn_accum_q8(acc, group, hd, (const block_q8_0 *const *)vrows, n, scores, SLM_ATTN_CHUNK);
+                continue;
+            }
+            for (int i = 0; i < n; i++) {
+                const float *v = vbuf;
+                if (kv->type == SLM_KV_F32)
+                    v = (const float *)kv_cache_row_v(kv, layer, cells[i]) + off;
+                else
+                    kv_cache_load_v(kv, layer, cells[i], off, hd, vbuf);
+                for (int64_t h = 0; h < group; h++) kt->axpy_f32(acc + h * hd, scores[h * SLM_ATTN_CHUNK + i], v, hd);
+            }
         }
     }
 }
@@ -184,7 +184,7 @@ static attn_scratch attn_scratch_of(struct slm_context *c, int ith) {
     return s;
 }
 
-/* Generation-time attention work. n_split == 1: one work item = (token t, kv head g), items split
+/* Attention work. Without all_heads: one work item = (token t, kv head g), items split
  * over threads: stream over the cells token t may see (same sequence, position <= its own, inside
  * the window on sliding layers) with an online softmax for all the query heads of the group.
  * GQA: query head h uses kv head h / (n_head / n_head_kv), so the group of kv head g is the
