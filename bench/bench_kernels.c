@@ -36,7 +36,10 @@ static bool g_huge = false;                 /* --huge: ring copies on transparen
 
 static void run_matmul(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t rb, int64_t n,
                        const float *x, int64_t n_tok, int64_t k, void *act, float *y) {
-    if (g_packed)
+    if (g_packed && g_mode == SLM_ACT_Q8 && n_tok == 1) {
+        const slm_x16_item item = {type, w, rb, n, y, n, act};
+        slm_matmul_x16_multi_a8(kt, pool, &item, 1, x, k);
+    } else if (g_packed)
         slm_matmul_x16(kt, pool, type, w, rb, n, x, k, n_tok, k, act, y, n);
     else
         slm_matmul_mode(kt, pool, g_mode, type, w, rb, n, x, k, n_tok, k, act, y, n);
@@ -226,15 +229,19 @@ int main(int argc, char **argv) {
                 maxrel = fmax(maxrel, fabs(ys[i * 64 + r] - yr[i * 64 + r]) / (fabs(yr[i * 64 + r]) + 1e-3));
         if (maxrel > 1e-3)
             printf("%-7s WARNING: differs from the scalar reference (max rel %.3g)\n", types[ti], maxrel);
-        g_packed = g_x16 && g_mode == SLM_ACT_A16 && slm_x16_usable(kt, type, N, K);
+        g_packed = g_x16 && slm_x16_usable(kt, type, N, K) &&
+                   (g_mode == SLM_ACT_A16 || (g_mode == SLM_ACT_Q8 && slm_x16_a8_usable(kt, type, N, K)));
         if (g_packed) {
             uint8_t *packed = xalloc(rb * (size_t)N);
             slm_x16_pack(type, w, packed, rb, 0, N / 16);
             memcpy(w, packed, rb * (size_t)N);
             free(packed);
-            slm_matmul_x16(kt, NULL, type, w, rb, nr, x, K, 3, K, act, ys, 64);
+            if (g_mode == SLM_ACT_Q8) /* one token: the 8-bit tile; prompts keep the 16-bit tiles */
+                run_matmul(kt, NULL, type, w, rb, nr, x, 1, K, act, ys);
+            else
+                slm_matmul_x16(kt, NULL, type, w, rb, nr, x, K, 3, K, act, ys, 64);
             maxrel = 0;
-            for (int i = 0; i < 3; i++)
+            for (int i = 0; i < (g_mode == SLM_ACT_Q8 ? 1 : 3); i++)
                 for (int64_t r = 0; r < nr; r++)
                     maxrel = fmax(maxrel, fabs(ys[i * 64 + r] - yr[i * 64 + r]) / (fabs(yr[i * 64 + r]) + 1e-3));
             printf("%-7s x16 (16-row interleaved weights), max rel vs reference %.3g\n", types[ti], maxrel);

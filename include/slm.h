@@ -61,14 +61,18 @@ typedef bool (*slm_abort_fn)(void *user);
 
 /* Activation precision of the matmuls with quantized weights (float weights always multiply
  * float32 activations).
- *   SLM_ACT_16 (default): 16-bit activations (~15 bits per block of 32 / 256) against the exact
- *     integer weights: ~100x closer to the exact product than llama.cpp, at ~0.8-1.0x the speed
- *     of 8-bit activations.
- *   SLM_ACT_8: llama.cpp's 8-bit activations (Q8_0 / Q8_K); fastest, ~0.2-0.4 logits off the
+ *   SLM_ACT_AUTO (default): 16-bit activations, except one-token steps (generation) of the
+ *     4-bit weight types that have an 8-bit one-token tile (Q4_0, Q5_0, Q4_K on AVX2 / AVX-512),
+ *     which take llama.cpp's 8-bit activations: there the 16-bit tiles are arithmetic-bound and
+ *     the 8-bit ones ~1.5-1.7x faster. Prompt logits stay at SLM_ACT_16's precision; generation
+ *     steps are never less precise than llama.cpp's.
+ *   SLM_ACT_16: 16-bit activations (~15 bits per block of 32 / 256) against the exact integer
+ *     weights everywhere: ~100x closer to the exact product than llama.cpp.
+ *   SLM_ACT_8: llama.cpp's 8-bit activations (Q8_0 / Q8_K) everywhere; ~0.2-0.4 logits off the
  *     exact result on quantized models, like llama.cpp.
  *   SLM_ACT_8X2: 8-bit activations plus their quantized rounding residual (two int8 dot products;
  *     what SLM_ACT_16 falls back to on CPUs without 16-bit kernels, e.g. arm64 today). */
-typedef enum slm_activations { SLM_ACT_16 = 0, SLM_ACT_8 = 1, SLM_ACT_8X2 = 2 } slm_activations;
+typedef enum slm_activations { SLM_ACT_AUTO = 0, SLM_ACT_8 = 1, SLM_ACT_8X2 = 2, SLM_ACT_16 = 3 } slm_activations;
 
 typedef struct slm_context_params {
     int32_t n_ctx;      /* KV cells shared by all sequences; also the largest position + 1 (default 4096) */
@@ -79,7 +83,7 @@ typedef struct slm_context_params {
     bool exact;         /* reference path: weights dequantized by the scalar reference, float32
                            math everywhere, f32 KV cache (kv_type is ignored). For tests. */
     slm_activations activations; /* how quantized-weight matmuls round their activations
-                                    (default SLM_ACT_16) */
+                                    (default SLM_ACT_AUTO) */
 } slm_context_params;
 
 /* One entry of a decode batch. Positions of a sequence must be < n_ctx. */

@@ -41,8 +41,9 @@ static void usage(FILE *f) {
             "  -t N[,N...]     threads, one result per count (default: physical cores)\n"
             "  -ub N           tokens per forward pass (default 512)\n"
             "  --kv TYPE       KV cache type: f16 (default), f32, q8_0\n"
-            "  --act 16|8|8x2  activation precision: 16-bit (default), llama.cpp's 8-bit, 8-bit plus\n"
-            "                  its residual\n"
+            "  --act MODE      activation precision: auto (default: 16-bit, llama.cpp's 8-bit for\n"
+            "                  one-token steps of Q4_0/Q5_0/Q4_K), 16 (16-bit everywhere), 8\n"
+            "                  (llama.cpp's 8-bit), 8x2 (8-bit plus its residual)\n"
             "  --json          print a JSON array (llama-bench -o json fields)\n");
 }
 
@@ -213,7 +214,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         } else if (!strcmp(a, "--precise")) { /* older spelling of --act 16 (now the default) */
             o->act = SLM_ACT_16;
         } else if (!strcmp(a, "--act") && v) {
-            if (!cli_parse_activations(argv[++i], &o->act)) return cli_usage_error("bench", "bad --act (16, 8 or 8x2)");
+            if (!cli_parse_activations(argv[++i], &o->act)) return cli_usage_error("bench", "bad --act (auto, 16, 8 or 8x2)");
         } else if (!strcmp(a, "-p") && v) {
             if (!parse_long(argv[++i], 0, 1L << 20, &o->n_prompt)) return cli_usage_error("bench", "bad -p");
         } else if (!strcmp(a, "-n") && v) {
@@ -266,7 +267,7 @@ int cmd_bench(int argc, char **argv) {
     slm_error err = {0};
     slm_model *m = NULL;
     if (slm_model_load(o.model_path, &m, &err) != SLM_OK) return cli_fail(o.model_path, &err);
-    if (o.act == SLM_ACT_16 && slm_model_prepare(m, 0, &err) != SLM_OK) {
+    if ((o.act == SLM_ACT_16 || o.act == SLM_ACT_AUTO) && slm_model_prepare(m, 0, &err) != SLM_OK) {
         slm_model_free(m);
         return cli_fail(o.model_path, &err);
     }

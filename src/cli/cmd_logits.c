@@ -28,8 +28,9 @@ static void usage(FILE *f) {
             "  --ctx N           context size (default: input + greedy tokens)\n"
             "  --kv TYPE         KV cache type: f16 (default), f32, q8_0\n"
             "  --exact           reference path: exact dequantization, float32 math, f32 KV cache\n"
-            "  --act 16|8|8x2    activation precision of the production path: 16-bit (default),\n"
-            "                    llama.cpp's 8-bit, 8-bit plus its residual\n"
+            "  --act MODE        activation precision of the production path: auto (default: 16-bit,\n"
+            "                    llama.cpp's 8-bit for one-token steps of Q4_0/Q5_0/Q4_K), 16 (16-bit\n"
+            "                    everywhere), 8 (llama.cpp's 8-bit), 8x2 (8-bit plus its residual)\n"
             "  --last-f32 FILE   write the full last-position logits (float32 little-endian)\n"
             "  -b, --ubatch N    tokens per forward pass (default 256)\n"
             "  -t, --threads N   threads (default: physical cores)\n");
@@ -131,7 +132,7 @@ int cmd_logits(int argc, char **argv) {
     const char *model_path = NULL, *ids_arg = NULL, *last_path = NULL;
     long top = 10, greedy = 0, ctx_n = 0, threads = 0, ubatch = 256;
     bool exact = false;
-    slm_activations act = SLM_ACT_16;
+    slm_activations act = SLM_ACT_AUTO;
     slm_kv_type kv = SLM_KV_F16;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -139,7 +140,7 @@ int cmd_logits(int argc, char **argv) {
         if (!strcmp(a, "--exact")) {
             exact = true;
         } else if (!strcmp(a, "--act") && has_val) {
-            if (!cli_parse_activations(argv[++i], &act)) return cli_usage_error("logits", "bad --act (16, 8 or 8x2)");
+            if (!cli_parse_activations(argv[++i], &act)) return cli_usage_error("logits", "bad --act (auto, 16, 8 or 8x2)");
         } else if (!strcmp(a, "--ids") && has_val) {
             ids_arg = argv[++i];
         } else if (!strcmp(a, "--top") && has_val) {
@@ -182,7 +183,7 @@ int cmd_logits(int argc, char **argv) {
     int rc = CLI_EXIT_FAIL;
     if (!(model_path = cli_model_path(model_path, false, &rc))) return rc;
     if (slm_model_load(model_path, &m, &err) != SLM_OK ||
-        (!exact && act == SLM_ACT_16 && slm_model_prepare(m, (int)threads, &err) != SLM_OK)) {
+        (!exact && (act == SLM_ACT_16 || act == SLM_ACT_AUTO) && slm_model_prepare(m, (int)threads, &err) != SLM_OK)) {
         rc = cli_fail(model_path, &err);
         goto done;
     }

@@ -199,7 +199,7 @@ static int load_everything(run_state *st, int32_t n_ctx, int32_t n_threads, bool
     slm_error err = {0};
     if (slm_model_load(st->model_path, &st->m, &err)) return cli_fail(st->model_path, &err);
     /* the 16-bit default multiplies repacked weights; other modes read the file's layout */
-    if (act == SLM_ACT_16 && slm_model_prepare(st->m, n_threads, &err)) return cli_fail(st->model_path, &err);
+    if ((act == SLM_ACT_16 || act == SLM_ACT_AUTO) && slm_model_prepare(st->m, n_threads, &err)) return cli_fail(st->model_path, &err);
     if (slm_tokenizer_load_path(st->model_path, &st->tok, &err)) return cli_fail("tokenizer", &err);
     slm_error terr = {0};
     if (chat_template_load(st->model_path, &st->tmpl, &terr) == SLM_OK && st->tmpl.source && st->tmpl.len) {
@@ -292,7 +292,7 @@ int cmd_run(int argc, char **argv) {
     int n_stops = 0;
     bool format_json = false;
     bool raw = false, json = false;
-    slm_activations act = SLM_ACT_16;
+    slm_activations act = SLM_ACT_AUTO;
     long n_predict = -1, n_ctx = 0, threads = 0, seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -310,7 +310,7 @@ int cmd_run(int argc, char **argv) {
             st.verbose = true;
         } else if (!strcmp(a, "--act")) {
             NEED_VALUE();
-            if (!cli_parse_activations(v, &act)) return cli_usage_error("run", "bad --act '%s' (16, 8 or 8x2)", v);
+            if (!cli_parse_activations(v, &act)) return cli_usage_error("run", "bad --act '%s' (auto, 16, 8 or 8x2)", v);
         } else if (!strcmp(a, "-n") || !strcmp(a, "--predict")) {
             NEED_VALUE();
             if (!parse_long(v, -1, 1L << 24, &n_predict)) return cli_usage_error("run", "bad %s '%s'", a, v);

@@ -76,7 +76,8 @@ const char *cli_model_path(const char *arg, bool pull_if_missing, int *exit_code
 }
 
 bool cli_parse_activations(const char *s, slm_activations *out) {
-    if (!strcmp(s, "16")) *out = SLM_ACT_16;
+    if (!strcmp(s, "auto")) *out = SLM_ACT_AUTO;
+    else if (!strcmp(s, "16")) *out = SLM_ACT_16;
     else if (!strcmp(s, "8")) *out = SLM_ACT_8;
     else if (!strcmp(s, "8x2")) *out = SLM_ACT_8X2;
     else return false;

@@ -88,6 +88,10 @@ typedef struct slm_matmul_kernel {
      * first group of the tile, w_row_bytes is still the row size of the unpacked layout, n_rows a
      * multiple of 16. NULL: this table has no such tile, and weights of this type stay unpacked. */
     slm_gemm_fn gemm16_x16;
+    /* One token over packed weights with llama.cpp's 8-bit activations (slm_matmul_x16_multi_a8):
+     * gemm's contract with n_tok == 1 and the a8 activation row of slm_x16_quantize_a8. NULL: the
+     * table has none for the type (a token then takes gemm16_x16). */
+    slm_gemm_fn tok1_a8_x16;
 } slm_matmul_kernel;
 
 typedef struct slm_kernels {
@@ -170,6 +174,16 @@ typedef struct block_a16_256 {
  *   SLM_ACT_Q8:   llama.cpp's Q8_0 / Q8_K (gemm);
  *   SLM_ACT_Q8X2: Q8 plus its quantized rounding residual, 2 rows per token (gemm2);
  *   SLM_ACT_A16:  16-bit (gemm16); a type whose table entry has no gemm16 runs SLM_ACT_Q8X2. */
+/* 8-bit activations for the one-token x16 tiles (slm_x16_quantize_a8): the codes and scale of
+ * llama.cpp's Q8_0 (quantize_row_q8_0_ref: d = amax / 127 rounded to fp16, q = roundf(x / d)), d
+ * as the float of that fp16, and the exact code sum (the -8 / -16 offsets of Q4_0 / Q5_0 codes).
+ * The 256-element types keep llama.cpp's block_q8_K as is. In both, qs is in the tiles' order. */
+typedef struct block_a8_32 {
+    int8_t qs[32];
+    float d;
+    int32_t sum;
+} block_a8_32; /* 40 bytes */
+
 typedef enum slm_act_mode { SLM_ACT_Q8 = 0, SLM_ACT_Q8X2 = 1, SLM_ACT_A16 = 2 } slm_act_mode;
 
 /* ---- Selecting a table -------------------------------------------------------------------- */
@@ -325,5 +339,24 @@ typedef struct slm_x16_item {
 } slm_x16_item;
 void slm_matmul_x16_multi(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
                           const float *x, int64_t ldx, int64_t n_tok, int64_t k);
+
+/* ---- One token with 8-bit activations over packed weights ----------------------------------------
+ *
+ * llama.cpp's activation precision (Q8_0 blocks for Q4_0 / Q5_0, Q8_K for Q4_K) at generation:
+ * vpmaddubsw multiplies 32 byte pairs at once where the 16-bit tiles multiply 16, so the 4-bit
+ * tiles, which are arithmetic-bound at one thread, do about half the work per weight byte. The
+ * result equals slm_matmul in SLM_ACT_Q8 on the unpacked weights up to float rounding order. */
+
+/* Does kt have a tile for one token of this type in packed form with 8-bit activations? */
+bool slm_x16_a8_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_t k);
+/* Bytes of the a8 activation row (k elements; a multiple of 64, never more than the A16 row). */
+size_t slm_x16_a8_row_bytes(uint32_t type, int64_t k);
+/* Quantize blocks [b0, b1) of one activation row x (k elements) into act in the tiles' order. */
+void slm_x16_quantize_a8(const slm_kernels *kt, uint32_t type, const float *x, int64_t k, void *act, int64_t b0,
+                         int64_t b1);
+/* slm_matmul_x16_multi for one token (x: k floats) with 8-bit activations; every item must be
+ * slm_x16_a8_usable; item acts need slm_x16_a8_row_bytes (the A16 sizes are enough). */
+void slm_matmul_x16_multi_a8(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
+                             const float *x, int64_t k);
 
 #endif

@@ -59,6 +59,10 @@ static x16_format g_formats[N_FORMATS];
 static int g_n_formats;
 /* element of activation pair slot j (2 per pair, packed order), per format */
 static uint16_t g_perm[N_FORMATS][256];
+/* 8-bit activations (unit-4 formats): slot u of 4 codes = elements 4 g_perm8[u] .. + 3. A chunk
+ * lane's 4 code bytes hold 4 consecutive elements in their low nibbles and 4 in their high ones
+ * (nibble_elem), so the tiles' a8 order is, chunk by chunk, the low nibbles' 4 then the high's. */
+static uint8_t g_perm8[N_FORMATS][64];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void add_field(x16_format *f, int off, int width) {
@@ -133,6 +137,8 @@ static void formats_init(void) {
             for (int e = 0; e < f->elems; e++) g_perm[i][e] = (uint16_t)e;
             continue;
         }
+        for (int c = 0; c < f->n_chunks; c++)
+            for (int hi = 0; hi < 2; hi++) g_perm8[i][2 * c + hi] = (uint8_t)(nibble_elem(f->type, f->chunk_off[c], hi) / 4);
         int P = 0;
         for (int c = 0; c < f->n_chunks; c++) {
             for (int q = 0; q < 4; q++, P++)
@@ -423,6 +429,104 @@ void slm_matmul_x16_multi(const slm_kernels *kt, slm_threadpool *pool, const slm
     /* one thread: one chunk per matrix; prompts: at least the cache blocking's row chunk (4 tiles) */
     m.min_tiles = nth == 1 ? tiles : n_tok > 1 ? 4 : 1;
     slm_threadpool_run(pool, x16_multi_run, &m);
+}
+
+/* ---- One token with 8-bit activations ------------------------------------------------------------ */
+
+bool slm_x16_a8_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_t k) {
+    return kt->mm[type].tok1_a8_x16 && g_formats[format_index(type)].unit == 4 && slm_x16_usable(kt, type, n_rows, k);
+}
+
+static size_t a8_block_bytes(uint32_t type) {
+    return g_formats[format_index(type)].elems == 32 ? sizeof(block_a8_32) : sizeof(block_q8_K);
+}
+
+size_t slm_x16_a8_row_bytes(uint32_t type, int64_t k) {
+    const int i = format_index(type);
+    if (i < 0 || k <= 0 || k % g_formats[i].elems) return 0;
+    return ((size_t)(k / g_formats[i].elems) * a8_block_bytes(type) + 63) & ~(size_t)63;
+}
+
+void slm_x16_quantize_a8(const slm_kernels *kt, uint32_t type, const float *x, int64_t k, void *act, int64_t b0,
+                         int64_t b1) {
+    (void)k;
+    const int i = format_index(type);
+    const x16_format *f = &g_formats[i];
+    const uint8_t *perm = g_perm8[i];
+    const int units = f->elems / 4;
+    const slm_quant_act_fn quant = kt->mm[type].quant_act; /* Q8_0 or Q8_K, llama.cpp's bytes */
+    for (int64_t b = b0; b < b1; b++) {
+        const float *xb = x + b * f->elems;
+        if (f->elems == 32) {
+            block_q8_0 q;
+            quant(xb, f->elems, 1, f->elems, &q, sizeof q);
+            block_a8_32 *o = (block_a8_32 *)act + b;
+            int32_t sum = 0;
+            for (int j = 0; j < 32; j++) sum += q.qs[j];
+            for (int u = 0; u < units; u++) memcpy(o->qs + 4 * u, q.qs + 4 * perm[u], 4);
+            o->d = slm_f16_to_f32(q.d);
+            o->sum = sum;
+        } else {
+            block_q8_K *o = (block_q8_K *)act + b;
+            quant(xb, f->elems, 1, f->elems, o, sizeof *o);
+            int8_t tmp[256];
+            memcpy(tmp, o->qs, sizeof tmp);
+            for (int u = 0; u < units; u++) memcpy(o->qs + 4 * u, tmp + 4 * perm[u], 4);
+        }
+    }
+}
+
+typedef struct x16_a8_task {
+    const slm_kernels *kt;
+    slm_threadpool *pool;
+    const slm_x16_item *items;
+    int n_items;
+    const float *x;
+    int64_t k;
+    int64_t tile_end[SLM_X16_MULTI_MAX];
+    _Atomic int64_t next_tile;
+} x16_a8_task;
+
+/* As x16_multi_run: each thread quantizes its share of the blocks of every distinct buffer, then
+ * the threads claim tiles from one counter, 1 / (2 nth) of what is left at a time. */
+static void x16_a8_run(void *arg, int ith, int nth) {
+    x16_a8_task *m = arg;
+    for (int i = 0; i < m->n_items; i++) {
+        bool shared = false;
+        for (int j = 0; j < i; j++) shared |= m->items[j].act == m->items[i].act;
+        if (shared) continue;
+        const uint32_t type = m->items[i].type;
+        int64_t b0, b1;
+        slm_split_range(m->k / g_formats[format_index(type)].elems, ith, nth, 1, &b0, &b1);
+        slm_x16_quantize_a8(m->kt, type, m->x, m->k, m->items[i].act, b0, b1);
+    }
+    slm_threadpool_barrier(m->pool);
+    const int64_t total = m->tile_end[m->n_items - 1];
+    for (;;) {
+        int64_t cur = atomic_load_explicit(&m->next_tile, memory_order_relaxed), n;
+        int i;
+        do {
+            if (cur >= total) return;
+            n = nth == 1 ? total - cur : (total - cur + 2 * nth - 1) / (2 * nth);
+            for (i = 0; cur >= m->tile_end[i]; i++) {}
+            if (n > m->tile_end[i] - cur) n = m->tile_end[i] - cur;
+        } while (!atomic_compare_exchange_weak_explicit(&m->next_tile, &cur, cur + n, memory_order_relaxed,
+                                                        memory_order_relaxed));
+        const slm_x16_item *it = &m->items[i];
+        const int64_t first = i ? m->tile_end[i - 1] : 0, r0 = (cur - first) * X16;
+        const int64_t r1 = r0 + n * X16 < it->n_rows ? r0 + n * X16 : it->n_rows;
+        m->kt->mm[it->type].tok1_a8_x16(m->k, (const uint8_t *)it->w + (size_t)r0 * it->row_bytes, it->row_bytes,
+                                        r1 - r0, it->act, 0, 1, it->y + r0, it->ldy);
+    }
+}
+
+void slm_matmul_x16_multi_a8(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
+                             const float *x, int64_t k) {
+    if (n_items <= 0 || n_items > SLM_X16_MULTI_MAX) return;
+    x16_a8_task m = {kt, pool, items, n_items, x, k, {0}, 0};
+    for (int i = 0; i < n_items; i++) m.tile_end[i] = (i ? m.tile_end[i - 1] : 0) + (items[i].n_rows + X16 - 1) / X16;
+    if (m.tile_end[n_items - 1] == 0) return;
+    slm_threadpool_run(pool, x16_a8_run, &m);
 }
 
 void slm_matmul_x16(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,

@@ -40,14 +40,16 @@
 
 #include "kernels/kernels_avx2_common.h"
 #include "kernels/kernels_internal.h"
+#include "kernels/kernels_x16_avx2.h"
 
 #define X16 16
-#define Q4_0_GB 288 /* group-block bytes: 16 x sizeof(block_q4_0) */
-#define Q5_0_GB 352 /* d, the permuted fifth bits (16 x 4 bytes), 4 nibble chunks */
+#define Q4_0_GB X16_Q4_0_GB
+#define Q5_0_GB X16_Q5_0_GB
 #define Q8_0_GB 544
 #define NT_MAX 4
 
 void kernels_fill_x16_kq_avx2(slm_kernels *kt); /* K-quant tiles: kernels_x16_kq_avx2.c */
+void kernels_fill_x16_a8_avx2(slm_kernels *kt); /* 8-bit activation one-token tiles: kernels_x16_a8_avx2.c */
 
 typedef enum { XK_Q4_0, XK_Q5_0, XK_Q8_0 } x16_kind;
 
@@ -65,17 +67,6 @@ static inline __m256i madd_add(__m256i acc, __m256i w, __m256i a) {
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, a));
     __asm__("" : "+x"(acc));
     return acc;
-}
-
-/* acc[h] (rows 8h .. 8h + 7) += s[h] x scales of those rows x d. */
-static inline __attribute__((always_inline)) void block_end(const uint8_t *gb, const __m256i s[2], float d,
-                                                            __m256 acc[2]) {
-    const __m256 vd = _mm256_set1_ps(d);
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
-        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
-        acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h]), _mm256_mul_ps(dw, vd), acc[h]);
-    }
 }
 
 /* Q5_0's fifth bit of pair P (0..15) of 8 rows (hb: their permuted qh words, q5_pack_bits in
@@ -132,7 +123,7 @@ static inline __attribute__((always_inline)) void q4_tok1(x16_kind kind, int64_t
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++)
                 s[h] = _mm256_add_epi32(_mm256_add_epi32(s1[h], _mm256_srai_epi32(s16[h], 4)), _mm256_srai_epi32(s256[h], 8));
-            block_end(gb, s, a[b].d, accf[j]);
+            x16_block_end(gb, s, a[b].d, accf[j]);
         }
     }
     avx2_tok1_store(accf, ng, y, ystride);
@@ -160,7 +151,7 @@ static void q8_0_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int6
                 }
             }
             const __m256i si[2] = {_mm256_add_epi32(s[0][0], s[0][1]), _mm256_add_epi32(s[1][0], s[1][1])};
-            block_end(gb, si, a[b].d, accf[j]);
+            x16_block_end(gb, si, a[b].d, accf[j]);
         }
     }
     avx2_tok1_store(accf, ng, y, ystride);
@@ -219,7 +210,7 @@ static inline __attribute__((always_inline)) void tile_nt(x16_kind kind, const i
             }
         }
 #pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) block_end(gb, acc[t], ab[t]->d, accf[t]);
+        for (int t = 0; t < NT; t++) x16_block_end(gb, acc[t], ab[t]->d, accf[t]);
     }
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) {
@@ -288,4 +279,5 @@ void kernels_fill_x16_avx2(slm_kernels *kt) {
     kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm16_x16_q8_0;
     kt->mm[SLM_DT_Q5_0].gemm16_x16 = gemm16_x16_q5_0;
     kernels_fill_x16_kq_avx2(kt);
+    kernels_fill_x16_a8_avx2(kt);
 }

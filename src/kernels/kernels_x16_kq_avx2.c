@@ -31,10 +31,11 @@
 
 #include "kernels/kernels_avx2_common.h"
 #include "kernels/kernels_internal.h"
+#include "kernels/kernels_x16_avx2.h"
 #include "quant/quant.h"
 
 #define X16 16
-#define Q4_K_GB 2304 /* 16 x sizeof(block_q4_K): d, dmin (32 bytes each), 12 x 16 scale bytes, codes */
+#define Q4_K_GB X16_Q4_K_GB
 #define NT_MAX 4
 #define Q6K_TOK1_SCALES 2 /* one-token tiles: 16-element scales per group visit */
 #define IQ4_TOK1_SUBS 2    /* sub-blocks per group visit */
@@ -77,25 +78,6 @@ static inline __m256i nib_pair(__m256i c, int q) {
  * q = 1, 3 (high nibbles) sub-block 2c + 1. x = d sc q - dmin mn; the min term, sum over
  * sub-blocks of mn x (the sub-block's activation code sum), takes the activation's exact sums. */
 
-/* The 6-bit scales and mins of 16 rows (get_scale_min_k4 on 16 rows at once), as bytes. */
-static inline __attribute__((always_inline)) void q4k_scale_bytes(const uint8_t *gb, __m128i sc[8], __m128i mn[8]) {
-    __m128i R[12];
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; j++) R[j] = _mm_loadu_si128((const __m128i *)(gb + 64 + 16 * j));
-    const __m128i m63 = _mm_set1_epi8(63), m15 = _mm_set1_epi8(15), m48 = _mm_set1_epi8(48);
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        if (j < 4) {
-            sc[j] = _mm_and_si128(R[j], m63);
-            mn[j] = _mm_and_si128(R[j + 4], m63);
-        } else { /* high 2 bits from the top of bytes j - 4 (scale) and j (min) */
-            sc[j] = _mm_or_si128(_mm_and_si128(R[j + 4], m15), _mm_and_si128(_mm_srli_epi16(R[j - 4], 2), m48));
-            mn[j] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(R[j + 4], 4), m15),
-                                 _mm_and_si128(_mm_srli_epi16(R[j], 2), m48));
-        }
-    }
-}
-
 /* One-token tiles, end of block b for ng groups (gb: group 0's block, the others gstride bytes
  * apart): acc[j] += sb[j] x the rows' d (fp16 at the block's start) x the activation scale. */
 static inline void tok1_block_end(const uint8_t *gb, size_t gstride, int ng, float d, __m256 sb[][2], __m256 acc[][2]) {
@@ -123,7 +105,7 @@ static void q4k_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64
         __m128i scb[AVX2_TOK1_GROUPS][8], mnb[AVX2_TOK1_GROUPS][8];
         __m256 sb[AVX2_TOK1_GROUPS][2];
         for (int j = 0; j < ng; j++) {
-            q4k_scale_bytes(g + (size_t)j * gstride + (size_t)b * Q4_K_GB, scb[j], mnb[j]);
+            x16_q4k_scale_bytes(g + (size_t)j * gstride + (size_t)b * Q4_K_GB, scb[j], mnb[j]);
             sb[j][0] = sb[j][1] = _mm256_setzero_ps();
         }
 #pragma GCC unroll 1
@@ -411,7 +393,7 @@ static inline __attribute__((always_inline)) void kq_tile(x16_kq kind, const int
             sb[t][0] = sb[t][1] = _mm256_setzero_ps();
         }
         __m128i scb[8], mnb[8];
-        if (kind == XK_Q4_K) q4k_scale_bytes(gb, scb, mnb);
+        if (kind == XK_Q4_K) x16_q4k_scale_bytes(gb, scb, mnb);
 #pragma GCC unroll 1
         for (int o = 0; o < 4; o++) { /* Q4_K: c = o */
 #pragma GCC unroll 2

@@ -117,11 +117,22 @@ static void matmul_unpacked_rows(void *arg, int ith, int nth) {
     }
 }
 
+/* One token of a packed weight with 8-bit activations (kernels.h, slm_matmul_x16_multi_a8)? */
+static bool takes_a8(const slm_context *ctx, const slm_weight *w, int64_t n_tok) {
+    return n_tok == 1 && ctx->kt && w->x16 && (ctx->params.activations == SLM_ACT_8 || ctx->params.activations == SLM_ACT_AUTO) &&
+           slm_x16_a8_usable(ctx->kt, w->type, w->ne[1], w->ne[0]);
+}
+
 void fwd_matmul(struct slm_context *ctx, const slm_weight *w, const float *x, int64_t ld_x, int64_t n_tok, float *y,
                 int64_t ld_y) {
     if (ctx->kt && slm_matmul_supported(w->type, w->ne[0])) {
         uint64_t row_bytes = 0;
         slm_dtype_row_size(w->type, (uint64_t)w->ne[0], &row_bytes);
+        if (takes_a8(ctx, w, n_tok)) {
+            const slm_x16_item item = {w->type, w->data, (size_t)row_bytes, w->ne[1], y, ld_y, ctx->act};
+            slm_matmul_x16_multi_a8(ctx->kt, ctx->pool, &item, 1, x, w->ne[0]);
+            return;
+        }
         const slm_act_mode mode = slm_matmul_effective_mode(ctx->kt, w->type, fwd_act_mode(ctx->params.activations));
         if (w->x16 && mode == SLM_ACT_A16 && slm_x16_usable(ctx->kt, w->type, w->ne[1], w->ne[0])) {
             slm_matmul_x16(ctx->kt, ctx->pool, w->type, w->data, (size_t)row_bytes, w->ne[1], x, ld_x, n_tok,
@@ -143,14 +154,17 @@ void fwd_matmul(struct slm_context *ctx, const slm_weight *w, const float *x, in
 
 void fwd_matmul_group(struct slm_context *ctx, int n, const slm_weight *const ws[], const float *x, int64_t ld_x,
                       int64_t n_tok, float *const ys[], int64_t ld_y) {
-    /* each weight as fwd_matmul would take it: packed, 16-bit activations, a table with its tiles */
-    bool packed = ctx->kt && n >= 2 && n <= SLM_X16_MULTI_MAX;
+    /* each weight as fwd_matmul would take it: packed, one token with 8-bit activations, or 16-bit
+     * activations with a table that has its tiles */
+    bool a8 = n >= 2 && n <= SLM_X16_MULTI_MAX, packed = ctx->kt && n >= 2 && n <= SLM_X16_MULTI_MAX;
+    for (int i = 0; i < n && a8; i++) a8 = takes_a8(ctx, ws[i], n_tok) && ws[i]->ne[0] == ws[0]->ne[0];
     size_t slot = 0; /* one activation buffer per distinct type, slot bytes each */
     for (int i = 0; i < n && packed; i++) {
-        packed = ws[i]->x16 && ws[i]->ne[0] == ws[0]->ne[0] &&
-                 slm_matmul_effective_mode(ctx->kt, ws[i]->type, fwd_act_mode(ctx->params.activations)) == SLM_ACT_A16 &&
-                 slm_x16_usable(ctx->kt, ws[i]->type, ws[i]->ne[1], ws[i]->ne[0]);
-        const size_t b = (slm_matmul_act_size_mode(ws[i]->type, ws[i]->ne[0], n_tok, SLM_ACT_A16) + 63) & ~(size_t)63;
+        packed = a8 || (ws[i]->x16 && ws[i]->ne[0] == ws[0]->ne[0] &&
+                        slm_matmul_effective_mode(ctx->kt, ws[i]->type, fwd_act_mode(ctx->params.activations)) == SLM_ACT_A16 &&
+                        slm_x16_usable(ctx->kt, ws[i]->type, ws[i]->ne[1], ws[i]->ne[0]));
+        const size_t b = ((a8 ? slm_x16_a8_row_bytes(ws[i]->type, ws[i]->ne[0])
+                              : slm_matmul_act_size_mode(ws[i]->type, ws[i]->ne[0], n_tok, SLM_ACT_A16)) + 63) & ~(size_t)63;
         slot = b > slot ? b : slot;
     }
     slm_x16_item items[SLM_X16_MULTI_MAX];
@@ -164,7 +178,10 @@ void fwd_matmul_group(struct slm_context *ctx, int n, const slm_weight *const ws
                                   j < i ? items[j].act : (uint8_t *)ctx->act + (size_t)(n_types++) * slot};
     }
     if (packed && (size_t)n_types * slot <= ctx->act_bytes) {
-        slm_matmul_x16_multi(ctx->kt, ctx->pool, items, n, x, ld_x, n_tok, ws[0]->ne[0]);
+        if (a8)
+            slm_matmul_x16_multi_a8(ctx->kt, ctx->pool, items, n, x, ws[0]->ne[0]);
+        else
+            slm_matmul_x16_multi(ctx->kt, ctx->pool, items, n, x, ld_x, n_tok, ws[0]->ne[0]);
         return;
     }
     for (int i = 0; i < n; i++) fwd_matmul(ctx, ws[i], x, ld_x, n_tok, ys[i], ld_y);

@@ -1,0 +1,226 @@
+/* AVX2 one-token tiles over 16-row interleaved weights with llama.cpp's 8-bit activations
+ * (slm_matmul_x16_multi_a8, kernels.h): Q4_0 and Q5_0 against Q8_0 codes, Q4_K against Q8_K.
+ *
+ * Why: with 16-bit activations a 4-bit pair costs a decode, a broadcast, a vpmaddwd and a vpaddd
+ * for 2 products per row (AVX2 has no vpdpwssd), and at one thread those tiles are
+ * arithmetic-bound below what memory delivers. Here a chunk's 4 code bytes per row (kernels_x16.c:
+ * 4 consecutive elements in their low nibbles, 4 in their high ones) are two vectors of unsigned
+ * bytes after one AND / one shift + AND, and vpmaddubsw with the 4 matching activation bytes
+ * (broadcast, the a8 order of slm_x16_quantize_a8) adds 4 products per row into two int16 lanes:
+ * twice the products per multiply, and the int16 sums of a block are added first and widened
+ * (vpmaddwd) once per block (Q4_K: once per sub-block, with the rows' scales as the multiplier).
+ *
+ * Exactness: the int16 sums never saturate. Q8_0 / Q8_K codes are within -127..127 (the largest
+ * magnitude maps to 127), so a vpmaddubsw lane is at most 2 x 15 x 127 = 3810 for 4-bit codes and
+ * 2 x 31 x 127 = 7874 for Q5_0's 5-bit ones; 8 of the former (30480) or 4 of the latter (31496)
+ * fit one int16 lane. Q4_0's -8 and Q5_0's -16 come from the activation block's exact code sum,
+ * Q4_K's mins from Q8_K's bsums; the result equals the SLM_ACT_Q8 gemm up to float order.
+ *
+ * Like the 16-bit one-token tiles, each call works on up to AVX2_TOK1_GROUPS groups 64 KiB or more
+ * apart (avx2_tok1_next, kernels_avx2_common.h), Q4_K one 64-element chunk per group visit. */
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/kernels_avx2_common.h"
+#include "kernels/kernels_internal.h"
+#include "kernels/kernels_x16_avx2.h"
+#include "quant/quant.h"
+
+#define X16 16
+
+/* 4 activation bytes in every int32 lane. */
+static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* acc + the int16 pair sums of u x s, kept in program order (see madd_add, kernels_x16_avx2.c). */
+static inline __m256i maddubs_add(__m256i acc, __m256i u, __m256i s) {
+    acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(u, s));
+    __asm__("" : "+x"(acc));
+    return acc;
+}
+
+typedef enum { A8_Q4_0, A8_Q5_0 } a8_kind;
+
+/* Q5_0: the fifth bits of chunk m (the packed qh words of 8 rows, kernels_q5_bit_pos) at bit 4 of
+ * each byte of the low-nibble vector (pairs q = 0, 2 at word bits 4 + m, 12 + m) or of the
+ * high-nibble vector (q = 1 at bit 8 + m, q = 3 at bit m). */
+static inline __m256i q5_lo_bits(__m256i hb, int m) {
+    return _mm256_and_si256(_mm256_srli_epi16(hb, m), _mm256_set1_epi16(0x1010));
+}
+static inline __m256i q5_hi_bits(__m256i hb, int m) {
+    return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(hb, 4 + m), _mm256_set1_epi16(0x0010)),
+                           _mm256_and_si256(_mm256_slli_epi16(hb, 12 - m), _mm256_set1_epi16(0x1000)));
+}
+
+/* 16 rows x one token, Q4_0 / Q5_0, ng groups gstride bytes apart (results ystride apart). */
+static inline __attribute__((always_inline)) void q4_a8_tok1(a8_kind kind, int64_t nb, const uint8_t *g, size_t gstride,
+                                                             int ng, int64_t ystride, const block_a8_32 *a, float *y) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const size_t gbytes = kind == A8_Q4_0 ? X16_Q4_0_GB : X16_Q5_0_GB, codes = kind == A8_Q4_0 ? 32 : 96;
+    const int offset = kind == A8_Q4_0 ? 8 : 16;
+    __m256 accf[AVX2_TOK1_GROUPS][2];
+    avx2_tok1_zero(accf, ng);
+    for (int64_t b = 0; b < nb; b++) {
+        const int8_t *aq = a[b].qs;
+        for (int j = 0; j < ng; j++) {
+            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * gbytes;
+            avx2_prefetch_part(gb, (int)gbytes, 0, 1);
+            __m256i slo[2], shi[2], hb[2];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                slo[h] = shi[h] = _mm256_setzero_si256();
+                hb[h] = kind == A8_Q5_0 ? _mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * h)) : _mm256_setzero_si256();
+            }
+#pragma GCC unroll 4
+            for (int m = 0; m < 4; m++) {
+                const __m256i alo = bcast4(aq + 8 * m), ahi = bcast4(aq + 8 * m + 4);
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    const __m256i c = _mm256_loadu_si256((const __m256i *)(gb + codes + 64 * m + 32 * h));
+                    __m256i lo = _mm256_and_si256(c, m4), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
+                    if (kind == A8_Q5_0) {
+                        lo = _mm256_or_si256(lo, q5_lo_bits(hb[h], m));
+                        hi = _mm256_or_si256(hi, q5_hi_bits(hb[h], m));
+                    }
+                    slo[h] = maddubs_add(slo[h], lo, alo);
+                    /* Q4_0: one int16 sum (8 lanes of <= 3810); Q5_0: two (4 of <= 7874 each) */
+                    if (kind == A8_Q4_0)
+                        slo[h] = maddubs_add(slo[h], hi, ahi);
+                    else
+                        shi[h] = maddubs_add(shi[h], hi, ahi);
+                }
+            }
+            const __m256i off = _mm256_set1_epi32(-offset * a[b].sum);
+            __m256i s[2];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                s[h] = _mm256_add_epi32(_mm256_madd_epi16(slo[h], ones), off);
+                if (kind == A8_Q5_0) s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(shi[h], ones));
+            }
+            x16_block_end(gb, s, a[b].d, accf[j]);
+        }
+    }
+    avx2_tok1_store(accf, ng, y, ystride);
+}
+
+/* Half h (rows 8h .. 8h + 7) of two 16-row byte vectors as int16 pairs (x[r], y[r]) per row lane. */
+static inline __m256i byte_pairs(__m128i x, __m128i y, int h) {
+    return _mm256_cvtepu8_epi16(h ? _mm_unpackhi_epi8(x, y) : _mm_unpacklo_epi8(x, y));
+}
+
+/* 16 rows x one token, Q4_K: per 64-element chunk c, int16 sums of sub-block 2c (low nibbles) and
+ * 2c + 1 (high nibbles), widened with the rows' 6-bit scales as multipliers into one int32 sum per
+ * row for the whole block; the mins term sum_s mn_s x bsum_s is integer too. */
+static void q4k_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_q8_K *a,
+                        float *y) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 accf[AVX2_TOK1_GROUPS][2];
+    avx2_tok1_zero(accf, ng);
+    for (int64_t b = 0; b < nb; b++) {
+        __m128i scb[AVX2_TOK1_GROUPS][8], mnb[AVX2_TOK1_GROUPS][8];
+        __m256i isum[AVX2_TOK1_GROUPS][2];
+        for (int j = 0; j < ng; j++) {
+            x16_q4k_scale_bytes(g + (size_t)j * gstride + (size_t)b * X16_Q4_K_GB, scb[j], mnb[j]);
+            isum[j][0] = isum[j][1] = _mm256_setzero_si256();
+        }
+#pragma GCC unroll 1
+        for (int c = 0; c < 4; c++) {
+            const int8_t *aq = a[b].qs + 64 * c;
+#pragma GCC unroll 1
+            for (int j = 0; j < ng; j++) {
+                const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * X16_Q4_K_GB, *cs = gb + 256 + 512 * c;
+                avx2_prefetch_part(gb, X16_Q4_K_GB, c, 4);
+                __m256i slo[2], shi[2];
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) slo[h] = shi[h] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                for (int u = 0; u < 8; u++) {
+                    const __m256i alo = bcast4(aq + 8 * u), ahi = bcast4(aq + 8 * u + 4);
+#pragma GCC unroll 2
+                    for (int h = 0; h < 2; h++) {
+                        const __m256i cv = _mm256_loadu_si256((const __m256i *)(cs + 64 * u + 32 * h));
+                        slo[h] = maddubs_add(slo[h], _mm256_and_si256(cv, m4), alo);
+                        shi[h] = maddubs_add(shi[h], _mm256_and_si256(_mm256_srli_epi16(cv, 4), m4), ahi);
+                    }
+                }
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    const __m256i lo = _mm256_madd_epi16(slo[h], byte_pairs(scb[j][2 * c], scb[j][2 * c], h));
+                    const __m256i hi = _mm256_madd_epi16(shi[h], byte_pairs(scb[j][2 * c + 1], scb[j][2 * c + 1], h));
+                    isum[j][h] = _mm256_add_epi32(isum[j][h], _mm256_add_epi32(lo, hi));
+                }
+            }
+        }
+        __m256i bp[4]; /* sub-block sums of the activation codes, pairs (2i, 2i + 1) in every lane */
+        for (int i = 0; i < 4; i++) {
+            const int16_t *bs = a[b].bsums + 4 * i;
+            const uint32_t lo = (uint16_t)(bs[0] + bs[1]), hi = (uint16_t)(bs[2] + bs[3]);
+            bp[i] = _mm256_set1_epi32((int32_t)(lo | hi << 16));
+        }
+        const __m256 ad = _mm256_set1_ps(a[b].d);
+        for (int j = 0; j < ng; j++) {
+            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * X16_Q4_K_GB;
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                __m256i im = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+                    im = _mm256_add_epi32(im, _mm256_madd_epi16(byte_pairs(mnb[j][2 * i], mnb[j][2 * i + 1], h), bp[i]));
+                const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
+                const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * h)));
+                accf[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j][h]), _mm256_mul_ps(d, ad), accf[j][h]);
+                accf[j][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(im), _mm256_mul_ps(dmin, ad), accf[j][h]);
+            }
+        }
+    }
+    avx2_tok1_store(accf, ng, y, ystride);
+}
+
+typedef enum { TK_Q4_0, TK_Q5_0, TK_Q4_K } tok1_kind;
+
+/* The rows of the tile in sets of groups (avx2_tok1_next). */
+static inline __attribute__((always_inline)) void tok1_a8(tok1_kind kind, int64_t k, const void *w, size_t wrb,
+                                                          int64_t n_rows, const void *act, float *y) {
+    const size_t gbytes = X16 * wrb;
+    int64_t s0 = 0, i = 0;
+    for (avx2_tok1_set st; avx2_tok1_next((n_rows + X16 - 1) / X16, gbytes, &s0, &i, &st);) {
+        const uint8_t *g = (const uint8_t *)w + (size_t)st.first * gbytes;
+        const size_t gs = (size_t)st.stride * gbytes;
+        float *yg = y + st.first * X16;
+        const int64_t ys = st.stride * X16;
+        switch (kind) {
+        case TK_Q4_0: q4_a8_tok1(A8_Q4_0, k / 32, g, gs, st.n, ys, act, yg); break;
+        case TK_Q5_0: q4_a8_tok1(A8_Q5_0, k / 32, g, gs, st.n, ys, act, yg); break;
+        case TK_Q4_K: q4k_a8_tok1(k / 256, g, gs, st.n, ys, act, yg); break;
+        }
+    }
+}
+
+static void tok1_a8_q4_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                         int64_t n_tok, float *y, int64_t ldy) {
+    (void)arb, (void)n_tok, (void)ldy;
+    tok1_a8(TK_Q4_0, k, w, wrb, n_rows, act, y);
+}
+
+static void tok1_a8_q5_0(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                         int64_t n_tok, float *y, int64_t ldy) {
+    (void)arb, (void)n_tok, (void)ldy;
+    tok1_a8(TK_Q5_0, k, w, wrb, n_rows, act, y);
+}
+
+static void tok1_a8_q4_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                         int64_t n_tok, float *y, int64_t ldy) {
+    (void)arb, (void)n_tok, (void)ldy;
+    tok1_a8(TK_Q4_K, k, w, wrb, n_rows, act, y);
+}
+
+void kernels_fill_x16_a8_avx2(slm_kernels *kt) {
+    kt->mm[SLM_DT_Q4_0].tok1_a8_x16 = tok1_a8_q4_0;
+    kt->mm[SLM_DT_Q5_0].tok1_a8_x16 = tok1_a8_q5_0;
+    kt->mm[SLM_DT_Q4_K].tok1_a8_x16 = tok1_a8_q4_K;
+}
