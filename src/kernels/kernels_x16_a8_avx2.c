@@ -17,7 +17,15 @@
  * Q4_K's mins from Q8_K's bsums; the result equals the SLM_ACT_Q8 gemm up to float order.
  *
  * Like the 16-bit one-token tiles, each call works on up to AVX2_TOK1_GROUPS groups 64 KiB or more
- * apart (avx2_tok1_next, kernels_avx2_common.h), Q4_K one 64-element chunk per group visit. */
+ * apart (avx2_tok1_next, kernels_avx2_common.h), Q4_K one 64-element chunk per group visit.
+ *
+ * Not here, measured and dropped: IQ4_XS. Its looked-up values are signed, so each vector needs
+ * |w| and the activations with w's sign (two vpsignb) and a widening vpmaddwd of its own (two
+ * product vectors can exceed int16): 7-8 ops per 32 products against the 16-bit tile's ~9.5, most
+ * of them on the two multiply-capable pipes; 0.155 vs 0.162 ms in cache (2048 x 2048) and no clear
+ * difference from memory. Q6_K and Q8_0 neither: their packed layouts are built for 16-bit pairs
+ * (gathering Q6_K's codes into bytes costs what the 16-bit tile spends), and Q8_0 needs the sign
+ * trick too. */
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
