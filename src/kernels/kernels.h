@@ -8,7 +8,8 @@
  * Three activation modes (slm_act_mode, below): 16-bit codes (SLM_ACT_A16, the production
  * default: gemm16 tiles), llama.cpp's 8-bit blocks (SLM_ACT_Q8: gemm), and 8-bit plus the
  * quantized rounding residual (SLM_ACT_Q8X2: gemm2). The 8-bit mode is described here; the others
- * follow the same two phases with their own activation format.
+ * follow the same two phases with their own activation format. One token over packed weights
+ * may also take 8-bit activations in the tiles' own order (slm_matmul_x16_multi_a8, below).
  *
  * Like llama.cpp it runs in two phases, each splittable over threads:
  *   1. quantize X once into the weight type's activation format (act_type below): Q8_0 for

@@ -1,9 +1,10 @@
 /* Weights as floats, and the matrix products of the forward pass.
  *
  * Production path: the kernels (kernels.h) round the activations as params.activations says:
- * 16-bit codes by default (slm_matmul_mode, SLM_ACT_A16: ~100x closer to the exact product than
- * llama.cpp's 8-bit activations), or llama.cpp's Q8_0 / Q8_K, or Q8 plus its residual; float
- * weights multiply float32 activations.
+ * 16-bit codes (slm_matmul_mode, SLM_ACT_A16: ~100x closer to the exact product than llama.cpp's
+ * 8-bit activations), or llama.cpp's Q8_0 / Q8_K, or Q8 plus its residual; float weights multiply
+ * float32 activations. The default (SLM_ACT_AUTO) is 16-bit except for one-token matmuls of packed
+ * weights whose table has an 8-bit one-token tile (takes_a8: slm_matmul_x16_multi_a8).
  * Reference path (exact, and any type without a kernel): each weight row is dequantized by the
  * scalar reference (quant.h) into a per-thread scratch row and dotted in float32 with every token
  * of the micro-batch, so the whole model is never dequantized at once. */
