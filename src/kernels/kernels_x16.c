@@ -353,8 +353,9 @@ void slm_matmul_rows16_x16(const slm_kernels *kt, uint32_t type, const void *w, 
     kernels_rows16_with(kt->mm[type].gemm16_x16, type, w, row_bytes, act, n_tok, k, y, ldy, r0, r1);
 }
 
-/* One pool run for several matrices that multiply the same activations (slm_matmul_x16_multi):
- * phase 1 quantizes and reorders the activations once per distinct act buffer, phase 2 shares
+/* One pool run for several matrices that multiply the same activations (slm_matmul_x16_multi, and
+ * slm_matmul_x16_multi_a8 for one token in 8-bit): phase 1 quantizes and reorders the activations
+ * once per distinct act buffer, each thread its share of the blocks, phase 2 shares
  * the 16-row tiles of all the matrices (numbered item after item) among the threads in chunks
  * claimed from one counter, each 1 / (2 nth) of the tiles still unclaimed (at least min_tiles,
  * never across two items): big chunks while much is left, small ones at the end, so the threads
@@ -367,6 +368,7 @@ typedef struct x16_multi_task {
     int n_items;
     const float *x;
     int64_t ldx, n_tok, k;
+    bool a8;                             /* one token, 8-bit activations (tok1_a8_x16 tiles) */
     int64_t min_tiles;                   /* smallest chunk */
     int64_t tile_end[SLM_X16_MULTI_MAX]; /* tiles of items 0..i */
     _Atomic int64_t next_tile;
@@ -396,7 +398,14 @@ static void x16_multi_run(void *arg, int ith, int nth) {
     for (int i = 0; i < m->n_items; i++) {
         bool shared = false; /* an earlier item quantized into the same buffer */
         for (int j = 0; j < i; j++) shared |= m->items[j].act == m->items[i].act;
-        if (!shared) x16_prepare_act(m, m->items[i].type, m->items[i].act, ith, nth);
+        if (shared) continue;
+        if (m->a8) {
+            int64_t b0, b1;
+            slm_split_range(m->k / g_formats[format_index(m->items[i].type)].elems, ith, nth, 1, &b0, &b1);
+            slm_x16_quantize_a8(m->kt, m->items[i].type, m->x, m->k, m->items[i].act, b0, b1);
+        } else {
+            x16_prepare_act(m, m->items[i].type, m->items[i].act, ith, nth);
+        }
     }
     slm_threadpool_barrier(m->pool);
     const int64_t total = m->tile_end[m->n_items - 1];
@@ -414,14 +423,19 @@ static void x16_multi_run(void *arg, int ith, int nth) {
         const slm_x16_item *it = &m->items[i];
         const int64_t first = i ? m->tile_end[i - 1] : 0, r0 = (cur - first) * X16;
         const int64_t r1 = r0 + n * X16 < it->n_rows ? r0 + n * X16 : it->n_rows;
-        slm_matmul_rows16_x16(m->kt, it->type, it->w, it->row_bytes, it->act, m->n_tok, m->k, it->y, it->ldy, r0, r1);
+        if (m->a8)
+            m->kt->mm[it->type].tok1_a8_x16(m->k, (const uint8_t *)it->w + (size_t)r0 * it->row_bytes, it->row_bytes,
+                                            r1 - r0, it->act, 0, 1, it->y + r0, it->ldy);
+        else
+            slm_matmul_rows16_x16(m->kt, it->type, it->w, it->row_bytes, it->act, m->n_tok, m->k, it->y, it->ldy, r0, r1);
     }
 }
 
-void slm_matmul_x16_multi(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
-                          const float *x, int64_t ldx, int64_t n_tok, int64_t k) {
+/* One pool run of the tiles of every item (x16_multi_run), 16-bit or (one token) 8-bit. */
+static void x16_multi_start(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
+                            const float *x, int64_t ldx, int64_t n_tok, int64_t k, bool a8) {
     if (n_items <= 0 || n_items > SLM_X16_MULTI_MAX || n_tok <= 0) return;
-    x16_multi_task m = {kt, pool, items, n_items, x, ldx, n_tok, k, 0, {0}, 0};
+    x16_multi_task m = {kt, pool, items, n_items, x, ldx, n_tok, k, a8, 0, {0}, 0};
     const int nth = slm_threadpool_n_threads(pool);
     for (int i = 0; i < n_items; i++) m.tile_end[i] = (i ? m.tile_end[i - 1] : 0) + (items[i].n_rows + X16 - 1) / X16;
     const int64_t tiles = m.tile_end[n_items - 1];
@@ -429,6 +443,11 @@ void slm_matmul_x16_multi(const slm_kernels *kt, slm_threadpool *pool, const slm
     /* one thread: one chunk per matrix; prompts: at least the cache blocking's row chunk (4 tiles) */
     m.min_tiles = nth == 1 ? tiles : n_tok > 1 ? 4 : 1;
     slm_threadpool_run(pool, x16_multi_run, &m);
+}
+
+void slm_matmul_x16_multi(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
+                          const float *x, int64_t ldx, int64_t n_tok, int64_t k) {
+    x16_multi_start(kt, pool, items, n_items, x, ldx, n_tok, k, false);
 }
 
 /* ---- One token with 8-bit activations ------------------------------------------------------------ */
@@ -476,57 +495,9 @@ void slm_x16_quantize_a8(const slm_kernels *kt, uint32_t type, const float *x, i
     }
 }
 
-typedef struct x16_a8_task {
-    const slm_kernels *kt;
-    slm_threadpool *pool;
-    const slm_x16_item *items;
-    int n_items;
-    const float *x;
-    int64_t k;
-    int64_t tile_end[SLM_X16_MULTI_MAX];
-    _Atomic int64_t next_tile;
-} x16_a8_task;
-
-/* As x16_multi_run: each thread quantizes its share of the blocks of every distinct buffer, then
- * the threads claim tiles from one counter, 1 / (2 nth) of what is left at a time. */
-static void x16_a8_run(void *arg, int ith, int nth) {
-    x16_a8_task *m = arg;
-    for (int i = 0; i < m->n_items; i++) {
-        bool shared = false;
-        for (int j = 0; j < i; j++) shared |= m->items[j].act == m->items[i].act;
-        if (shared) continue;
-        const uint32_t type = m->items[i].type;
-        int64_t b0, b1;
-        slm_split_range(m->k / g_formats[format_index(type)].elems, ith, nth, 1, &b0, &b1);
-        slm_x16_quantize_a8(m->kt, type, m->x, m->k, m->items[i].act, b0, b1);
-    }
-    slm_threadpool_barrier(m->pool);
-    const int64_t total = m->tile_end[m->n_items - 1];
-    for (;;) {
-        int64_t cur = atomic_load_explicit(&m->next_tile, memory_order_relaxed), n;
-        int i;
-        do {
-            if (cur >= total) return;
-            n = nth == 1 ? total - cur : (total - cur + 2 * nth - 1) / (2 * nth);
-            for (i = 0; cur >= m->tile_end[i]; i++) {}
-            if (n > m->tile_end[i] - cur) n = m->tile_end[i] - cur;
-        } while (!atomic_compare_exchange_weak_explicit(&m->next_tile, &cur, cur + n, memory_order_relaxed,
-                                                        memory_order_relaxed));
-        const slm_x16_item *it = &m->items[i];
-        const int64_t first = i ? m->tile_end[i - 1] : 0, r0 = (cur - first) * X16;
-        const int64_t r1 = r0 + n * X16 < it->n_rows ? r0 + n * X16 : it->n_rows;
-        m->kt->mm[it->type].tok1_a8_x16(m->k, (const uint8_t *)it->w + (size_t)r0 * it->row_bytes, it->row_bytes,
-                                        r1 - r0, it->act, 0, 1, it->y + r0, it->ldy);
-    }
-}
-
 void slm_matmul_x16_multi_a8(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
                              const float *x, int64_t k) {
-    if (n_items <= 0 || n_items > SLM_X16_MULTI_MAX) return;
-    x16_a8_task m = {kt, pool, items, n_items, x, k, {0}, 0};
-    for (int i = 0; i < n_items; i++) m.tile_end[i] = (i ? m.tile_end[i - 1] : 0) + (items[i].n_rows + X16 - 1) / X16;
-    if (m.tile_end[n_items - 1] == 0) return;
-    slm_threadpool_run(pool, x16_a8_run, &m);
+    x16_multi_start(kt, pool, items, n_items, x, k, 1, k, true);
 }
 
 void slm_matmul_x16(const slm_kernels *kt, slm_threadpool *pool, uint32_t type, const void *w, size_t row_bytes,
