@@ -1,6 +1,7 @@
 /* Helpers shared by the AVX2 tiles over 16-row interleaved weights (kernels_x16_avx2.c,
- * kernels_x16_kq_avx2.c, kernels_x16_a8_avx2.c; layouts: kernels_x16.c). Include only from
- * *_avx2.c files. */
+ * kernels_x16_kq_avx2.c, kernels_x16_a8_avx2.c; layouts: kernels_x16.c), and x16_q4k_scale_bytes
+ * by the AVX-512 ones (kernels_x16_avx512.h). Include only from files compiled with AVX2 + F16C
+ * (*_avx2.c, *_avx512.c). */
 #ifndef SLM_KERNELS_X16_AVX2_H
 #define SLM_KERNELS_X16_AVX2_H
 

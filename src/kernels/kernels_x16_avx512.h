@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernels/kernels_x16_avx2.h" /* x16_q4k_scale_bytes */
+
 #define X16 16
 /* Group-block bytes (16 x the block): the header fields of 16 rows, then the code chunks. */
 #define Q4_0_GB 288    /* d (32), 4 chunks of 64 */
@@ -25,23 +27,12 @@ static inline __attribute__((always_inline)) void kq_scales(x16_kq kind, const u
     const __m512 d = times_d ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)gb)) : _mm512_set1_ps(1.0f);
     if (kind == XK_Q4_K) {
         const __m512 dmin = times_d ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(gb + 32))) : _mm512_set1_ps(1.0f);
-        __m128i R[12];
-#pragma GCC unroll 12
-        for (int j = 0; j < 12; j++) R[j] = _mm_loadu_si128((const __m128i *)(gb + 64 + 16 * j));
-        const __m128i m63 = _mm_set1_epi8(63), m15 = _mm_set1_epi8(15), m48 = _mm_set1_epi8(48);
+        __m128i a[8], b[8]; /* the 6-bit scales and mins as bytes */
+        x16_q4k_scale_bytes(gb, a, b);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
-            __m128i a, b;
-            if (j < 4) {
-                a = _mm_and_si128(R[j], m63);
-                b = _mm_and_si128(R[j + 4], m63);
-            } else { /* high 2 bits of the 6 from the top of bytes j - 4 (scale) and j (min) */
-                a = _mm_or_si128(_mm_and_si128(R[j + 4], m15), _mm_and_si128(_mm_srli_epi16(R[j - 4], 2), m48));
-                b = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(R[j + 4], 4), m15),
-                                 _mm_and_si128(_mm_srli_epi16(R[j], 2), m48));
-            }
-            sc[j] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(a));
-            mn[j] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+            sc[j] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(a[j]));
+            mn[j] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b[j]));
             if (times_d) {
                 sc[j] = _mm512_mul_ps(sc[j], d);
                 mn[j] = _mm512_mul_ps(mn[j], dmin);
