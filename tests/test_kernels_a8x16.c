@@ -10,7 +10,8 @@
  *
  * Cases: Q4_0, Q5_0 and Q4_K; k from one block to 4864 + 256; 16 to 400 rows, so that the tiles'
  * sets of several groups 64 KiB apart (avx2_tok1_next) come with uneven tails; split row ranges;
- * slm_matmul_x16_multi_a8 with shared activation buffers on no pool and on a pool of 3 threads;
+ * slm_matmul_x16_multi_a8 with shared activation buffers on no pool and on a pool of 3 threads, one
+ * item of a type without an 8-bit tile among them (it takes its 16-bit tile);
  * codes at their extremes against activation codes of +-127 (an int16 sum that saturated would be
  * off by thousands of codes). */
 #include <math.h>
@@ -55,6 +56,7 @@ static void quant_row(uint32_t type, const float *x, void *row, int64_t k) {
     switch (type) {
     case SLM_DT_Q4_0: quantize_row_q4_0_ref(x, row, k); break;
     case SLM_DT_Q5_0: quantize_row_q5_0_ref(x, row, k); break;
+    case SLM_DT_Q6_K: quantize_row_q6_K_ref(x, row, k); break; /* test_multi's 16-bit item */
     default: quantize_row_q4_K_ref(x, row, k); break;
     }
 }
@@ -201,59 +203,66 @@ static void test_extremes(const slm_kernels *isas[], int n_isa) {
 }
 
 /* slm_matmul_x16_multi_a8: three matrices (Q4_K, Q4_0, Q4_K; the first and last share their
- * activation buffer) times one token, on no pool and on a pool of 3 threads. */
+ * activation buffer) times one token, on no pool and on a pool of 3 threads, and a fourth of a type
+ * without an 8-bit tile (Q6_K), which takes its 16-bit tile: bit for bit slm_matmul_x16's result. */
 static void test_multi(const slm_kernels *isas[], int n_isa) {
-    static const uint32_t types[3] = {SLM_DT_Q4_K, SLM_DT_Q4_0, SLM_DT_Q4_K};
-    static const int64_t rows[3] = {48, 400, 144};
+    static const uint32_t types[4] = {SLM_DT_Q4_K, SLM_DT_Q4_0, SLM_DT_Q4_K, SLM_DT_Q6_K};
+    static const int64_t rows[4] = {48, 400, 144, 64};
     enum { K = 2048 };
     slm_threadpool *pool = NULL;
     slm_error err;
     CHECK(slm_threadpool_new(3, &pool, &err) == SLM_OK, "pool: %s", err.msg);
     float *x = xmalloc(sizeof(float) * K);
     for (int i = 0; i < K; i++) x[i] = rnd_act();
-    uint8_t *w[3], *pw[3];
-    size_t rb[3];
+    uint8_t *w[4], *pw[4];
+    size_t rb[4];
     double *y_ref[3], *tol[3];
-    float *y[3];
-    for (int i = 0; i < 3; i++) {
+    float *y[4];
+    for (int i = 0; i < 4; i++) {
         w[i] = random_weights(types[i], rows[i], K, &rb[i]);
         pw[i] = xmalloc(rb[i] * (size_t)rows[i]);
         slm_x16_pack(types[i], w[i], pw[i], rb[i], 0, rows[i] / 16);
+        y[i] = xmalloc(sizeof(float) * (size_t)(rows[i] + 1));
+        if (i == 3) continue;
         y_ref[i] = xmalloc(sizeof(double) * (size_t)rows[i]);
         tol[i] = xmalloc(sizeof(double) * (size_t)rows[i]);
-        y[i] = xmalloc(sizeof(float) * (size_t)(rows[i] + 1));
         reference(types[i], w[i], rb[i], rows[i], K, x, y_ref[i], tol[i]);
     }
+    float *y16 = xmalloc(sizeof(float) * (size_t)rows[3]);
     for (int ii = 0; ii < n_isa; ii++) {
         const slm_kernels *kt = isas[ii];
-        bool usable = true;
+        bool usable = slm_x16_usable(kt, types[3], rows[3], K) && !slm_x16_a8_usable(kt, types[3], rows[3], K);
         for (int i = 0; i < 3; i++) usable = usable && slm_x16_a8_usable(kt, types[i], rows[i], K);
         if (!usable) continue;
-        uint8_t *act[2] = {xmalloc(slm_x16_a8_row_bytes(types[0], K)), xmalloc(slm_x16_a8_row_bytes(types[1], K))};
+        uint8_t *act[3] = {xmalloc(slm_x16_a8_row_bytes(types[0], K)), xmalloc(slm_x16_a8_row_bytes(types[1], K)),
+                           xmalloc(slm_matmul_act_size_mode(types[3], K, 1, SLM_ACT_A16))};
+        slm_matmul_x16(kt, NULL, types[3], pw[3], rb[3], rows[3], x, K, 1, K, act[2], y16, rows[3]);
         for (int rep = 0; rep < 2; rep++) {
-            slm_x16_item items[3];
-            for (int i = 0; i < 3; i++) {
+            slm_x16_item items[4];
+            for (int i = 0; i < 4; i++) {
                 for (int64_t r = 0; r <= rows[i]; r++) y[i][r] = -7.0f;
-                items[i] = (slm_x16_item){types[i], pw[i], rb[i], rows[i], y[i], rows[i], act[i == 1]};
+                items[i] = (slm_x16_item){types[i], pw[i], rb[i], rows[i], y[i], rows[i], act[i == 3 ? 2 : i == 1]};
             }
-            slm_matmul_x16_multi_a8(kt, rep ? pool : NULL, items, 3, x, K);
-            for (int i = 0; i < 3; i++) {
+            slm_matmul_x16_multi_a8(kt, rep ? pool : NULL, items, 4, x, K);
+            for (int i = 0; i < 4; i++) {
                 int bad = y[i][rows[i]] != -7.0f;
-                for (int64_t r = 0; r < rows[i]; r++) bad += !(fabs(y[i][r] - y_ref[i][r]) <= tol[i][r]);
+                for (int64_t r = 0; r < rows[i]; r++)
+                    bad += i == 3 ? y[i][r] != y16[r] : !(fabs(y[i][r] - y_ref[i][r]) <= tol[i][r]);
                 CHECK(bad == 0, "%s x16_multi_a8 item %d (%s, pool %d): %d outputs off", kt->name, i,
                       slm_dtype_name(types[i]), rep, bad);
             }
         }
-        free(act[0]);
-        free(act[1]);
+        for (int i = 0; i < 3; i++) free(act[i]);
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         free(w[i]);
         free(pw[i]);
+        free(y[i]);
+        if (i == 3) continue;
         free(y_ref[i]);
         free(tol[i]);
-        free(y[i]);
     }
+    free(y16);
     free(x);
     slm_threadpool_free(pool);
 }

@@ -355,8 +355,9 @@ size_t slm_x16_a8_row_bytes(uint32_t type, int64_t k);
 /* Quantize blocks [b0, b1) of one activation row x (k elements) into act in the tiles' order. */
 void slm_x16_quantize_a8(const slm_kernels *kt, uint32_t type, const float *x, int64_t k, void *act, int64_t b0,
                          int64_t b1);
-/* slm_matmul_x16_multi for one token (x: k floats) with 8-bit activations; every item must be
- * slm_x16_a8_usable; item acts need slm_x16_a8_row_bytes (the A16 sizes are enough). */
+/* slm_matmul_x16_multi for one token (x: k floats): the items that are slm_x16_a8_usable take
+ * 8-bit activations (act: slm_x16_a8_row_bytes; the A16 sizes are enough), the others (which must
+ * be slm_x16_usable) their 16-bit tiles, as slm_matmul_x16_multi would. */
 void slm_matmul_x16_multi_a8(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
                              const float *x, int64_t k);
 

@@ -368,7 +368,7 @@ typedef struct x16_multi_task {
     int n_items;
     const float *x;
     int64_t ldx, n_tok, k;
-    bool a8;                             /* one token, 8-bit activations (tok1_a8_x16 tiles) */
+    bool a8[SLM_X16_MULTI_MAX];          /* item i: one token, 8-bit activations (tok1_a8_x16) */
     int64_t min_tiles;                   /* smallest chunk */
     int64_t tile_end[SLM_X16_MULTI_MAX]; /* tiles of items 0..i */
     _Atomic int64_t next_tile;
@@ -399,7 +399,7 @@ static void x16_multi_run(void *arg, int ith, int nth) {
         bool shared = false; /* an earlier item quantized into the same buffer */
         for (int j = 0; j < i; j++) shared |= m->items[j].act == m->items[i].act;
         if (shared) continue;
-        if (m->a8) {
+        if (m->a8[i]) {
             int64_t b0, b1;
             slm_split_range(m->k / g_formats[format_index(m->items[i].type)].elems, ith, nth, 1, &b0, &b1);
             slm_x16_quantize_a8(m->kt, m->items[i].type, m->x, m->k, m->items[i].act, b0, b1);
@@ -423,7 +423,7 @@ static void x16_multi_run(void *arg, int ith, int nth) {
         const slm_x16_item *it = &m->items[i];
         const int64_t first = i ? m->tile_end[i - 1] : 0, r0 = (cur - first) * X16;
         const int64_t r1 = r0 + n * X16 < it->n_rows ? r0 + n * X16 : it->n_rows;
-        if (m->a8)
+        if (m->a8[i])
             m->kt->mm[it->type].tok1_a8_x16(m->k, (const uint8_t *)it->w + (size_t)r0 * it->row_bytes, it->row_bytes,
                                             r1 - r0, it->act, 0, 1, it->y + r0, it->ldy);
         else
@@ -431,11 +431,13 @@ static void x16_multi_run(void *arg, int ith, int nth) {
     }
 }
 
-/* One pool run of the tiles of every item (x16_multi_run), 16-bit or (one token) 8-bit. */
+/* One pool run of the tiles of every item (x16_multi_run): 16-bit, or with a8 (one token) 8-bit
+ * for each item whose type has the tile. */
 static void x16_multi_start(const slm_kernels *kt, slm_threadpool *pool, const slm_x16_item *items, int n_items,
                             const float *x, int64_t ldx, int64_t n_tok, int64_t k, bool a8) {
     if (n_items <= 0 || n_items > SLM_X16_MULTI_MAX || n_tok <= 0) return;
-    x16_multi_task m = {kt, pool, items, n_items, x, ldx, n_tok, k, a8, 0, {0}, 0};
+    x16_multi_task m = {kt, pool, items, n_items, x, ldx, n_tok, k, {false}, 0, {0}, 0};
+    for (int i = 0; i < n_items; i++) m.a8[i] = a8 && slm_x16_a8_usable(kt, items[i].type, items[i].n_rows, k);
     const int nth = slm_threadpool_n_threads(pool);
     for (int i = 0; i < n_items; i++) m.tile_end[i] = (i ? m.tile_end[i - 1] : 0) + (items[i].n_rows + X16 - 1) / X16;
     const int64_t tiles = m.tile_end[n_items - 1];

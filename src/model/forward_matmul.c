@@ -157,13 +157,15 @@ void fwd_matmul_group(struct slm_context *ctx, int n, const slm_weight *const ws
                       int64_t n_tok, float *const ys[], int64_t ld_y) {
     /* each weight as fwd_matmul would take it: packed, one token with 8-bit activations, or 16-bit
      * activations with a table that has its tiles */
-    bool a8 = n >= 2 && n <= SLM_X16_MULTI_MAX, packed = ctx->kt && n >= 2 && n <= SLM_X16_MULTI_MAX;
-    for (int i = 0; i < n && a8; i++) a8 = takes_a8(ctx, ws[i], n_tok) && ws[i]->ne[0] == ws[0]->ne[0];
+    bool packed = ctx->kt && n >= 2 && n <= SLM_X16_MULTI_MAX, any_a8 = false;
     size_t slot = 0; /* one activation buffer per distinct type, slot bytes each */
     for (int i = 0; i < n && packed; i++) {
-        packed = a8 || (ws[i]->x16 && ws[i]->ne[0] == ws[0]->ne[0] &&
-                        slm_matmul_effective_mode(ctx->kt, ws[i]->type, fwd_act_mode(ctx->params.activations)) == SLM_ACT_A16 &&
-                        slm_x16_usable(ctx->kt, ws[i]->type, ws[i]->ne[1], ws[i]->ne[0]));
+        const bool a8 = takes_a8(ctx, ws[i], n_tok);
+        packed = ws[i]->ne[0] == ws[0]->ne[0] &&
+                 (a8 || (ws[i]->x16 &&
+                         slm_matmul_effective_mode(ctx->kt, ws[i]->type, fwd_act_mode(ctx->params.activations)) == SLM_ACT_A16 &&
+                         slm_x16_usable(ctx->kt, ws[i]->type, ws[i]->ne[1], ws[i]->ne[0])));
+        any_a8 |= a8;
         const size_t b = ((a8 ? slm_x16_a8_row_bytes(ws[i]->type, ws[i]->ne[0])
                               : slm_matmul_act_size_mode(ws[i]->type, ws[i]->ne[0], n_tok, SLM_ACT_A16)) + 63) & ~(size_t)63;
         slot = b > slot ? b : slot;
@@ -179,7 +181,7 @@ void fwd_matmul_group(struct slm_context *ctx, int n, const slm_weight *const ws
                                   j < i ? items[j].act : (uint8_t *)ctx->act + (size_t)(n_types++) * slot};
     }
     if (packed && (size_t)n_types * slot <= ctx->act_bytes) {
-        if (a8)
+        if (any_a8) /* one token: each item 8-bit where it has the tile, 16-bit otherwise */
             slm_matmul_x16_multi_a8(ctx->kt, ctx->pool, items, n, x, ws[0]->ne[0]);
         else
             slm_matmul_x16_multi(ctx->kt, ctx->pool, items, n, x, ld_x, n_tok, ws[0]->ne[0]);
