@@ -8,7 +8,7 @@
  * per-block scale products and the running sum, at most ~(K/32 + 16) roundings of the magnitude
  * M = sum (|s_i| + |m_i|) |a_i| (Q4_K rows w = s - m can cancel, as in test_kernels_a16.c).
  *
- * Cases: Q4_0, Q5_0 and Q4_K; k from one block to 4864 + 256; 16 to 400 rows, so that the tiles'
+ * Cases: Q4_0, Q5_0, Q4_K and IQ4_XS; k from one block to 4864 + 256; 16 to 400 rows, so that the tiles'
  * sets of several groups 64 KiB apart (avx2_tok1_next) come with uneven tails; split row ranges;
  * slm_matmul_x16_multi_a8 with shared activation buffers on no pool and on a pool of 3 threads, one
  * item of a type without an 8-bit tile among them (it takes its 16-bit tile);
@@ -26,7 +26,7 @@
 #include "kernel_test_util.h"
 #include "testutil.h"
 
-static const uint32_t k_types[] = {SLM_DT_Q4_0, SLM_DT_Q5_0, SLM_DT_Q4_K};
+static const uint32_t k_types[] = {SLM_DT_Q4_0, SLM_DT_Q5_0, SLM_DT_Q4_K, SLM_DT_IQ4_XS};
 #define N_TYPES (sizeof k_types / sizeof k_types[0])
 
 /* The activation row as llama.cpp quantizes it, dequantized. */
@@ -48,6 +48,7 @@ static void dequant_row(uint32_t type, const void *row, float *out, int64_t k) {
     switch (type) {
     case SLM_DT_Q4_0: dequantize_row_q4_0(row, out, k); break;
     case SLM_DT_Q5_0: dequantize_row_q5_0(row, out, k); break;
+    case SLM_DT_IQ4_XS: dequantize_row_iq4_xs(row, out, k); break;
     default: dequantize_row_q4_K(row, out, k); break;
     }
 }
@@ -57,6 +58,7 @@ static void quant_row(uint32_t type, const float *x, void *row, int64_t k) {
     case SLM_DT_Q4_0: quantize_row_q4_0_ref(x, row, k); break;
     case SLM_DT_Q5_0: quantize_row_q5_0_ref(x, row, k); break;
     case SLM_DT_Q6_K: quantize_row_q6_K_ref(x, row, k); break; /* test_multi's 16-bit item */
+    case SLM_DT_IQ4_XS: quantize_row_iq4_xs_ref(x, row, k); break;
     default: quantize_row_q4_K_ref(x, row, k); break;
     }
 }
@@ -178,6 +180,12 @@ static void test_extremes(const slm_kernels *isas[], int n_isa) {
                     block_q5_0 *q = (block_q5_0 *)(w + r * rb) + b;
                     q->d = slm_f32_to_f16(1.0f);
                     memset(q->qh, hi ? 0xFF : 0x00, sizeof q->qh);
+                    memset(q->qs, hi ? 0xFF : 0x00, sizeof q->qs);
+                } else if (type == SLM_DT_IQ4_XS) { /* codes 0 (-127) / 15 (113, H = 15); scales 31 / -32 */
+                    block_iq4_xs *q = (block_iq4_xs *)(w + r * rb) + b;
+                    q->d = slm_f32_to_f16(1.0f);
+                    q->scales_h = r % 4 < 2 ? 0xFFFF : 0;
+                    memset(q->scales_l, r % 4 < 2 ? 0xFF : 0x00, sizeof q->scales_l);
                     memset(q->qs, hi ? 0xFF : 0x00, sizeof q->qs);
                 } else {
                     block_q4_K *q = (block_q4_K *)(w + r * rb) + b;

@@ -1,5 +1,6 @@
 /* AVX2 one-token tiles over 16-row interleaved weights with llama.cpp's 8-bit activations
- * (slm_matmul_x16_multi_a8, kernels.h): Q4_0 and Q5_0 against Q8_0 codes, Q4_K against Q8_K.
+ * (slm_matmul_x16_multi_a8, kernels.h): Q4_0 and Q5_0 against Q8_0 codes, Q4_K and IQ4_XS against
+ * Q8_K.
  *
  * Why: with 16-bit activations a 4-bit pair costs a decode, a broadcast, a vpmaddwd and a vpaddd
  * for 2 products per row (AVX2 has no vpdpwssd), and at one thread those tiles are
@@ -19,13 +20,11 @@
  * Like the 16-bit one-token tiles, each call works on up to AVX2_TOK1_GROUPS groups 64 KiB or more
  * apart (avx2_tok1_next, kernels_avx2_common.h), Q4_K one 64-element chunk per group visit.
  *
- * Not here, measured and dropped: IQ4_XS. Its looked-up values are signed, so each vector needs
- * |w| and the activations with w's sign (two vpsignb) and a widening vpmaddwd of its own (two
- * product vectors can exceed int16): 7-8 ops per 32 products against the 16-bit tile's ~9.5, most
- * of them on the two multiply-capable pipes; 0.155 vs 0.162 ms in cache (2048 x 2048) and no clear
- * difference from memory. Q6_K and Q8_0 neither: their packed layouts are built for 16-bit pairs
- * (gathering Q6_K's codes into bytes costs what the 16-bit tile spends), and Q8_0 needs the sign
- * trick too. */
+ * IQ4_XS: its looked-up values are signed; the tile splits value + 128 into two nibble tables
+ * (iq4_a8_tok1). A sign-trick version (|w| and the activations with w's sign, two vpsignb, a
+ * widening vpmaddwd per product vector) was measured first and dropped: ~5% in cache, nothing clear
+ * from memory. Not here: Q6_K and Q8_0. Their packed layouts are built for 16-bit pairs (gathering
+ * Q6_K's codes into bytes costs what the 16-bit tile spends), and Q8_0 needs the sign trick. */
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +36,7 @@
 #include "quant/quant.h"
 
 #define X16 16
+#define IQ4_A8_SUBS 2 /* IQ4_XS sub-blocks per group visit (512 bytes, as the 16-bit tile) */
 
 /* 4 activation bytes in every int32 lane. */
 static inline __m256i bcast4(const int8_t *p) {
@@ -210,7 +210,88 @@ static void q4k_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, in
     avx2_tok1_store(accf, ng, y, ystride);
 }
 
-typedef enum { TK_Q4_0, TK_Q5_0, TK_Q4_K } tok1_kind;
+/* IQ4_XS: sub-block s's scale (ls - 32) of half h of 16 rows as an int16 pair (sc, sc) per row lane. */
+static inline __m256i iq4_scale_pairs(const uint8_t *gb, int s, int h) {
+    const __m256i l = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(gb + 64 + 16 * (s / 2) + 8 * h))),
+                  hh = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(gb + 32 + 16 * h)));
+    const __m256i ls = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(l, 4 * (s % 2)), _mm256_set1_epi32(15)),
+                                       _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hh, 2 * s), _mm256_set1_epi32(3)), 4));
+    const __m256i sc = _mm256_sub_epi32(ls, _mm256_set1_epi32(32));
+    return _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(sc, 16));
+}
+
+/* 16 rows x one token, IQ4_XS against Q8_K. The looked-up values v are signed, which vpmaddubsw
+ * takes only on its second operand; v + 128 = 16 H + L with H, L in 0..15 (two 16-byte tables, one
+ * vpshufb each), so sum a v = 16 sum a H + sum a L - 128 sum a: the H and L products of a sub-block
+ * and half stay in two int16 sums (8 x 2 x 15 x 127 = 30480 at most), widened once with 16 sc and sc
+ * as the vpmaddwd multipliers; the -128 sum a term from Q8_K's bsums at the block's end. Against
+ * the 16-bit tile (2048 x 2048, 1 thread, 4 alternating runs): in cache 12.2-14.6 -> 14.8-16.0 GB/s,
+ * from memory (512 MiB ring) median 6.8-10.9 -> 10.3-10.4. llvm-mca (znver3) puts it at the four
+ * vector pipes: 2 x 4 vpshufb + 4 vpmaddubsw per 128 weights. */
+static void iq4_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_q8_K *a,
+                        float *y) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i u = _mm256_xor_si256(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues_iq4nl)),
+                                       _mm256_set1_epi8((char)0x80));
+    const __m256i tabh = _mm256_and_si256(_mm256_srli_epi16(u, 4), m4), tabl = _mm256_and_si256(u, m4);
+    __m256 accf[AVX2_TOK1_GROUPS][2];
+    avx2_tok1_zero(accf, ng);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i isum[AVX2_TOK1_GROUPS][2], ioff[AVX2_TOK1_GROUPS][2];
+        for (int j = 0; j < ng; j++) isum[j][0] = isum[j][1] = ioff[j][0] = ioff[j][1] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+        for (int ss = 0; ss < 8; ss += IQ4_A8_SUBS) {
+#pragma GCC unroll 1
+            for (int j = 0; j < ng; j++) {
+                const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * X16_IQ4_XS_GB;
+                avx2_prefetch_part(gb, X16_IQ4_XS_GB, ss / IQ4_A8_SUBS, 8 / IQ4_A8_SUBS);
+#pragma GCC unroll 1
+                for (int s = ss; s < ss + IQ4_A8_SUBS; s++) {
+                    const int8_t *aq = a[b].qs + 32 * s;
+                    const uint8_t *cs = gb + 128 + 256 * s;
+                    __m256i sh[2], sl[2];
+#pragma GCC unroll 2
+                    for (int h = 0; h < 2; h++) sh[h] = sl[h] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                    for (int q = 0; q < 4; q++) {
+                        const __m256i alo = bcast4(aq + 8 * q), ahi = bcast4(aq + 8 * q + 4);
+#pragma GCC unroll 2
+                        for (int h = 0; h < 2; h++) {
+                            const __m256i c = _mm256_loadu_si256((const __m256i *)(cs + 64 * q + 32 * h));
+                            const __m256i lo = _mm256_and_si256(c, m4), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
+                            sh[h] = maddubs_add(sh[h], _mm256_shuffle_epi8(tabh, lo), alo);
+                            sl[h] = maddubs_add(sl[h], _mm256_shuffle_epi8(tabl, lo), alo);
+                            sh[h] = maddubs_add(sh[h], _mm256_shuffle_epi8(tabh, hi), ahi);
+                            sl[h] = maddubs_add(sl[h], _mm256_shuffle_epi8(tabl, hi), ahi);
+                        }
+                    }
+                    const int16_t *bs = a[b].bsums + 2 * s;
+                    const __m256i bsv = _mm256_set1_epi32((uint16_t)(bs[0] + bs[1]));
+#pragma GCC unroll 2
+                    for (int h = 0; h < 2; h++) {
+                        const __m256i scp = iq4_scale_pairs(gb, s, h);
+                        isum[j][h] = _mm256_add_epi32(isum[j][h], _mm256_add_epi32(_mm256_madd_epi16(sh[h], _mm256_slli_epi16(scp, 4)),
+                                                                                   _mm256_madd_epi16(sl[h], scp)));
+                        ioff[j][h] = _mm256_add_epi32(ioff[j][h], _mm256_madd_epi16(scp, bsv));
+                    }
+                }
+            }
+        }
+        const __m256 ad = _mm256_set1_ps(a[b].d);
+        for (int j = 0; j < ng; j++) {
+            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * X16_IQ4_XS_GB;
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
+                const __m256i t = _mm256_sub_epi32(isum[j][h], _mm256_slli_epi32(ioff[j][h], 7));
+                accf[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(d, ad), accf[j][h]);
+            }
+        }
+    }
+    avx2_tok1_store(accf, ng, y, ystride);
+}
+
+typedef enum { TK_Q4_0, TK_Q5_0, TK_Q4_K, TK_IQ4_XS } tok1_kind;
 
 /* The rows of the tile in sets of groups (avx2_tok1_next). */
 static inline __attribute__((always_inline)) void tok1_a8(tok1_kind kind, int64_t k, const void *w, size_t wrb,
@@ -226,6 +307,7 @@ static inline __attribute__((always_inline)) void tok1_a8(tok1_kind kind, int64_
         case TK_Q4_0: q4_a8_tok1(A8_Q4_0, k / 32, g, gs, st.n, ys, act, yg); break;
         case TK_Q5_0: q4_a8_tok1(A8_Q5_0, k / 32, g, gs, st.n, ys, act, yg); break;
         case TK_Q4_K: q4k_a8_tok1(k / 256, g, gs, st.n, ys, act, yg); break;
+        case TK_IQ4_XS: iq4_a8_tok1(k / 256, g, gs, st.n, ys, act, yg); break;
         }
     }
 }
@@ -248,8 +330,15 @@ static void tok1_a8_q4_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, c
     tok1_a8(TK_Q4_K, k, w, wrb, n_rows, act, y);
 }
 
+static void tok1_a8_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                           int64_t n_tok, float *y, int64_t ldy) {
+    (void)arb, (void)n_tok, (void)ldy;
+    tok1_a8(TK_IQ4_XS, k, w, wrb, n_rows, act, y);
+}
+
 void kernels_fill_x16_a8_avx2(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_0].tok1_a8_x16 = tok1_a8_q4_0;
     kt->mm[SLM_DT_Q5_0].tok1_a8_x16 = tok1_a8_q5_0;
     kt->mm[SLM_DT_Q4_K].tok1_a8_x16 = tok1_a8_q4_K;
+    kt->mm[SLM_DT_IQ4_XS].tok1_a8_x16 = tok1_a8_iq4_xs;
 }

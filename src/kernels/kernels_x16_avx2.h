@@ -11,6 +11,7 @@
 #define X16_Q4_0_GB 288  /* group-block bytes: 16 x sizeof(block_q4_0) */
 #define X16_Q5_0_GB 352  /* d, the permuted fifth bits (16 x 4 bytes), 4 nibble chunks */
 #define X16_Q4_K_GB 2304 /* d, dmin (32 bytes each), 12 x 16 scale bytes, codes */
+#define X16_IQ4_XS_GB 2176 /* d, scales_h (32 bytes each), 4 x 16 scales_l bytes, codes */
 
 /* acc[h] (rows 8h .. 8h + 7) += s[h] x the rows' fp16 scales (the group-block's first field) x d. */
 static inline __attribute__((always_inline)) void x16_block_end(const uint8_t *gb, const __m256i s[2], float d,
