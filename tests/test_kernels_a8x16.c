@@ -8,7 +8,7 @@
  * per-block scale products and the running sum, at most ~(K/32 + 16) roundings of the magnitude
  * M = sum (|s_i| + |m_i|) |a_i| (Q4_K rows w = s - m can cancel, as in test_kernels_a16.c).
  *
- * Cases: Q4_0, Q5_0, Q4_K and IQ4_XS; k from one block to 4864 + 256; 16 to 400 rows, so that the tiles'
+ * Cases: Q4_0, Q5_0, Q4_K, IQ4_XS and Q6_K (its byte layout, where the active table reads it); k from one block to 4864 + 256; 16 to 400 rows, so that the tiles'
  * sets of several groups 64 KiB apart (avx2_tok1_next) come with uneven tails; split row ranges;
  * slm_matmul_x16_multi_a8 with shared activation buffers on no pool and on a pool of 3 threads, one
  * item of a type without an 8-bit tile among them (it takes its 16-bit tile);
@@ -26,7 +26,7 @@
 #include "kernel_test_util.h"
 #include "testutil.h"
 
-static const uint32_t k_types[] = {SLM_DT_Q4_0, SLM_DT_Q5_0, SLM_DT_Q4_K, SLM_DT_IQ4_XS};
+static const uint32_t k_types[] = {SLM_DT_Q4_0, SLM_DT_Q5_0, SLM_DT_Q4_K, SLM_DT_IQ4_XS, SLM_DT_Q6_K};
 #define N_TYPES (sizeof k_types / sizeof k_types[0])
 
 /* The activation row as llama.cpp quantizes it, dequantized. */
@@ -49,6 +49,7 @@ static void dequant_row(uint32_t type, const void *row, float *out, int64_t k) {
     case SLM_DT_Q4_0: dequantize_row_q4_0(row, out, k); break;
     case SLM_DT_Q5_0: dequantize_row_q5_0(row, out, k); break;
     case SLM_DT_IQ4_XS: dequantize_row_iq4_xs(row, out, k); break;
+    case SLM_DT_Q6_K: dequantize_row_q6_K(row, out, k); break;
     default: dequantize_row_q4_K(row, out, k); break;
     }
 }
@@ -57,7 +58,8 @@ static void quant_row(uint32_t type, const float *x, void *row, int64_t k) {
     switch (type) {
     case SLM_DT_Q4_0: quantize_row_q4_0_ref(x, row, k); break;
     case SLM_DT_Q5_0: quantize_row_q5_0_ref(x, row, k); break;
-    case SLM_DT_Q6_K: quantize_row_q6_K_ref(x, row, k); break; /* test_multi's 16-bit item */
+    case SLM_DT_Q6_K: quantize_row_q6_K_ref(x, row, k); break;
+    case SLM_DT_Q8_0: quantize_row_q8_0_ref(x, row, k); break; /* test_multi's 16-bit item */
     case SLM_DT_IQ4_XS: quantize_row_iq4_xs_ref(x, row, k); break;
     default: quantize_row_q4_K_ref(x, row, k); break;
     }
@@ -181,6 +183,12 @@ static void test_extremes(const slm_kernels *isas[], int n_isa) {
                     q->d = slm_f32_to_f16(1.0f);
                     memset(q->qh, hi ? 0xFF : 0x00, sizeof q->qh);
                     memset(q->qs, hi ? 0xFF : 0x00, sizeof q->qs);
+                } else if (type == SLM_DT_Q6_K) { /* codes 0 / 63; scales 127 / -128 */
+                    block_q6_K *q = (block_q6_K *)(w + r * rb) + b;
+                    q->d = slm_f32_to_f16(1.0f);
+                    memset(q->scales, r % 4 < 2 ? 0x7F : 0x80, sizeof q->scales);
+                    memset(q->ql, hi ? 0xFF : 0x00, sizeof q->ql);
+                    memset(q->qh, hi ? 0xFF : 0x00, sizeof q->qh);
                 } else if (type == SLM_DT_IQ4_XS) { /* codes 0 (-127) / 15 (113, H = 15); scales 31 / -32 */
                     block_iq4_xs *q = (block_iq4_xs *)(w + r * rb) + b;
                     q->d = slm_f32_to_f16(1.0f);
@@ -212,9 +220,9 @@ static void test_extremes(const slm_kernels *isas[], int n_isa) {
 
 /* slm_matmul_x16_multi_a8: three matrices (Q4_K, Q4_0, Q4_K; the first and last share their
  * activation buffer) times one token, on no pool and on a pool of 3 threads, and a fourth of a type
- * without an 8-bit tile (Q6_K), which takes its 16-bit tile: bit for bit slm_matmul_x16's result. */
+ * without an 8-bit tile (Q8_0), which takes its 16-bit tile: bit for bit slm_matmul_x16's result. */
 static void test_multi(const slm_kernels *isas[], int n_isa) {
-    static const uint32_t types[4] = {SLM_DT_Q4_K, SLM_DT_Q4_0, SLM_DT_Q4_K, SLM_DT_Q6_K};
+    static const uint32_t types[4] = {SLM_DT_Q4_K, SLM_DT_Q4_0, SLM_DT_Q4_K, SLM_DT_Q8_0};
     static const int64_t rows[4] = {48, 400, 144, 64};
     enum { K = 2048 };
     slm_threadpool *pool = NULL;

@@ -99,6 +99,10 @@ typedef struct slm_kernels {
     slm_isa isa;
     const char *name;                   /* "scalar", "avx2", "avx512" */
     slm_matmul_kernel mm[SLM_DT_COUNT]; /* indexed by the weight's slm_dtype */
+    /* The packed (x16) Q6_K layout this table's Q6_K tiles read: false, 16-bit pairs (AVX-512's
+     * vpdpwssd tiles); true, 6-bit codes in bytes (AVX2's vpmaddubsw tiles). Weights are packed in
+     * the active table's layout (kernels_x16.c); a table of the other layout does not take them. */
+    bool x16_q6k_bytes;
 
     /* Vector ops, n elements each, any n >= 0, no alignment needed. */
     float (*dot_f32)(const float *a, const float *b, int64_t n);       /* sum a[i] * b[i] */

@@ -33,7 +33,17 @@
  * the top 6 bits the signed code - 32), 5 as 64 x code, and 6, 7 are a bit select of D0 / D1
  * with D2 >> 2 / D2 >> 4, masked, as 64 x code. The -32 offset of the unsigned ones: the x16
  * activations of Q6_K hold in bsums[j] -32 x the sum of the 12 activation codes of pairs other
- * than 1 and 3 (slm_x16_order_act). */
+ * than 1 and 3 (slm_x16_order_act). That is the layout of the AVX-512 tables.
+ *
+ * The AVX2 tables read Q6_K in bytes instead (x16_q6k_bytes; vpmaddubsw multiplies bytes, and AVX2
+ * has no vpdpwssd for the pairs): chunks A B C at the same places, lane r of each holding 4 bytes,
+ * byte i of A / B / C = code of element 16j + i / 16j + 4 + i / 16j + 8 + i in its low 6 bits and
+ * 2 bits of the code of element 16j + 12 + i in its top 2 (A: bits 0-1, B: 2-3, C: 4-5). One AND
+ * per chunk gives three vectors of codes, and (A >> 6 & 3) | (B >> 4 & 12) | (C >> 2 & 48) the
+ * fourth, all four in natural element order (the 8-bit activations need no reordering). The 16-bit
+ * tiles split each byte vector into words (x & 0x3F, x >> 8 & 0x3F): pair P of scale j is elements
+ * 16j + 4 (P / 2) + P % 2 + {0, 2}, and all 16 codes are unsigned, so bsums[j] = -32 x their
+ * activation sum. Which one is in use follows the active table (slm_kernels_get) at first use. */
 #include <pthread.h>
 #include <string.h>
 
@@ -64,6 +74,7 @@ static uint16_t g_perm[N_FORMATS][256];
  * (nibble_elem), so the tiles' a8 order is, chunk by chunk, the low nibbles' 4 then the high's. */
 static uint8_t g_perm8[N_FORMATS][64];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static bool g_q6_bytes; /* Q6_K packed in bytes (AVX2) rather than 16-bit pairs (AVX-512) */
 
 static void add_field(x16_format *f, int off, int width) {
     f->field_off[f->n_fields] = off;
@@ -94,6 +105,7 @@ static int nibble_elem(uint32_t type, int byte, int hi) {
 
 static void formats_init(void) {
     x16_format *f;
+    g_q6_bytes = slm_kernels_get()->x16_q6k_bytes;
     /* Q4_0: d; chunks = qs bytes 4m .. 4m + 3 */
     f = &g_formats[g_n_formats++];
     *f = (x16_format){.type = SLM_DT_Q4_0, .block_bytes = sizeof(block_q4_0), .elems = 32, .unit = 4};
@@ -135,6 +147,7 @@ static void formats_init(void) {
         f = &g_formats[i];
         if (f->unit != 4) {
             for (int e = 0; e < f->elems; e++) g_perm[i][e] = (uint16_t)e;
+            for (int u = 0; u < f->elems / 4; u++) g_perm8[i][u] = (uint8_t)u; /* Q6_K bytes: natural */
             continue;
         }
         for (int c = 0; c < f->n_chunks; c++)
@@ -160,7 +173,8 @@ bool slm_x16_layout_exists(uint32_t type) { return format_index(type) >= 0; }
 bool slm_x16_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_t k) {
     const int i = format_index(type);
     return i >= 0 && kt->mm[type].gemm16_x16 && n_rows > 0 && n_rows % X16 == 0 && k > 0 &&
-           k % g_formats[i].elems == 0 && slm_matmul_supported(type, k);
+           k % g_formats[i].elems == 0 && slm_matmul_supported(type, k) &&
+           (type != SLM_DT_Q6_K || kt->x16_q6k_bytes == g_q6_bytes);
 }
 
 /* n bytes with a constant size (inlined moves, not a memcpy call per unit) */
@@ -197,15 +211,22 @@ static uint32_t q5_unpack_bits(uint32_t packed) {
 /* Q6_K: the 6-bit codes of a block (as dequantize_row_q6_K reads them: in half h, element
  * 128 h + 32 t + l has the nibble t / 2 of ql byte 64 h + 32 (t % 2) + l and bits 2t of qh byte
  * 32 h + l), and the same codes written back. */
+static inline uint32_t load4(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* 4 bytes at a time (packing a model is a pass over all its Q6_K bytes): every shift is masked to
+ * whole bytes, so the result does not depend on the byte order. */
 static void q6_codes(const block_q6_K *b, uint8_t code[256]) {
+    const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
     for (int h = 0; h < 2; h++)
-        for (int l = 0; l < 32; l++) {
-            const int q0 = b->ql[64 * h + l], q1 = b->ql[64 * h + 32 + l], qh = b->qh[32 * h + l];
-            uint8_t *c = code + 128 * h + l;
-            c[0] = (uint8_t)((q0 & 15) | (qh & 3) << 4);
-            c[32] = (uint8_t)((q1 & 15) | (qh >> 2 & 3) << 4);
-            c[64] = (uint8_t)((q0 >> 4) | (qh >> 4 & 3) << 4);
-            c[96] = (uint8_t)((q1 >> 4) | (qh >> 6 & 3) << 4);
+        for (int l = 0; l < 32; l += 4) {
+            const uint32_t q0 = load4(b->ql + 64 * h + l), q1 = load4(b->ql + 64 * h + 32 + l), qh = load4(b->qh + 32 * h + l);
+            const uint32_t c[4] = {(q0 & m4) | (qh & m2) << 4, (q1 & m4) | (qh >> 2 & m2) << 4,
+                                   (q0 >> 4 & m4) | (qh >> 4 & m2) << 4, (q1 >> 4 & m4) | (qh >> 6 & m2) << 4};
+            for (int t = 0; t < 4; t++) memcpy(code + 128 * h + 32 * t + l, &c[t], 4);
         }
 }
 
@@ -250,6 +271,37 @@ static void q6_pack_codes(const uint8_t *const rows[X16], uint8_t *codes) {
     }
 }
 
+/* The byte layout (x16_q6k_bytes, top of the file): chunk m (A B C) of scale j, lane r, byte i. */
+static void q6b_pack_codes(const uint8_t *const rows[X16], uint8_t *codes) {
+    const uint32_t m2 = 0x03030303u;
+    for (int r = 0; r < X16; r++) {
+        uint8_t code[256];
+        q6_codes((const block_q6_K *)rows[r], code);
+        for (int j = 0; j < 16; j++) {
+            const uint32_t top = load4(code + 16 * j + 12);
+            for (int m = 0; m < 3; m++) {
+                const uint32_t v = load4(code + 16 * j + 4 * m) | (top >> (2 * m) & m2) << 6;
+                memcpy(codes + 192 * j + 64 * m + 4 * r, &v, 4);
+            }
+        }
+    }
+}
+
+static void q6b_unpack_codes(const uint8_t *codes, int r, block_q6_K *b) {
+    uint8_t code[256];
+    for (int j = 0; j < 16; j++)
+        for (int i = 0; i < 4; i++) {
+            uint8_t top = 0;
+            for (int m = 0; m < 3; m++) {
+                const uint8_t v = codes[192 * j + 64 * m + 4 * r + i];
+                code[16 * j + 4 * m + i] = v & 63;
+                top |= (uint8_t)((v >> 6) << (2 * m));
+            }
+            code[16 * j + 12 + i] = top;
+        }
+    q6_set_codes(b, code);
+}
+
 static void q6_unpack_codes(const uint8_t *codes, int r, block_q6_K *b) {
     uint8_t code[256];
     for (int j = 0; j < 16; j++)
@@ -278,7 +330,7 @@ static void pack_block(const x16_format *f, const uint8_t *const rows[X16], uint
     }
     for (int c = 0; c < f->n_chunks; c++, out += X16 * f->unit)
         for (int r = 0; r < X16; r++) copy_n(out + r * f->unit, rows[r] + f->chunk_off[c], f->unit);
-    if (f->type == SLM_DT_Q6_K) q6_pack_codes(rows, out);
+    if (f->type == SLM_DT_Q6_K) (g_q6_bytes ? q6b_pack_codes : q6_pack_codes)(rows, out);
 }
 
 static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t *out) {
@@ -295,7 +347,7 @@ static void unpack_block(const x16_format *f, const uint8_t *in, int r, uint8_t 
         in += X16 * w;
     }
     for (int c = 0; c < f->n_chunks; c++, in += X16 * f->unit) copy_n(out + f->chunk_off[c], in + r * f->unit, f->unit);
-    if (f->type == SLM_DT_Q6_K) q6_unpack_codes(in, r, (block_q6_K *)out);
+    if (f->type == SLM_DT_Q6_K) (g_q6_bytes ? q6b_unpack_codes : q6_unpack_codes)(in, r, (block_q6_K *)out);
 }
 
 void slm_x16_pack(uint32_t type, const void *src, void *dst, size_t row_bytes, int64_t g0, int64_t g1) {
@@ -323,6 +375,20 @@ void slm_x16_unpack_row(uint32_t type, const void *w, size_t row_bytes, int64_t 
 void slm_x16_order_act(uint32_t type, void *act, size_t arb, int64_t n_tok, int64_t k) {
     const int i = format_index(type);
     const x16_format *f = &g_formats[i];
+    if (f->type == SLM_DT_Q6_K && g_q6_bytes) { /* pairs (0, 2), (1, 3), (4, 6) ... of each scale */
+        for (int64_t t = 0; t < n_tok; t++)
+            for (int64_t b = 0; b < k / 256; b++) {
+                block_a16_256 *a = (block_a16_256 *)((uint8_t *)act + (size_t)t * arb) + b;
+                for (int j = 0; j < 16; j++) {
+                    int16_t *q = a->qs + 16 * j, tmp[16];
+                    memcpy(tmp, q, sizeof tmp);
+                    for (int P = 0; P < 8; P++)
+                        for (int w = 0; w < 2; w++) q[2 * P + w] = tmp[4 * (P / 2) + P % 2 + 2 * w];
+                    a->bsums[j] *= -32;
+                }
+            }
+        return;
+    }
     if (f->type == SLM_DT_Q6_K) { /* natural order; bsums[j] = -32 x the codes of pairs 0, 2, 4-7 */
         for (int64_t t = 0; t < n_tok; t++)
             for (int64_t b = 0; b < k / 256; b++) {
@@ -455,7 +521,9 @@ void slm_matmul_x16_multi(const slm_kernels *kt, slm_threadpool *pool, const slm
 /* ---- One token with 8-bit activations ------------------------------------------------------------ */
 
 bool slm_x16_a8_usable(const slm_kernels *kt, uint32_t type, int64_t n_rows, int64_t k) {
-    return kt->mm[type].tok1_a8_x16 && g_formats[format_index(type)].unit == 4 && slm_x16_usable(kt, type, n_rows, k);
+    const int i = format_index(type);
+    return i >= 0 && kt->mm[type].tok1_a8_x16 && (g_formats[i].unit == 4 || (type == SLM_DT_Q6_K && g_q6_bytes)) &&
+           slm_x16_usable(kt, type, n_rows, k);
 }
 
 static size_t a8_block_bytes(uint32_t type) {

@@ -36,6 +36,7 @@
 #include "quant/quant.h"
 
 #define X16 16
+#define Q6K_A8_SCALES 2 /* Q6_K scales per group visit (384 bytes, as the 16-bit tile) */
 #define IQ4_A8_SUBS 2 /* IQ4_XS sub-blocks per group visit (512 bytes, as the 16-bit tile) */
 
 /* 4 activation bytes in every int32 lane. */
@@ -291,7 +292,65 @@ static void iq4_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, in
     avx2_tok1_store(accf, ng, y, ystride);
 }
 
-typedef enum { TK_Q4_0, TK_Q5_0, TK_Q4_K, TK_IQ4_XS } tok1_kind;
+/* Q6_K (the byte layout of kernels_x16.c, x16_q6k_bytes) against Q8_K in natural order: per scale j
+ * and half, the code vectors A & 63, B & 63, C & 63 and x16_q6_fourth are elements 16j + 0-3,
+ * 4-7, 8-11, 12-15, each vpmaddubsw'd with 4 broadcast activation bytes; two products of a lane
+ * are at most 2 x 63 x 128 = 16128, so two vectors share one int16 sum (32256), and the two sums
+ * are widened with the rows' int8 scale as the vpmaddwd multiplier. The codes' -32 is
+ * -32 x sum_j sc_j x bsums[j], gathered with the same multipliers and taken off at the block end;
+ * |int32 sums| <= 16 x 2 x 2 x 32256 x 128 + 32 x 16 x 128 x 2048 < 2^31. */
+static void q6k_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_q8_K *a,
+                        float *y) {
+    const __m256i m63 = _mm256_set1_epi8(63);
+    __m256 accf[AVX2_TOK1_GROUPS][2];
+    avx2_tok1_zero(accf, ng);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i isum[AVX2_TOK1_GROUPS][2], ioff[AVX2_TOK1_GROUPS][2];
+        for (int j = 0; j < ng; j++) isum[j][0] = isum[j][1] = ioff[j][0] = ioff[j][1] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+        for (int jj = 0; jj < 16; jj += Q6K_A8_SCALES) {
+#pragma GCC unroll 1
+            for (int gi = 0; gi < ng; gi++) {
+                const uint8_t *gb = g + (size_t)gi * gstride + (size_t)b * X16_Q6_K_GB;
+                avx2_prefetch_part(gb, X16_Q6_K_GB, jj / Q6K_A8_SCALES, 16 / Q6K_A8_SCALES);
+#pragma GCC unroll 2
+                for (int j = jj; j < jj + Q6K_A8_SCALES; j++) {
+                    const int8_t *aq = a[b].qs + 16 * j;
+                    const __m256i a0 = bcast4(aq), a1 = bcast4(aq + 4), a2 = bcast4(aq + 8), a3 = bcast4(aq + 12);
+                    const __m256i bsv = _mm256_set1_epi32((uint16_t)a[b].bsums[j]);
+                    /* the 16 rows' scale j as int16 pairs (sc, sc): bytes doubled, sign-extended */
+                    const __m128i sc8 = _mm_loadu_si128((const __m128i *)(gb + 32 + 16 * j));
+#pragma GCC unroll 2
+                    for (int h = 0; h < 2; h++) {
+                        const uint8_t *cs = gb + 288 + 192 * j + 32 * h;
+                        const __m256i A = _mm256_loadu_si256((const __m256i *)cs), B = _mm256_loadu_si256((const __m256i *)(cs + 64)),
+                                      C = _mm256_loadu_si256((const __m256i *)(cs + 128));
+                        __m256i s = _mm256_maddubs_epi16(_mm256_and_si256(A, m63), a0);
+                        s = maddubs_add(s, _mm256_and_si256(B, m63), a1);
+                        __m256i t = _mm256_maddubs_epi16(_mm256_and_si256(C, m63), a2);
+                        t = maddubs_add(t, x16_q6_fourth(A, B, C), a3);
+                        const __m256i scp = _mm256_cvtepi8_epi16(h ? _mm_unpackhi_epi8(sc8, sc8) : _mm_unpacklo_epi8(sc8, sc8));
+                        isum[gi][h] = _mm256_add_epi32(isum[gi][h], _mm256_add_epi32(_mm256_madd_epi16(s, scp), _mm256_madd_epi16(t, scp)));
+                        ioff[gi][h] = _mm256_add_epi32(ioff[gi][h], _mm256_madd_epi16(scp, bsv));
+                    }
+                }
+            }
+        }
+        const __m256 ad = _mm256_set1_ps(a[b].d);
+        for (int j = 0; j < ng; j++) {
+            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * X16_Q6_K_GB;
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
+                const __m256i v = _mm256_sub_epi32(isum[j][h], _mm256_slli_epi32(ioff[j][h], 5));
+                accf[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(d, ad), accf[j][h]);
+            }
+        }
+    }
+    avx2_tok1_store(accf, ng, y, ystride);
+}
+
+typedef enum { TK_Q4_0, TK_Q5_0, TK_Q4_K, TK_IQ4_XS, TK_Q6_K } tok1_kind;
 
 /* The rows of the tile in sets of groups (avx2_tok1_next). */
 static inline __attribute__((always_inline)) void tok1_a8(tok1_kind kind, int64_t k, const void *w, size_t wrb,
@@ -308,6 +367,7 @@ static inline __attribute__((always_inline)) void tok1_a8(tok1_kind kind, int64_
         case TK_Q5_0: q4_a8_tok1(A8_Q5_0, k / 32, g, gs, st.n, ys, act, yg); break;
         case TK_Q4_K: q4k_a8_tok1(k / 256, g, gs, st.n, ys, act, yg); break;
         case TK_IQ4_XS: iq4_a8_tok1(k / 256, g, gs, st.n, ys, act, yg); break;
+        case TK_Q6_K: q6k_a8_tok1(k / 256, g, gs, st.n, ys, act, yg); break;
         }
     }
 }
@@ -336,9 +396,16 @@ static void tok1_a8_iq4_xs(int64_t k, const void *w, size_t wrb, int64_t n_rows,
     tok1_a8(TK_IQ4_XS, k, w, wrb, n_rows, act, y);
 }
 
+static void tok1_a8_q6_K(int64_t k, const void *w, size_t wrb, int64_t n_rows, const void *act, size_t arb,
+                         int64_t n_tok, float *y, int64_t ldy) {
+    (void)arb, (void)n_tok, (void)ldy;
+    tok1_a8(TK_Q6_K, k, w, wrb, n_rows, act, y);
+}
+
 void kernels_fill_x16_a8_avx2(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_0].tok1_a8_x16 = tok1_a8_q4_0;
     kt->mm[SLM_DT_Q5_0].tok1_a8_x16 = tok1_a8_q5_0;
     kt->mm[SLM_DT_Q4_K].tok1_a8_x16 = tok1_a8_q4_K;
     kt->mm[SLM_DT_IQ4_XS].tok1_a8_x16 = tok1_a8_iq4_xs;
+    kt->mm[SLM_DT_Q6_K].tok1_a8_x16 = tok1_a8_q6_K;
 }

@@ -278,6 +278,7 @@ void kernels_fill_x16_avx2(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_0].gemm16_x16 = gemm16_x16_q4_0;
     kt->mm[SLM_DT_Q8_0].gemm16_x16 = gemm16_x16_q8_0;
     kt->mm[SLM_DT_Q5_0].gemm16_x16 = gemm16_x16_q5_0;
+    kt->x16_q6k_bytes = true; /* Q6_K's tiles here read the byte layout (kernels_x16.c) */
     kernels_fill_x16_kq_avx2(kt);
     kernels_fill_x16_a8_avx2(kt);
 }

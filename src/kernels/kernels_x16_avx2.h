@@ -11,6 +11,7 @@
 #define X16_Q4_0_GB 288  /* group-block bytes: 16 x sizeof(block_q4_0) */
 #define X16_Q5_0_GB 352  /* d, the permuted fifth bits (16 x 4 bytes), 4 nibble chunks */
 #define X16_Q4_K_GB 2304 /* d, dmin (32 bytes each), 12 x 16 scale bytes, codes */
+#define X16_Q6_K_GB 3360   /* d (32 bytes), 16 x 16 scale bytes, codes */
 #define X16_IQ4_XS_GB 2176 /* d, scales_h (32 bytes each), 4 x 16 scales_l bytes, codes */
 
 /* acc[h] (rows 8h .. 8h + 7) += s[h] x the rows' fp16 scales (the group-block's first field) x d. */
@@ -22,6 +23,15 @@ static inline __attribute__((always_inline)) void x16_block_end(const uint8_t *g
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
         acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h]), _mm256_mul_ps(dw, vd), acc[h]);
     }
+}
+
+/* Q6_K in bytes (kernels_x16.c, x16_q6k_bytes): the fourth code vector of a scale from the top 2
+ * bits of each byte of its chunks A, B, C (bits 0-1, 2-3, 4-5 of the code). The 16-bit shifts
+ * move a neighbour byte's bits in; the masks keep only the byte's own. */
+static inline __m256i x16_q6_fourth(__m256i A, __m256i B, __m256i C) {
+    return _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(A, 6), _mm256_set1_epi8(0x03)),
+                                           _mm256_and_si256(_mm256_srli_epi16(B, 4), _mm256_set1_epi8(0x0C))),
+                           _mm256_and_si256(_mm256_srli_epi16(C, 2), _mm256_set1_epi8(0x30)));
 }
 
 /* Q4_K: the 6-bit scales and mins of 16 rows (get_scale_min_k4 on 16 rows at once), as bytes. */

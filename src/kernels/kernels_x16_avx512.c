@@ -569,6 +569,7 @@ void kernels_fill_x16_avx512(slm_kernels *kt) {
     kt->mm[SLM_DT_Q4_K].gemm16_x16 = gemm16_x16_q4_K;
     kt->mm[SLM_DT_IQ4_XS].gemm16_x16 = gemm16_x16_iq4_xs;
     kt->mm[SLM_DT_Q6_K].gemm16_x16 = gemm16_x16_q6_K;
+    kt->x16_q6k_bytes = false; /* the 16-bit pair layout (the table was copied from AVX2's) */
     /* The AVX2 8-bit one-token tiles the table was copied with are not used here: these 16-bit
      * tiles already do 32 products per vpdpwssd, and the trade has not been measured on an
      * AVX-512 CPU (SLM_ACT_AUTO then stays 16-bit throughout). */

@@ -157,10 +157,10 @@ static void q4k_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64
 
 /* ---- Q6_K ---------------------------------------------------------------------------------------
  * Group-block (3360 bytes): d, the 16 int8 scales (16 rows each), then per 16-element scale j
- * three chunks D0 D1 D2 in the bit layout of kernels_x16.c (pair P = elements 16j + 2P, + 1):
- * pairs 0, 2, 4 are D & 63, 1 and 3 D & 0xFC00 ((code - 32) x 1024), 5 D2 & 0x0FC0 (64 x code),
- * 6 and 7 (D0 / D1 & 0x03C0) | (D2 >> 2 / D2 >> 4 & 0x0C00) (64 x code). The -32 of the
- * unsigned codes comes in bsums[j] (-32 x their activation sum, slm_x16_order_act). */
+ * three chunks A B C in the byte layout of kernels_x16.c (x16_q6k_bytes): pairs 0-5 are one AND
+ * (or a shift and an AND) of A, B or C, pairs 6 and 7 the two bytes of the gathered fourth code
+ * vector. All codes are unsigned; their -32 comes in bsums[j] (-32 x the scale's activation sum,
+ * slm_x16_order_act). The 8-bit one-token tile over the same layout: kernels_x16_a8_avx2.c. */
 #define Q6_K_GB 3360
 
 /* Scale j of half h of 16 rows (int8), as floats. */
@@ -168,25 +168,20 @@ static inline __m256 q6_scale(const uint8_t *gb, int j, int h) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(gb + 32 + 16 * j + 8 * h))));
 }
 
-/* Pair P of a scale's chunks (one half) as plain codes; 1 and 3 signed (code - 32). */
-static inline __attribute__((always_inline)) __m256i q6_word(__m256i D0, __m256i D1, __m256i D2, int P) {
-    const __m256i m63 = _mm256_set1_epi16(63), m15 = _mm256_set1_epi16(15), m48 = _mm256_set1_epi16(48);
-    switch (P) {
-    case 0: return _mm256_and_si256(D0, m63);
-    case 1: return _mm256_srai_epi16(D0, 10);
-    case 2: return _mm256_and_si256(D1, m63);
-    case 3: return _mm256_srai_epi16(D1, 10);
-    case 4: return _mm256_and_si256(D2, m63);
-    case 5: return _mm256_and_si256(_mm256_srli_epi16(D2, 6), m63);
-    case 6: return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(D0, 6), m15), _mm256_and_si256(_mm256_srli_epi16(D2, 8), m48));
-    default: return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(D1, 6), m15), _mm256_and_si256(_mm256_srli_epi16(D2, 10), m48));
+/* Pair P of a scale's chunks (one half, 8 rows) as int16 codes: the low or high bytes of A, B, C
+ * and of the fourth code vector (kernels_x16_avx2.h, x16_q6_fourth). */
+static inline __attribute__((always_inline)) __m256i q6_word(__m256i A, __m256i B, __m256i C, int P) {
+    const __m256i m63 = _mm256_set1_epi16(63);
+    const __m256i x = P < 2 ? A : P < 4 ? B : C;
+    if (P >= 6) {
+        const __m256i D = x16_q6_fourth(A, B, C);
+        return P == 6 ? _mm256_and_si256(D, _mm256_set1_epi16(0x00FF)) : _mm256_srli_epi16(D, 8);
     }
+    return P % 2 ? _mm256_and_si256(_mm256_srli_epi16(x, 8), m63) : _mm256_and_si256(x, m63);
 }
 
-/* 16 rows x one token: pairs kept scaled where that saves shifts (1, 3: x 1024; 5-7: x 64). */
+/* 16 rows x one token. */
 static void q6k_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_a16_256 *a, float *y) {
-    const __m256i m63 = _mm256_set1_epi16(63), m10 = _mm256_set1_epi16((short)0xFC00), m6 = _mm256_set1_epi16(0x0FC0),
-                  lo4 = _mm256_set1_epi16(0x03C0), hi2 = _mm256_set1_epi16(0x0C00);
     __m256 accf[AVX2_TOK1_GROUPS][2];
     avx2_tok1_zero(accf, ng);
     for (int64_t b = 0; b < nb; b++) {
@@ -204,21 +199,15 @@ static void q6k_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64
 #pragma GCC unroll 2
                     for (int h = 0; h < 2; h++) {
                         const uint8_t *cs = gb + 288 + 192 * j + 32 * h;
-                        const __m256i D0 = _mm256_loadu_si256((const __m256i *)cs), D1 = _mm256_loadu_si256((const __m256i *)(cs + 64)),
-                                      D2 = _mm256_loadu_si256((const __m256i *)(cs + 128));
-                        __m256i s0 = _mm256_set1_epi32(a[b].bsums[j]);
-                        s0 = madd_add(s0, _mm256_and_si256(D0, m63), bcast32(ap));
-                        s0 = madd_add(s0, _mm256_and_si256(D1, m63), bcast32(ap + 4));
-                        s0 = madd_add(s0, _mm256_and_si256(D2, m63), bcast32(ap + 8));
-                        __m256i s10 = _mm256_madd_epi16(_mm256_and_si256(D0, m10), bcast32(ap + 2));
-                        s10 = madd_add(s10, _mm256_and_si256(D1, m10), bcast32(ap + 6));
-                        __m256i s6 = _mm256_madd_epi16(_mm256_and_si256(D2, m6), bcast32(ap + 10));
-                        s6 = madd_add(s6, _mm256_or_si256(_mm256_and_si256(D0, lo4), _mm256_and_si256(_mm256_srli_epi16(D2, 2), hi2)),
-                                      bcast32(ap + 12));
-                        s6 = madd_add(s6, _mm256_or_si256(_mm256_and_si256(D1, lo4), _mm256_and_si256(_mm256_srli_epi16(D2, 4), hi2)),
-                                      bcast32(ap + 14));
-                        const __m256i X = _mm256_add_epi32(_mm256_add_epi32(s0, _mm256_srai_epi32(s6, 6)), _mm256_srai_epi32(s10, 10));
-                        sb[gi][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(X), q6_scale(gb, j, h), sb[gi][h]);
+                        const __m256i A = _mm256_loadu_si256((const __m256i *)cs), B = _mm256_loadu_si256((const __m256i *)(cs + 64)),
+                                      C = _mm256_loadu_si256((const __m256i *)(cs + 128));
+                        __m256i s0 = _mm256_set1_epi32(a[b].bsums[j]), s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+                        for (int P = 0; P < 8; P += 2) {
+                            s0 = madd_add(s0, q6_word(A, B, C, P), bcast32(ap + 2 * P));
+                            s1 = madd_add(s1, q6_word(A, B, C, P + 1), bcast32(ap + 2 * P + 2));
+                        }
+                        sb[gi][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), q6_scale(gb, j, h), sb[gi][h]);
                     }
                 }
             }
@@ -248,14 +237,14 @@ static inline __attribute__((always_inline)) void q6k_tile(const int NT, int64_t
 #pragma GCC unroll 1
             for (int j = 0; j < 16; j++) {
                 const uint8_t *cs = gb + 288 + 192 * j + 32 * h;
-                const __m256i D0 = _mm256_loadu_si256((const __m256i *)cs), D1 = _mm256_loadu_si256((const __m256i *)(cs + 64)),
-                              D2 = _mm256_loadu_si256((const __m256i *)(cs + 128));
+                const __m256i A = _mm256_loadu_si256((const __m256i *)cs), B = _mm256_loadu_si256((const __m256i *)(cs + 64)),
+                              C = _mm256_loadu_si256((const __m256i *)(cs + 128));
                 __m256i acc[NT_MAX];
 #pragma GCC unroll 4
                 for (int t = 0; t < NT; t++) acc[t] = _mm256_set1_epi32(ab[t]->bsums[j]);
 #pragma GCC unroll 8
                 for (int P = 0; P < 8; P++) {
-                    const __m256i w = q6_word(D0, D1, D2, P);
+                    const __m256i w = q6_word(A, B, C, P);
 #pragma GCC unroll 4
                     for (int t = 0; t < NT; t++) acc[t] = madd_add(acc[t], w, bcast32(ab[t]->qs + 16 * j + 2 * P));
                 }
