@@ -62,9 +62,9 @@ typedef bool (*slm_abort_fn)(void *user);
 /* Activation precision of the matmuls with quantized weights (float weights always multiply
  * float32 activations).
  *   SLM_ACT_AUTO (default): 16-bit activations, except one-token steps (generation) of the
- *     4-bit weight types that have an 8-bit one-token tile (Q4_0, Q5_0, Q4_K, IQ4_XS on AVX2),
+ *     weight types that have an 8-bit one-token tile (Q4_0, Q5_0, Q4_K, Q6_K, IQ4_XS on AVX2),
  *     which take llama.cpp's 8-bit activations: there the 16-bit tiles are arithmetic-bound and
- *     the 8-bit ones ~1.5-1.7x faster. Prompt logits stay at SLM_ACT_16's precision; generation
+ *     the 8-bit ones ~1.1-1.7x faster. Prompt logits stay at SLM_ACT_16's precision; generation
  *     steps are never less precise than llama.cpp's.
  *   SLM_ACT_16: 16-bit activations (~15 bits per block of 32 / 256) against the exact integer
  *     weights everywhere: ~100x closer to the exact product than llama.cpp.

@@ -42,7 +42,7 @@ static void usage(FILE *f) {
             "  -ub N           tokens per forward pass (default 512)\n"
             "  --kv TYPE       KV cache type: f16 (default), f32, q8_0\n"
             "  --act MODE      activation precision: auto (default: 16-bit, llama.cpp's 8-bit for\n"
-            "                  one-token steps of Q4_0/Q5_0/Q4_K/IQ4_XS), 16 (16-bit everywhere), 8\n"
+            "                  one-token steps of Q4_0/Q5_0/Q4_K/Q6_K/IQ4_XS), 16 (16-bit everywhere), 8\n"
             "                  (llama.cpp's 8-bit), 8x2 (8-bit plus its residual)\n"
             "  --json          print a JSON array (llama-bench -o json fields)\n");
 }

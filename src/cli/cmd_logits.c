@@ -29,7 +29,7 @@ static void usage(FILE *f) {
             "  --kv TYPE         KV cache type: f16 (default), f32, q8_0\n"
             "  --exact           reference path: exact dequantization, float32 math, f32 KV cache\n"
             "  --act MODE        activation precision of the production path: auto (default: 16-bit,\n"
-            "                    llama.cpp's 8-bit for one-token steps of Q4_0/Q5_0/Q4_K/IQ4_XS), 16 (16-bit\n"
+            "                    llama.cpp's 8-bit for one-token steps of Q4_0/Q5_0/Q4_K/Q6_K/IQ4_XS), 16 (16-bit\n"
             "                    everywhere), 8 (llama.cpp's 8-bit), 8x2 (8-bit plus its residual)\n"
             "  --last-f32 FILE   write the full last-position logits (float32 little-endian)\n"
             "  -b, --ubatch N    tokens per forward pass (default 256)\n"

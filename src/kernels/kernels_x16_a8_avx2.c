@@ -221,20 +221,21 @@ static inline __m256i iq4_scale_pairs(const uint8_t *gb, int s, int h) {
     return _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(sc, 16));
 }
 
+/* IQ4_NL's values as 15 q - 127 + r(q), r in 0..18: the nibble q itself is the unsigned
+ * vpmaddubsw operand of the linear part, and only the small remainder needs a lookup. */
+static const int8_t k_iq4_rest[16] = {0, 8, 14, 17, 18, 17, 15, 12, 8, 5, 2, 0, 0, 1, 6, 15};
+
 /* 16 rows x one token, IQ4_XS against Q8_K. The looked-up values v are signed, which vpmaddubsw
- * takes only on its second operand; v + 128 = 16 H + L with H, L in 0..15 (two 16-byte tables, one
- * vpshufb each), so sum a v = 16 sum a H + sum a L - 128 sum a: the H and L products of a sub-block
- * and half stay in two int16 sums (8 x 2 x 15 x 127 = 30480 at most), widened once with 16 sc and sc
- * as the vpmaddwd multipliers; the -128 sum a term from Q8_K's bsums at the block's end. Against
- * the 16-bit tile (2048 x 2048, 1 thread, 4 alternating runs): in cache 12.2-14.6 -> 14.8-16.0 GB/s,
- * from memory (512 MiB ring) median 6.8-10.9 -> 10.3-10.4. llvm-mca (znver3) puts it at the four
- * vector pipes: 2 x 4 vpshufb + 4 vpmaddubsw per 128 weights. */
+ * takes only on its second operand; with v = 15 q - 127 + r(q) (k_iq4_rest), sum a v =
+ * 15 sum a q + sum a r - 127 sum a: per sub-block and half, the q products in one int16 sum (8 x 2
+ * x 15 x 128 = 30720 at most) and the r products of the low and of the high nibbles in two
+ * (4 x 2 x 18 x 128 = 18432), widened once with 15 sc and sc as the vpmaddwd multipliers; the
+ * -127 sum a term from Q8_K's bsums at the block's end. One vpshufb per 32 products (the split of
+ * v + 128 into two looked-up nibbles took two). */
 static void iq4_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, int64_t ystride, const block_q8_K *a,
                         float *y) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i u = _mm256_xor_si256(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues_iq4nl)),
-                                       _mm256_set1_epi8((char)0x80));
-    const __m256i tabh = _mm256_and_si256(_mm256_srli_epi16(u, 4), m4), tabl = _mm256_and_si256(u, m4);
+    const __m256i tabr = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)k_iq4_rest));
     __m256 accf[AVX2_TOK1_GROUPS][2];
     avx2_tok1_zero(accf, ng);
     for (int64_t b = 0; b < nb; b++) {
@@ -250,9 +251,9 @@ static void iq4_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, in
                 for (int s = ss; s < ss + IQ4_A8_SUBS; s++) {
                     const int8_t *aq = a[b].qs + 32 * s;
                     const uint8_t *cs = gb + 128 + 256 * s;
-                    __m256i sh[2], sl[2];
+                    __m256i sq[2], rl[2], rh[2];
 #pragma GCC unroll 2
-                    for (int h = 0; h < 2; h++) sh[h] = sl[h] = _mm256_setzero_si256();
+                    for (int h = 0; h < 2; h++) sq[h] = rl[h] = rh[h] = _mm256_setzero_si256();
 #pragma GCC unroll 4
                     for (int q = 0; q < 4; q++) {
                         const __m256i alo = bcast4(aq + 8 * q), ahi = bcast4(aq + 8 * q + 4);
@@ -260,10 +261,10 @@ static void iq4_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, in
                         for (int h = 0; h < 2; h++) {
                             const __m256i c = _mm256_loadu_si256((const __m256i *)(cs + 64 * q + 32 * h));
                             const __m256i lo = _mm256_and_si256(c, m4), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
-                            sh[h] = maddubs_add(sh[h], _mm256_shuffle_epi8(tabh, lo), alo);
-                            sl[h] = maddubs_add(sl[h], _mm256_shuffle_epi8(tabl, lo), alo);
-                            sh[h] = maddubs_add(sh[h], _mm256_shuffle_epi8(tabh, hi), ahi);
-                            sl[h] = maddubs_add(sl[h], _mm256_shuffle_epi8(tabl, hi), ahi);
+                            sq[h] = maddubs_add(sq[h], lo, alo);
+                            rl[h] = maddubs_add(rl[h], _mm256_shuffle_epi8(tabr, lo), alo);
+                            sq[h] = maddubs_add(sq[h], hi, ahi);
+                            rh[h] = maddubs_add(rh[h], _mm256_shuffle_epi8(tabr, hi), ahi);
                         }
                     }
                     const int16_t *bs = a[b].bsums + 2 * s;
@@ -271,8 +272,9 @@ static void iq4_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, in
 #pragma GCC unroll 2
                     for (int h = 0; h < 2; h++) {
                         const __m256i scp = iq4_scale_pairs(gb, s, h);
-                        isum[j][h] = _mm256_add_epi32(isum[j][h], _mm256_add_epi32(_mm256_madd_epi16(sh[h], _mm256_slli_epi16(scp, 4)),
-                                                                                   _mm256_madd_epi16(sl[h], scp)));
+                        const __m256i r = _mm256_add_epi32(_mm256_madd_epi16(rl[h], scp), _mm256_madd_epi16(rh[h], scp));
+                        const __m256i sc15 = _mm256_sub_epi16(_mm256_slli_epi16(scp, 4), scp);
+                        isum[j][h] = _mm256_add_epi32(isum[j][h], _mm256_add_epi32(_mm256_madd_epi16(sq[h], sc15), r));
                         ioff[j][h] = _mm256_add_epi32(ioff[j][h], _mm256_madd_epi16(scp, bsv));
                     }
                 }
@@ -284,8 +286,8 @@ static void iq4_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, in
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
-                const __m256i t = _mm256_sub_epi32(isum[j][h], _mm256_slli_epi32(ioff[j][h], 7));
-                accf[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(d, ad), accf[j][h]);
+                const __m256i off = _mm256_sub_epi32(_mm256_slli_epi32(ioff[j][h], 7), ioff[j][h]); /* 127 x */
+                accf[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[j][h], off)), _mm256_mul_ps(d, ad), accf[j][h]);
             }
         }
     }

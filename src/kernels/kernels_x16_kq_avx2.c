@@ -21,7 +21,9 @@
  * Measured (bench_kernels -t 1 -k 2048 -n 8192 -p 128 -i avx2, 2-core AMD EPYC (Zen 4 class),
  * min of 2-3 runs; row = the row-layout gemm16 of kernels_a16_kq_avx2.c), tg ms / pp GFLOP/s:
  *   Q4_K    row 0.774 / 57.8   x16 0.353 / 132
- *   Q6_K    row 0.737 / 70.7   x16 0.435 / 125 (bit layout of kernels_x16.c; the nibble layout before: 0.514 / 111)
+ *   Q6_K    row 0.737 / 70.7   x16 0.435 / 125 (the AVX-512 tables' bit layout; since replaced here by the byte
+ *           layout, whose 16-bit tiles measured 19.4-20.2 against 20.3-21.8 GB/s one token in cache on Zen 3,
+ *           for the 8-bit one-token tile's 27.6-28.7)
  *   IQ4_XS  row 0.965 / 61.2   x16 0.485 / 119.6
  */
 #include <immintrin.h>
