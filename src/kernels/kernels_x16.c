@@ -38,9 +38,9 @@
  * The AVX2 tables read Q6_K in bytes instead (x16_q6k_bytes; vpmaddubsw multiplies bytes, and AVX2
  * has no vpdpwssd for the pairs): chunks A B C at the same places, lane r of each holding 4 bytes,
  * byte i of A / B / C = code of element 16j + i / 16j + 4 + i / 16j + 8 + i in its low 6 bits and
- * 2 bits of the code of element 16j + 12 + i in its top 2 (A: bits 0-1, B: 2-3, C: 4-5). One AND
- * per chunk gives three vectors of codes, and (A >> 6 & 3) | (B >> 4 & 12) | (C >> 2 & 48) the
- * fourth, all four in natural element order (the 8-bit activations need no reordering). The 16-bit
+ * 2 bits of the code of element 16j + 12 + i in its top 2 (A: bits 4-5, B: 2-3, C: 0-1). One AND
+ * per chunk gives three vectors of codes, and ((((C & 0xC0) >> 2 | (B & 0xC0)) >> 2) | (A & 0xC0)) >> 2
+ * the fourth (one mask constant), all four in natural element order (the 8-bit activations need no reordering). The 16-bit
  * tiles split each byte vector into words (x & 0x3F, x >> 8 & 0x3F): pair P of scale j is elements
  * 16j + 4 (P / 2) + P % 2 + {0, 2}, and all 16 codes are unsigned, so bsums[j] = -32 x their
  * activation sum. Which one is in use follows the active table (slm_kernels_get) at first use. */
@@ -280,7 +280,7 @@ static void q6b_pack_codes(const uint8_t *const rows[X16], uint8_t *codes) {
         for (int j = 0; j < 16; j++) {
             const uint32_t top = load4(code + 16 * j + 12);
             for (int m = 0; m < 3; m++) {
-                const uint32_t v = load4(code + 16 * j + 4 * m) | (top >> (2 * m) & m2) << 6;
+                const uint32_t v = load4(code + 16 * j + 4 * m) | (top >> (4 - 2 * m) & m2) << 6;
                 memcpy(codes + 192 * j + 64 * m + 4 * r, &v, 4);
             }
         }
@@ -295,7 +295,7 @@ static void q6b_unpack_codes(const uint8_t *codes, int r, block_q6_K *b) {
             for (int m = 0; m < 3; m++) {
                 const uint8_t v = codes[192 * j + 64 * m + 4 * r + i];
                 code[16 * j + 4 * m + i] = v & 63;
-                top |= (uint8_t)((v >> 6) << (2 * m));
+                top |= (uint8_t)((v >> 6) << (4 - 2 * m));
             }
             code[16 * j + 12 + i] = top;
         }

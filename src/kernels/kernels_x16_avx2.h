@@ -26,12 +26,13 @@ static inline __attribute__((always_inline)) void x16_block_end(const uint8_t *g
 }
 
 /* Q6_K in bytes (kernels_x16.c, x16_q6k_bytes): the fourth code vector of a scale from the top 2
- * bits of each byte of its chunks A, B, C (bits 0-1, 2-3, 4-5 of the code). The 16-bit shifts
- * move a neighbour byte's bits in; the masks keep only the byte's own. */
+ * bits of each byte of its chunks A, B, C (bits 4-5, 2-3, 0-1 of the code), Horner-style with one
+ * mask: only bits 6-7 of each byte are kept before the 16-bit shifts, so nothing crosses into the
+ * neighbour byte, and every byte of the result is a 6-bit code. */
 static inline __m256i x16_q6_fourth(__m256i A, __m256i B, __m256i C) {
-    return _mm256_or_si256(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(A, 6), _mm256_set1_epi8(0x03)),
-                                           _mm256_and_si256(_mm256_srli_epi16(B, 4), _mm256_set1_epi8(0x0C))),
-                           _mm256_and_si256(_mm256_srli_epi16(C, 2), _mm256_set1_epi8(0x30)));
+    const __m256i top = _mm256_set1_epi8((char)0xC0);
+    const __m256i cb = _mm256_or_si256(_mm256_srli_epi16(_mm256_and_si256(C, top), 2), _mm256_and_si256(B, top));
+    return _mm256_srli_epi16(_mm256_or_si256(_mm256_srli_epi16(cb, 2), _mm256_and_si256(A, top)), 2);
 }
 
 /* Q4_K: the 6-bit scales and mins of 16 rows (get_scale_min_k4 on 16 rows at once), as bytes. */

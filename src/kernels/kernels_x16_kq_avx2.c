@@ -177,7 +177,7 @@ static inline __attribute__((always_inline)) __m256i q6_word(__m256i A, __m256i 
     const __m256i x = P < 2 ? A : P < 4 ? B : C;
     if (P >= 6) {
         const __m256i D = x16_q6_fourth(A, B, C);
-        return P == 6 ? _mm256_and_si256(D, _mm256_set1_epi16(0x00FF)) : _mm256_srli_epi16(D, 8);
+        return P == 6 ? _mm256_and_si256(D, m63) : _mm256_srli_epi16(D, 8); /* D's bytes are codes */
     }
     return P % 2 ? _mm256_and_si256(_mm256_srli_epi16(x, 8), m63) : _mm256_and_si256(x, m63);
 }
