@@ -1,6 +1,6 @@
 /* AVX2 one-token tiles over 16-row interleaved weights with llama.cpp's 8-bit activations
- * (slm_matmul_x16_multi_a8, kernels.h): Q4_0 and Q5_0 against Q8_0 codes, Q4_K and IQ4_XS against
- * Q8_K.
+ * (slm_matmul_x16_multi_a8, kernels.h): Q4_0 and Q5_0 against Q8_0 codes, Q4_K, IQ4_XS and Q6_K (in
+ * the AVX2 tables' byte layout, kernels_x16.c) against Q8_K.
  *
  * Why: with 16-bit activations a 4-bit pair costs a decode, a broadcast, a vpmaddwd and a vpaddd
  * for 2 products per row (AVX2 has no vpdpwssd), and at one thread those tiles are
@@ -20,11 +20,12 @@
  * Like the 16-bit one-token tiles, each call works on up to AVX2_TOK1_GROUPS groups 64 KiB or more
  * apart (avx2_tok1_next, kernels_avx2_common.h), Q4_K one 64-element chunk per group visit.
  *
- * IQ4_XS: its looked-up values are signed; the tile splits value + 128 into two nibble tables
- * (iq4_a8_tok1). A sign-trick version (|w| and the activations with w's sign, two vpsignb, a
- * widening vpmaddwd per product vector) was measured first and dropped: ~5% in cache, nothing clear
- * from memory. Not here: Q6_K and Q8_0. Their packed layouts are built for 16-bit pairs (gathering
- * Q6_K's codes into bytes costs what the 16-bit tile spends), and Q8_0 needs the sign trick. */
+ * IQ4_XS: its looked-up values are signed; the tile takes them as a linear part in the nibble plus a
+ * small unsigned remainder (iq4_a8_tok1). A sign-trick version (|w| and the activations with w's
+ * sign, two vpsignb, a widening vpmaddwd per product vector) was measured first and dropped: ~5% in
+ * cache, nothing clear from memory. Q6_K: only over its byte layout (the 16-bit pair layout of the
+ * AVX-512 tables needs as many ops to gather bytes as the 16-bit tile spends). Not here: Q8_0 (signed
+ * codes: the sign trick again, and its 16-bit tile is not arithmetic-bound: ~40 GB/s in cache). */
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
