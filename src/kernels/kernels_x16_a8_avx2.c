@@ -222,6 +222,23 @@ static inline __m256i iq4_scale_pairs(const uint8_t *gb, int s, int h) {
     return _mm256_or_si256(_mm256_and_si256(sc, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(sc, 16));
 }
 
+/* The end of a block for tiles that keep an int32 sum and an offset count per row (IQ4_XS, Q6_K):
+ * acc[j][h] += (isum - off_mul x ioff) x the rows' fp16 scales (the group-block's first field) x d. */
+static inline void a8_block_end(const uint8_t *gb0, size_t gstride, int ng, __m256i isum[][2], __m256i ioff[][2],
+                                int off_mul, float d, __m256 acc[][2]) {
+    const __m256 ad = _mm256_set1_ps(d);
+    const __m256i mul = _mm256_set1_epi32(off_mul);
+    for (int j = 0; j < ng; j++) {
+        const uint8_t *gb = gb0 + (size_t)j * gstride;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
+            const __m256i v = _mm256_sub_epi32(isum[j][h], _mm256_mullo_epi32(ioff[j][h], mul));
+            acc[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(dw, ad), acc[j][h]);
+        }
+    }
+}
+
 /* IQ4_NL's values as 15 q - 127 + r(q), r in 0..18: the nibble q itself is the unsigned
  * vpmaddubsw operand of the linear part, and only the small remainder needs a lookup. */
 static const int8_t k_iq4_rest[16] = {0, 8, 14, 17, 18, 17, 15, 12, 8, 5, 2, 0, 0, 1, 6, 15};
@@ -281,16 +298,7 @@ static void iq4_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, in
                 }
             }
         }
-        const __m256 ad = _mm256_set1_ps(a[b].d);
-        for (int j = 0; j < ng; j++) {
-            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * X16_IQ4_XS_GB;
-#pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) {
-                const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
-                const __m256i off = _mm256_sub_epi32(_mm256_slli_epi32(ioff[j][h], 7), ioff[j][h]); /* 127 x */
-                accf[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[j][h], off)), _mm256_mul_ps(d, ad), accf[j][h]);
-            }
-        }
+        a8_block_end(g + (size_t)b * X16_IQ4_XS_GB, gstride, ng, isum, ioff, 127, a[b].d, accf);
     }
     avx2_tok1_store(accf, ng, y, ystride);
 }
@@ -339,16 +347,7 @@ static void q6k_a8_tok1(int64_t nb, const uint8_t *g, size_t gstride, int ng, in
                 }
             }
         }
-        const __m256 ad = _mm256_set1_ps(a[b].d);
-        for (int j = 0; j < ng; j++) {
-            const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * X16_Q6_K_GB;
-#pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) {
-                const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(gb + 16 * h)));
-                const __m256i v = _mm256_sub_epi32(isum[j][h], _mm256_slli_epi32(ioff[j][h], 5));
-                accf[j][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(d, ad), accf[j][h]);
-            }
-        }
+        a8_block_end(g + (size_t)b * X16_Q6_K_GB, gstride, ng, isum, ioff, 32, a[b].d, accf);
     }
     avx2_tok1_store(accf, ng, y, ystride);
 }
