@@ -148,6 +148,11 @@ static void formats_init(void) {
         if (f->unit != 4) {
             for (int e = 0; e < f->elems; e++) g_perm[i][e] = (uint16_t)e;
             for (int u = 0; u < f->elems / 4; u++) g_perm8[i][u] = (uint8_t)u; /* Q6_K bytes: natural */
+            if (f->type == SLM_DT_Q6_K && g_q6_bytes) /* pairs (0, 2), (1, 3), (4, 6) ... of each scale */
+                for (int e = 0; e < f->elems; e++) {
+                    const int P = (e % 16) / 2, w = e % 2;
+                    g_perm[i][e] = (uint16_t)(16 * (e / 16) + 4 * (P / 2) + P % 2 + 2 * w);
+                }
             continue;
         }
         for (int c = 0; c < f->n_chunks; c++)
@@ -375,21 +380,7 @@ void slm_x16_unpack_row(uint32_t type, const void *w, size_t row_bytes, int64_t 
 void slm_x16_order_act(uint32_t type, void *act, size_t arb, int64_t n_tok, int64_t k) {
     const int i = format_index(type);
     const x16_format *f = &g_formats[i];
-    if (f->type == SLM_DT_Q6_K && g_q6_bytes) { /* pairs (0, 2), (1, 3), (4, 6) ... of each scale */
-        for (int64_t t = 0; t < n_tok; t++)
-            for (int64_t b = 0; b < k / 256; b++) {
-                block_a16_256 *a = (block_a16_256 *)((uint8_t *)act + (size_t)t * arb) + b;
-                for (int j = 0; j < 16; j++) {
-                    int16_t *q = a->qs + 16 * j, tmp[16];
-                    memcpy(tmp, q, sizeof tmp);
-                    for (int P = 0; P < 8; P++)
-                        for (int w = 0; w < 2; w++) q[2 * P + w] = tmp[4 * (P / 2) + P % 2 + 2 * w];
-                    a->bsums[j] *= -32;
-                }
-            }
-        return;
-    }
-    if (f->type == SLM_DT_Q6_K) { /* natural order; bsums[j] = -32 x the codes of pairs 0, 2, 4-7 */
+    if (f->type == SLM_DT_Q6_K && !g_q6_bytes) { /* natural order; bsums[j] = -32 x the codes of pairs 0, 2, 4-7 */
         for (int64_t t = 0; t < n_tok; t++)
             for (int64_t b = 0; b < k / 256; b++) {
                 block_a16_256 *a = (block_a16_256 *)((uint8_t *)act + (size_t)t * arb) + b;
@@ -409,6 +400,8 @@ void slm_x16_order_act(uint32_t type, void *act, size_t arb, int64_t n_tok, int6
             int16_t *qs = (int16_t *)((uint8_t *)act + (size_t)t * arb + (size_t)b * bb); /* qs first in both */
             memcpy(tmp, qs, sizeof(int16_t) * (size_t)f->elems);
             for (int j = 0; j < f->elems; j++) qs[j] = tmp[perm[j]];
+            if (f->type == SLM_DT_Q6_K) /* byte layout: all 16 codes of a scale unsigned */
+                for (int j = 0; j < 16; j++) ((block_a16_256 *)qs)->bsums[j] *= -32;
         }
 }
 
