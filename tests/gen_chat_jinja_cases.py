@@ -71,6 +71,15 @@ CASES = [
     "{{ 2.5 | round }}{{ 3.14159 | round(2) }}{{ 2.7 | round(0, 'floor') }}{{ 7 | round }}",
     "{{ 'a\\nb\\n\\nc' | indent(2) }}|{{ 'a\\nb' | indent(2, true) }}",
     "{{ '<a href=\"x\">&\\'' | escape }}|{{ '<b>' | e }}|{{ '<b>' | safe }}",
+    # dicts past the size where lookups go through a hash index: keys of every kind, 1 / 1.0 / true
+    # as one key, overwrites, sort_keys and dictsort over many keys
+    "{% set big = {'k0': 0, 'k7': 1, 'k14': 2, 'k21': 3, 'k28': 4, 'k35': 5, 'k2': 6, 'k9': 7, 'k16': 8, 'k23': 9, 'k30': 10, 'k37': 11, 'k4': 12, 'k11': 13, 'k18': 14, 'k25': 15, 'k32': 16, 'k39': 17, 'k6': 18, 'k13': 19, 'k20': 20, 'k27': 21, 'k34': 22, 'k1': 23, 'k8': 24, 'k15': 25, 'k22': 26, 'k29': 27, 'k36': 28, 'k3': 29, 'k10': 30, 'k17': 31, 'k24': 32, 'k31': 33, 'k38': 34, 'k5': 35, 'k12': 36, 'k19': 37, 'k26': 38, 'k33': 39} %}"
+    "{{ big | length }}|{{ big.k0 }}{{ big['k39'] }}{{ big.get('k12') }}{{ big.get('nope', 'x') }}"
+    "{% for i in range(45) %}{{ ('k' ~ i) in big }}{% endfor %}|{{ big | tojson(sort_keys=true) }}|{{ (big | dictsort)[:5] }}",
+    "{% set d2 = {1: 'a', 2: 'b', 3: 'c', 4: 'd', 5: 'e', 6: 'f', 7: 'g', 8: 'h', 9: 'i', 10: 'j', 'x': 1} %}"
+    "{{ d2[1.0] }}{{ d2[true] }}{{ d2[10] }}{{ 3 in d2 }}{{ 3.5 in d2 }}{{ 'x' in d2 }}{{ d2 | length }}",
+    "{% set d3 = {'a': 1, 'b': 2, 'c': 3, 'd': 4, 'e': 5, 'f': 6, 'g': 7, 'h': 8, 'i': 9, 'a': 10, 1: 11, 1.0: 12, true: 13} %}"
+    "{{ d3 | length }}{{ d3.a }}{{ d3[1] }}{{ d3 | list }}",
     "{{ d | items | list }}{{ d | dictsort }}{{ {'b': 2, 'a': 1} | dictsort(by='value', reverse=true) }}",
     "{{ 123 | string ~ 'x' }}{{ lst | sum }}{{ lst | min }}{{ lst | max }}{{ users | sum(attribute='age') }}",
     "{{ '%s-%d' | format('a', 3) }}|{{ 'x' | center(5) }}|",

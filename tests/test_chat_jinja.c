@@ -141,6 +141,13 @@ static void test_hostile(void) {
         {"deeply nested list compare", "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x < ns.x }}", false},
         {"deeply nested tojson", "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | tojson }}", false},
         {"long binary chain", NULL, false},
+        /* work inside one step is charged: scans of big values in a loop, quadratic builtins */
+        {"unique of many", "{{ range(1000000) | unique | length }}", false},
+        {"substring scans", "{% set s = 'ab' * 10000000 %}{% for i in range(190000) %}{% if 'c' in s %}{% endif %}{% endfor %}", false},
+        {"count scans", "{% set s = 'ab' * 1000000 %}{% for i in range(190000) %}{% set x = s.count('ba') %}{% endfor %}", false},
+        {"list equality scans", "{% set l = range(1000000) | list %}{% for i in range(190000) %}{% if l == l %}{% endif %}{% endfor %}", false},
+        {"string compare scans", "{% set s = 'ab' * 10000000 %}{% for i in range(190000) %}{% if s < s %}{% endif %}{% endfor %}", false},
+        {"sort of many", "{{ range(1000000) | reverse | sort | first }}", false},
         {"indent bomb", "{% set ns = namespace(s='a') %}{% for i in range(64) %}{% set ns.s = (ns.s ~ '\\n' ~ ns.s) | indent(8) %}{% endfor %}", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -200,6 +207,25 @@ static void test_hostile(void) {
     free(deep);
 }
 
+/* Huge counts over empty operands are legal and cost nothing in jinja2 ("" * 10**15 is ""): they
+ * must render jinja2's answer at once, not loop over the count (fuzzing found "" * N looping). */
+static void test_huge_counts_of_nothing(void) {
+    const char *src = "[{{ '' * 1000000000000000 }}|{{ ([] * 1000000000000000) | length }}|"
+                      "{{ 1000000000000000 * '' }}|{{ (1000000000000000 * []) | length }}|{{ 'ab' * -5 }}]";
+    clock_t t0 = clock();
+    jinja_template *t = NULL;
+    slm_error err = {0};
+    CHECK(jinja_parse(src, strlen(src), &t, &err) == SLM_OK, "%s", err.msg);
+    char *out = NULL;
+    jinja_render_opts o = {.now = 0, .limits = {.max_steps = 2000000, .max_memory = 64u << 20, .max_output = 1u << 20}};
+    CHECK(jinja_render(t, NULL, &o, &out, NULL, NULL, &err) == SLM_OK, "%s", err.msg);
+    CHECK(out && !strcmp(out, "[|0||0|]"), "got '%s'", out ? out : "(null)");
+    free(out);
+    jinja_free(t);
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    CHECK(secs < 1.0, "empty repetition took %.1f s", secs);
+}
+
 /* Limits are honoured, and a template within them renders the same every time. */
 static void test_limits(void) {
     const char *src = "{% for i in range(1000) %}ab{% endfor %}";
@@ -245,6 +271,7 @@ int main(void) {
     test_error_lines();
     test_hostile();
     test_limits();
+    test_huge_counts_of_nothing();
     test_iso8601();
     return tu_finish("test_chat_jinja");
 }

@@ -35,9 +35,28 @@ void jr_put(jrender *r, int line, jbuf *b, const char *s, size_t n) {
     if (!jbuf_put(b, s, n)) jinja_throw(r->e, line, SLM_E_NOMEM, "template needs too much memory (limit %zu bytes)", b->limit);
 }
 
-void jr_step(jrender *r, int line) {
-    if (++r->steps > r->max_steps)
+void jr_step(jrender *r, int line) { jr_work(r, line, 1); }
+
+void jr_work(jrender *r, int line, uint64_t units) {
+    r->steps += units < r->max_steps ? units : r->max_steps;
+    if (r->steps > r->max_steps)
         jinja_throw(r->e, line, SLM_E_RANGE, "template does too much work (limit %llu steps)", (unsigned long long)r->max_steps);
+}
+
+uint64_t jr_scan_cost(jv v) {
+    switch (v.k) {
+    case JV_STR: return 1 + v.u.s->len / 64;
+    case JV_LIST: return 1 + v.u.l->n;
+    case JV_DICT: case JV_NS: return 1 + v.u.d->n;
+    default: return 1;
+    }
+}
+
+bool jr_equal(jrender *r, int line, jv a, jv b) {
+    uint64_t work = 0;
+    bool eq = jv_equal_w(a, b, &work);
+    jr_work(r, line, work);
+    return eq;
 }
 
 static void enter(jrender *r, int line) {

@@ -256,7 +256,16 @@ static jv f_round(jrender *r, int line, jv v, const jargs *args) {
     return jv_float(y / p);
 }
 
+/* Filters that read a list or dict in O(1); the others are charged its length. */
+static bool filter_is_o1(const char *name) {
+    static const char *const k[] = {"length", "count", "first", "last", "default", "d", "attr", NULL};
+    for (int i = 0; k[i]; i++)
+        if (!strcmp(name, k[i])) return true;
+    return false;
+}
+
 jv jinja_filter(jrender *r, int line, const char *name, jv v, const jargs *args) {
+    jr_work(r, line, v.k == JV_STR || !filter_is_o1(name) ? jr_scan_cost(v) : 1);
     if (!strcmp(name, "default") || !strcmp(name, "d")) {
         bool boolean = jv_truthy(jarg(args, 1, "boolean", jv_bool(false)));
         if (v.k == JV_UNDEF || (boolean && !jv_truthy(v))) return jarg(args, 0, "default_value", S(r, line, ""));
@@ -351,7 +360,7 @@ jv jinja_filter(jrender *r, int line, const char *name, jv v, const jargs *args)
             jv k = get_path(r, line, l->v[i], attr);
             if (!cs && k.k == JV_STR) k = jstr_case(r, line, k, JCASE_LOWER);
             bool dup = false;
-            for (size_t j = 0; j < seen->n && !dup; j++) dup = jv_equal(seen->v[j], k);
+            for (size_t j = 0; j < seen->n && !dup; j++) dup = jr_equal(r, line, seen->v[j], k);
             if (dup) continue;
             jlist_push(A, E, line, seen, k);
             jlist_push(A, E, line, out, l->v[i]);
@@ -481,8 +490,8 @@ bool jinja_test(jrender *r, int line, const char *name, jv v, const jargs *args)
     if (!strcmp(name, "sequence")) return v.k == JV_STR || v.k == JV_LIST || v.k == JV_DICT;
     if (!strcmp(name, "callable")) return v.k == JV_MACRO || v.k == JV_BUILTIN || v.k == JV_METHOD;
     if (!strcmp(name, "escaped")) return false;
-    if (!strcmp(name, "equalto") || !strcmp(name, "eq") || !strcmp(name, "==")) return jv_equal(v, a0);
-    if (!strcmp(name, "ne") || !strcmp(name, "!=")) return !jv_equal(v, a0);
+    if (!strcmp(name, "equalto") || !strcmp(name, "eq") || !strcmp(name, "==")) return jr_equal(r, line, v, a0);
+    if (!strcmp(name, "ne") || !strcmp(name, "!=")) return !jr_equal(r, line, v, a0);
     if (!strcmp(name, "sameas")) {
         if (v.k != a0.k) return false;
         if (v.k == JV_NONE || v.k == JV_UNDEF) return true;
@@ -504,7 +513,7 @@ bool jinja_test(jrender *r, int line, const char *name, jv v, const jargs *args)
     if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
         if (v.k != JV_STR) return false;
         jv conv = jstr_case(r, line, v, name[0] == 'l' ? JCASE_LOWER : JCASE_UPPER);
-        return jv_equal(conv, v);
+        return jr_equal(r, line, conv, v);
     }
     if (!strcmp(name, "gt") || !strcmp(name, "greaterthan") || !strcmp(name, ">")) return jv_compare(r, line, v, a0) > 0;
     if (!strcmp(name, "ge") || !strcmp(name, ">=")) return jv_compare(r, line, v, a0) >= 0;

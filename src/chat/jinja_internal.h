@@ -91,6 +91,11 @@ struct jdict {
     size_t n, cap;
     jv *keys;
     jv *vals;
+    /* Hash index over keys (open addressing, entries are key index + 1, 0 = empty), built once a
+     * dict passes a few keys so that lookups and sets stay O(1): a template looping d.update() or
+     * d[k] over a big dict must not cost n^2 key compares. NULL for small dicts (linear scan). */
+    uint32_t *slots;
+    size_t n_slots; /* a power of two, > 2 n */
     bool is_loop; /* the `loop` variable of a for: supports loop.cycle() */
 };
 
@@ -191,6 +196,8 @@ jv jv_dict(jdict *d);
 
 bool jv_truthy(jv v);
 bool jv_equal(jv a, jv b);
+/* jv_equal that adds the number of values it visited to *work (deep lists and dicts cost more). */
+bool jv_equal_w(jv a, jv b, uint64_t *work);
 const char *jv_type_name(jv v); /* Python's name: 'NoneType', 'str', 'dict', ... */
 bool jv_is_num(jv v);           /* int, float or bool */
 double jv_num(jv v);
@@ -245,6 +252,13 @@ jlist *jr_iterate(jrender *r, int line, jv v);
 void jr_put(jrender *r, int line, jbuf *b, const char *s, size_t n);
 /* Count one unit of work; throws past the render's step budget. */
 void jr_step(jrender *r, int line);
+/* Charge `units` steps for work done inside one step: a builtin that scans a long string or list
+ * costs in proportion, so that a loop of such calls stays bounded by max_steps (each step being
+ * cheap is what makes the step limit a time limit). */
+void jr_work(jrender *r, int line, uint64_t units);
+/* The work units of scanning v once: strings 1 per 64 bytes, lists and dicts 1 per item. */
+uint64_t jr_scan_cost(jv v);
+bool jr_equal(jrender *r, int line, jv a, jv b); /* jv_equal, charged */
 
 jv jinja_filter(jrender *r, int line, const char *name, jv v, const jargs *args);
 bool jinja_test(jrender *r, int line, const char *name, jv v, const jargs *args);

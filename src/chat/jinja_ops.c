@@ -51,6 +51,10 @@ static jv concat(jrender *r, int line, const char *a, size_t na, const char *b, 
 
 static jv repeat(jrender *r, int line, jv seq, int64_t times) {
     if (times < 0) times = 0;
+    /* An empty operand gives an empty result whatever the count: without this, "" * 10**15 would
+     * loop 10**15 times copying nothing (the size check passes at 0 bytes). */
+    size_t seq_len = seq.k == JV_STR ? seq.u.s->len : seq.u.l->n;
+    if (seq_len == 0) times = 0;
     if (seq.k == JV_STR) {
         size_t n;
         if (__builtin_mul_overflow(seq.u.s->len, (uint64_t)times, &n) || n > A->limit)
@@ -131,8 +135,8 @@ static jv percent_format(jrender *r, int line, jv fmt, jv args) {
 
 jv jv_binop(jrender *r, int line, int op, jv a, jv b) {
     switch (op) {
-    case OP_EQ: return jv_bool(jv_equal(a, b));
-    case OP_NE: return jv_bool(!jv_equal(a, b));
+    case OP_EQ: return jv_bool(jr_equal(r, line, a, b));
+    case OP_NE: return jv_bool(!jr_equal(r, line, a, b));
     case OP_LT: return jv_bool(jv_compare(r, line, a, b) < 0);
     case OP_LE: return jv_bool(jv_compare(r, line, a, b) <= 0);
     case OP_GT: return jv_bool(jv_compare(r, line, a, b) > 0);
@@ -228,6 +232,7 @@ int jv_compare(jrender *r, int line, jv a, jv b) { return compare_d(r, line, a, 
 
 static int compare_d(jrender *r, int line, jv a, jv b, int depth) {
     if (depth > 200) jinja_throw(E, line, SLM_E_RANGE, "values nested too deeply to compare");
+    jr_work(r, line, 1);
     if (jv_is_num(a) && jv_is_num(b)) {
         if (is_intlike(a) && is_intlike(b)) return as_int(a) < as_int(b) ? -1 : as_int(a) > as_int(b);
         double x = jv_num(a), y = jv_num(b);
@@ -235,13 +240,14 @@ static int compare_d(jrender *r, int line, jv a, jv b, int depth) {
     }
     if (a.k == JV_STR && b.k == JV_STR) {
         size_t n = a.u.s->len < b.u.s->len ? a.u.s->len : b.u.s->len;
+        jr_work(r, line, n / 64);
         int c = memcmp(a.u.s->s, b.u.s->s, n);
         if (c) return c < 0 ? -1 : 1;
         return a.u.s->len < b.u.s->len ? -1 : a.u.s->len > b.u.s->len;
     }
     if (a.k == JV_LIST && b.k == JV_LIST) {
         for (size_t i = 0; i < a.u.l->n && i < b.u.l->n; i++) {
-            if (jv_equal(a.u.l->v[i], b.u.l->v[i])) continue;
+            if (jr_equal(r, line, a.u.l->v[i], b.u.l->v[i])) continue;
             return compare_d(r, line, a.u.l->v[i], b.u.l->v[i], depth + 1);
         }
         return a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
@@ -259,10 +265,11 @@ bool jv_contains(jrender *r, int line, jv c, jv item) {
         if (item.k != JV_STR)
             jinja_throw(E, line, SLM_E_INVALID_ARG, "'in <string>' requires string as left operand, not %s", jv_type_name(item));
         if (item.u.s->len == 0) return true;
+        jr_work(r, line, jr_scan_cost(c));
         return memmem(c.u.s->s, c.u.s->len, item.u.s->s, item.u.s->len) != NULL;
     case JV_LIST:
         for (size_t i = 0; i < c.u.l->n; i++)
-            if (jv_equal(c.u.l->v[i], item)) return true;
+            if (jr_equal(r, line, c.u.l->v[i], item)) return true;
         return false;
     case JV_DICT: case JV_NS: {
         jv tmp;
@@ -531,6 +538,7 @@ static jv str_format(jrender *r, int line, jv self, const jargs *args) {
 }
 
 static jv str_method(jrender *r, int line, jv self, const char *name, const jargs *args) {
+    jr_work(r, line, jr_scan_cost(self)); /* every string method reads the string at most a few times */
     jv a0 = jarg(args, 0, NULL, jv_none());
     if (!strcmp(name, "startswith") || !strcmp(name, "endswith")) {
         bool end = name[0] == 'e';
@@ -674,7 +682,7 @@ jv jinja_method(jrender *r, int line, jv self, const char *name, const jargs *ar
         if (!strcmp(name, "index") || !strcmp(name, "count")) {
             int64_t c = 0;
             for (size_t i = 0; i < l->n; i++) {
-                if (!jv_equal(l->v[i], a0)) continue;
+                if (!jr_equal(r, line, l->v[i], a0)) continue;
                 if (name[0] == 'i') return jv_int((int64_t)i);
                 c++;
             }

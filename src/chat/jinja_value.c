@@ -126,11 +126,79 @@ static bool key_equal(jv a, jv b) {
     return jv_equal(a, b);
 }
 
+static uint64_t hash_bytes(const char *s, size_t n) { /* FNV-1a */
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* Keys equal under key_equal hash alike: numbers (bool, int, float) by their double value (1, 1.0
+ * and true are one key, as in Python; ints that differ only past 2^53 share a bucket and are told
+ * apart by key_equal), strings by their bytes, tuples by length and scalar items, the rest by kind. */
+static uint64_t key_hash_d(jv k, int depth) {
+    if (jv_is_num(k)) {
+        double x = jv_num(k);
+        if (x == 0) x = 0; /* -0.0 == 0.0 */
+        uint64_t bits;
+        memcpy(&bits, &x, sizeof bits);
+        return mix64(bits);
+    }
+    if (k.k == JV_STR) return hash_bytes(k.u.s->s, k.u.s->len);
+    if (k.k == JV_LIST && depth < 2) {
+        uint64_t h = mix64(k.u.l->n + 0x9e37);
+        for (size_t i = 0; i < k.u.l->n && i < 8; i++) h = mix64(h ^ key_hash_d(k.u.l->v[i], depth + 1));
+        return h;
+    }
+    return mix64(0x100 + k.k);
+}
+
+static void index_put(jdict *d, size_t i, uint64_t h) {
+    size_t mask = d->n_slots - 1, s = (size_t)h & mask;
+    while (d->slots[s]) s = (s + 1) & mask;
+    d->slots[s] = (uint32_t)(i + 1);
+}
+
+/* The slot of key (hash h) in d's index, or of the empty slot ending its probe run. */
+static size_t index_find(const jdict *d, jv key, uint64_t h) {
+    size_t mask = d->n_slots - 1, s = (size_t)h & mask;
+    while (d->slots[s] && !key_equal(d->keys[d->slots[s] - 1], key)) s = (s + 1) & mask;
+    return s;
+}
+
+#define JDICT_INDEX_MIN 8 /* below this many keys a scan is as fast as hashing */
+
+static void index_rebuild(jarena *a, jctx_err *e, int line, jdict *d) {
+    size_t n_slots = 16, sz;
+    while (n_slots < 4 * d->n) n_slots *= 2;
+    if (d->n >= UINT32_MAX || !ck_mul_size(n_slots, sizeof(uint32_t), &sz)) jinja_throw(e, line, SLM_E_NOMEM, "dict too large");
+    d->slots = jarena_alloc(a, e, line, sz);
+    memset(d->slots, 0, sz);
+    d->n_slots = n_slots;
+    for (size_t i = 0; i < d->n; i++) index_put(d, i, key_hash_d(d->keys[i], 0));
+}
+
 void jdict_set(jarena *a, jctx_err *e, int line, jdict *d, jv key, jv val) {
-    for (size_t i = 0; i < d->n; i++) {
-        if (key_equal(d->keys[i], key)) {
-            d->vals[i] = val;
+    uint64_t h = 0;
+    if (d->slots) {
+        h = key_hash_d(key, 0);
+        size_t s = index_find(d, key, h);
+        if (d->slots[s]) {
+            d->vals[d->slots[s] - 1] = val;
             return;
+        }
+    } else {
+        for (size_t i = 0; i < d->n; i++) {
+            if (key_equal(d->keys[i], key)) {
+                d->vals[i] = val;
+                return;
+            }
         }
     }
     if (d->n == d->cap) {
@@ -148,21 +216,40 @@ void jdict_set(jarena *a, jctx_err *e, int line, jdict *d, jv key, jv val) {
     d->keys[d->n] = key;
     d->vals[d->n] = val;
     d->n++;
+    if (d->n >= JDICT_INDEX_MIN && (!d->slots || 2 * d->n >= d->n_slots)) index_rebuild(a, e, line, d);
+    else if (d->slots) index_put(d, d->n - 1, h);
+}
+
+/* Index of the string key (key, n) in d, or SIZE_MAX. */
+static size_t find_s(const jdict *d, const char *key, size_t n) {
+    if (d->slots) {
+        size_t mask = d->n_slots - 1;
+        for (size_t s = (size_t)hash_bytes(key, n) & mask; d->slots[s]; s = (s + 1) & mask) {
+            jv k = d->keys[d->slots[s] - 1];
+            if (k.k == JV_STR && k.u.s->len == n && !memcmp(k.u.s->s, key, n)) return d->slots[s] - 1;
+        }
+        return SIZE_MAX;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        jv k = d->keys[i];
+        if (k.k == JV_STR && k.u.s->len == n && !memcmp(k.u.s->s, key, n)) return i;
+    }
+    return SIZE_MAX;
 }
 
 void jdict_set_s(jarena *a, jctx_err *e, int line, jdict *d, const char *key, jv val) {
-    size_t n = strlen(key);
-    for (size_t i = 0; i < d->n; i++) {
-        jv k = d->keys[i];
-        if (k.k == JV_STR && k.u.s->len == n && !memcmp(k.u.s->s, key, n)) {
-            d->vals[i] = val;
-            return;
-        }
-    }
-    jdict_set(a, e, line, d, jv_str_n(a, e, line, key, n), val);
+    size_t n = strlen(key), i = find_s(d, key, n);
+    if (i != SIZE_MAX) d->vals[i] = val; /* replace without allocating the key */
+    else jdict_set(a, e, line, d, jv_str_n(a, e, line, key, n), val);
 }
 
 bool jdict_get(const jdict *d, jv key, jv *out) {
+    if (d->slots) {
+        size_t s = index_find(d, key, key_hash_d(key, 0));
+        if (!d->slots[s]) return false;
+        *out = d->vals[d->slots[s] - 1];
+        return true;
+    }
     for (size_t i = 0; i < d->n; i++) {
         if (key_equal(d->keys[i], key)) {
             *out = d->vals[i];
@@ -173,15 +260,10 @@ bool jdict_get(const jdict *d, jv key, jv *out) {
 }
 
 bool jdict_get_s(const jdict *d, const char *key, jv *out) {
-    size_t n = strlen(key);
-    for (size_t i = 0; i < d->n; i++) {
-        jv k = d->keys[i];
-        if (k.k == JV_STR && k.u.s->len == n && !memcmp(k.u.s->s, key, n)) {
-            *out = d->vals[i];
-            return true;
-        }
-    }
-    return false;
+    size_t i = find_s(d, key, strlen(key));
+    if (i == SIZE_MAX) return false;
+    *out = d->vals[i];
+    return true;
 }
 
 jv jv_list(jlist *l) { jv v = {0}; v.k = JV_LIST; v.u.l = l; return v; }
@@ -214,12 +296,18 @@ double jv_num(jv v) {
  * walk stops at this depth (equality then says "different", printing fails). */
 #define JV_MAX_NESTING 200
 
-static bool equal_d(jv a, jv b, int depth);
+static bool equal_d(jv a, jv b, int depth, uint64_t *work);
 
-bool jv_equal(jv a, jv b) { return equal_d(a, b, 0); }
+bool jv_equal(jv a, jv b) {
+    uint64_t work = 0;
+    return equal_d(a, b, 0, &work);
+}
 
-static bool equal_d(jv a, jv b, int depth) {
+bool jv_equal_w(jv a, jv b, uint64_t *work) { return equal_d(a, b, 0, work); }
+
+static bool equal_d(jv a, jv b, int depth, uint64_t *work) {
     if (depth > JV_MAX_NESTING) return false;
+    ++*work;
     if (jv_is_num(a) && jv_is_num(b)) {
         if (a.k != JV_FLOAT && b.k != JV_FLOAT) {
             int64_t x = a.k == JV_BOOL ? a.u.b : a.u.i, y = b.k == JV_BOOL ? b.u.b : b.u.i;
@@ -230,17 +318,19 @@ static bool equal_d(jv a, jv b, int depth) {
     if (a.k != b.k) return false;
     switch (a.k) {
     case JV_UNDEF: case JV_NONE: return true;
-    case JV_STR: return a.u.s->len == b.u.s->len && !memcmp(a.u.s->s, b.u.s->s, a.u.s->len);
+    case JV_STR:
+        *work += a.u.s->len / 64;
+        return a.u.s->len == b.u.s->len && !memcmp(a.u.s->s, b.u.s->s, a.u.s->len);
     case JV_LIST:
         if (a.u.l->n != b.u.l->n || a.u.l->tuple != b.u.l->tuple) return false; /* (1,) != [1] */
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!equal_d(a.u.l->v[i], b.u.l->v[i], depth + 1)) return false;
+            if (!equal_d(a.u.l->v[i], b.u.l->v[i], depth + 1, work)) return false;
         return true;
     case JV_DICT:
         if (a.u.d->n != b.u.d->n) return false;
         for (size_t i = 0; i < a.u.d->n; i++) {
             jv o;
-            if (!jdict_get(b.u.d, a.u.d->keys[i], &o) || !equal_d(a.u.d->vals[i], o, depth + 1)) return false;
+            if (!jdict_get(b.u.d, a.u.d->keys[i], &o) || !equal_d(a.u.d->vals[i], o, depth + 1, work)) return false;
         }
         return true;
     case JV_NS: return a.u.d == b.u.d;
@@ -465,25 +555,36 @@ static bool json_newline(jbuf *out, int indent, int depth) {
 
 #define JSON_MAX_DEPTH 200
 
-/* Key order for sort_keys: insertion sort of indices by key (string keys compare bytewise). */
+static bool key_gt(jv a, jv b) { /* bytewise, as Python compares str */
+    size_t m = a.u.s->len < b.u.s->len ? a.u.s->len : b.u.s->len;
+    int c = memcmp(a.u.s->s, b.u.s->s, m);
+    return c > 0 || (c == 0 && a.u.s->len > b.u.s->len);
+}
+
+/* Key order for sort_keys: a stable merge sort of indices by key (O(n log n): a dict of many keys
+ * must not cost n^2). Only all-string keys are sorted; with other keys the insertion order stays. */
 static size_t *sorted_key_order(const jdict *d) {
-    size_t *idx = malloc((d->n ? d->n : 1) * sizeof *idx);
-    if (!idx) return NULL;
-    for (size_t i = 0; i < d->n; i++) {
-        size_t j = i;
-        while (j > 0) {
-            jv a = d->keys[idx[j - 1]], b = d->keys[i];
-            bool gt = a.k == JV_STR && b.k == JV_STR
-                          ? (memcmp(a.u.s->s, b.u.s->s, a.u.s->len < b.u.s->len ? a.u.s->len : b.u.s->len) > 0 ||
-                             (!memcmp(a.u.s->s, b.u.s->s, a.u.s->len < b.u.s->len ? a.u.s->len : b.u.s->len) &&
-                              a.u.s->len > b.u.s->len))
-                          : false;
-            if (!gt) break;
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = i;
+    size_t n = d->n, *idx = malloc((n ? n : 1) * sizeof *idx), *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    if (!idx || !tmp) {
+        free(idx);
+        free(tmp);
+        return NULL;
     }
+    bool all_str = true;
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = i;
+        all_str = all_str && d->keys[i].k == JV_STR;
+    }
+    for (size_t w = 1; all_str && w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) tmp[o++] = key_gt(d->keys[idx[i]], d->keys[idx[j]]) ? idx[j++] : idx[i++];
+            while (i < mid) tmp[o++] = idx[i++];
+            while (j < hi) tmp[o++] = idx[j++];
+        }
+        memcpy(idx, tmp, n * sizeof *idx);
+    }
+    free(tmp);
     return idx;
 }
 
