@@ -58,19 +58,22 @@ typedef enum { A8_Q4_0, A8_Q5_0 } a8_kind;
 
 /* Q5_0: the fifth bits of chunk m (the packed qh words of 8 rows, kernels_q5_bit_pos) at bit 4 of
  * each byte of the low-nibble vector (pairs q = 0, 2 at word bits 4 + m, 12 + m) or of the
- * high-nibble vector (q = 1 at bit 8 + m, q = 3 at bit m). */
+ * high-nibble vector (q = 1 at bit 8 + m, q = 3 at bit m). The high-nibble bits are taken from
+ * the words with their bytes swapped (hs, once per block): there they sit at m and 8 + m, and one
+ * shift left by 4 - m puts both at 4 and 12 (two ops instead of five; ~15% in cache). */
 static inline __m256i q5_lo_bits(__m256i hb, int m) {
     return _mm256_and_si256(_mm256_srli_epi16(hb, m), _mm256_set1_epi16(0x1010));
 }
-static inline __m256i q5_hi_bits(__m256i hb, int m) {
-    return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(hb, 4 + m), _mm256_set1_epi16(0x0010)),
-                           _mm256_and_si256(_mm256_slli_epi16(hb, 12 - m), _mm256_set1_epi16(0x1000)));
+static inline __m256i q5_hi_bits(__m256i hs, int m) {
+    return _mm256_and_si256(_mm256_slli_epi16(hs, 4 - m), _mm256_set1_epi16(0x1010));
 }
 
 /* 16 rows x one token, Q4_0 / Q5_0, ng groups gstride bytes apart (results ystride apart). */
 static inline __attribute__((always_inline)) void q4_a8_tok1(a8_kind kind, int64_t nb, const uint8_t *g, size_t gstride,
                                                              int ng, int64_t ystride, const block_a8_32 *a, float *y) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i swap = _mm256_setr_epi8(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11,
+                                          10, 13, 12, 15, 14); /* the bytes of each 16-bit word swapped */
     const size_t gbytes = kind == A8_Q4_0 ? X16_Q4_0_GB : X16_Q5_0_GB, codes = kind == A8_Q4_0 ? 32 : 96;
     const int offset = kind == A8_Q4_0 ? 8 : 16;
     __m256 accf[AVX2_TOK1_GROUPS][2];
@@ -80,11 +83,12 @@ static inline __attribute__((always_inline)) void q4_a8_tok1(a8_kind kind, int64
         for (int j = 0; j < ng; j++) {
             const uint8_t *gb = g + (size_t)j * gstride + (size_t)b * gbytes;
             avx2_prefetch_part(gb, (int)gbytes, 0, 1);
-            __m256i slo[2], shi[2], hb[2];
+            __m256i slo[2], shi[2], hb[2], hs[2];
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 slo[h] = shi[h] = _mm256_setzero_si256();
                 hb[h] = kind == A8_Q5_0 ? _mm256_loadu_si256((const __m256i *)(gb + 32 + 32 * h)) : _mm256_setzero_si256();
+                hs[h] = kind == A8_Q5_0 ? _mm256_shuffle_epi8(hb[h], swap) : _mm256_setzero_si256();
             }
 #pragma GCC unroll 4
             for (int m = 0; m < 4; m++) {
@@ -95,7 +99,7 @@ static inline __attribute__((always_inline)) void q4_a8_tok1(a8_kind kind, int64
                     __m256i lo = _mm256_and_si256(c, m4), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
                     if (kind == A8_Q5_0) {
                         lo = _mm256_or_si256(lo, q5_lo_bits(hb[h], m));
-                        hi = _mm256_or_si256(hi, q5_hi_bits(hb[h], m));
+                        hi = _mm256_or_si256(hi, q5_hi_bits(hs[h], m));
                     }
                     slo[h] = maddubs_add(slo[h], lo, alo);
                     /* Q4_0: one int16 sum (8 lanes of <= 3810); Q5_0: two (4 of <= 7874 each) */
