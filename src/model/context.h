@@ -37,7 +37,11 @@ struct slm_context {
      * attention state (k, v: head_dim each; acc: n_head * head_dim; max, sum: n_head; scores:
      * n_head * SLM_ATTN_CHUNK) */
     float *per_thread;
-#define SLM_ATTN_CHUNK 32 /* KV cells per attention step (forward.c) */
+/* KV cells per attention step (forward.c). 8, not 32: in generation at depth (split-K, all kv
+ * heads) a step's K and V rows plus the next step's, asked for ahead, must fit L1 (32 KiB on Zen 3;
+ * Llama-3.2-1B rows are 1 KiB each): at 32 cells the scores waited on K loads and attention took
+ * ~32% more time per token (tg at depth 1024, 2 threads, perf share against the matmuls, 3 runs). */
+#define SLM_ATTN_CHUNK 8
     size_t per_thread_floats, per_thread_attn_off;
     float *vbuf;   /* 2 x max(E, Q + 2K, F): norm weights and biases converted to floats */
 
