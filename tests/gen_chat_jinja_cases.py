@@ -71,6 +71,8 @@ CASES = [
     "{{ 2.5 | round }}{{ 3.14159 | round(2) }}{{ 2.7 | round(0, 'floor') }}{{ 7 | round }}",
     "{{ 'a\\nb\\n\\nc' | indent(2) }}|{{ 'a\\nb' | indent(2, true) }}",
     "{{ '<a href=\"x\">&\\'' | escape }}|{{ '<b>' | e }}|{{ '<b>' | safe }}",
+    # string slices walk the code points once, forwards or backwards, any step
+    "{{ uni[::-1] }}|{{ uni[1:8:2] }}|{{ uni[-3:] }}|{{ uni[8:1:-3] }}|{{ uni[100:] }}|{{ uni[::-4] }}|{{ uni[3:3] }}|{{ uni[-100:2] }}|{{ uni[1] }}{{ uni[-1] }}",
     # dicts past the size where lookups go through a hash index: keys of every kind, 1 / 1.0 / true
     # as one key, overwrites, sort_keys and dictsort over many keys
     "{% set big = {'k0': 0, 'k7': 1, 'k14': 2, 'k21': 3, 'k28': 4, 'k35': 5, 'k2': 6, 'k9': 7, 'k16': 8, 'k23': 9, 'k30': 10, 'k37': 11, 'k4': 12, 'k11': 13, 'k18': 14, 'k25': 15, 'k32': 16, 'k39': 17, 'k6': 18, 'k13': 19, 'k20': 20, 'k27': 21, 'k34': 22, 'k1': 23, 'k8': 24, 'k15': 25, 'k22': 26, 'k29': 27, 'k36': 28, 'k3': 29, 'k10': 30, 'k17': 31, 'k24': 32, 'k31': 33, 'k38': 34, 'k5': 35, 'k12': 36, 'k19': 37, 'k26': 38, 'k33': 39} %}"

@@ -148,6 +148,8 @@ static void test_hostile(void) {
         {"list equality scans", "{% set l = range(1000000) | list %}{% for i in range(190000) %}{% if l == l %}{% endif %}{% endfor %}", false},
         {"string compare scans", "{% set s = 'ab' * 10000000 %}{% for i in range(190000) %}{% if s < s %}{% endif %}{% endfor %}", false},
         {"sort of many", "{{ range(1000000) | reverse | sort | first }}", false},
+        {"join of many empties", "{% set big = [''] * 1000000 %}{% for i in range(190000) %}{{ ''.join(big) }}{% endfor %}", false},
+        {"string index scans", "{% set s = 'a' * 10000000 %}{% for i in range(190000) %}{% set x = s[5] %}{% endfor %}", false},
         {"indent bomb", "{% set ns = namespace(s='a') %}{% for i in range(64) %}{% set ns.s = (ns.s ~ '\\n' ~ ns.s) | indent(8) %}{% endfor %}", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -224,6 +226,19 @@ static void test_huge_counts_of_nothing(void) {
     jinja_free(t);
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     CHECK(secs < 1.0, "empty repetition took %.1f s", secs);
+
+    /* a slice deep into a long string walks it once (it located every code point from the start) */
+    src = "{% set s = 'a' * 10000000 %}{{ s[5000000:5100000] | length }}|{{ (s[::-1000]) | length }}";
+    t0 = clock();
+    t = NULL;
+    CHECK(jinja_parse(src, strlen(src), &t, &err) == SLM_OK, "%s", err.msg);
+    out = NULL;
+    CHECK(jinja_render(t, NULL, &o, &out, NULL, NULL, &err) == SLM_OK, "%s", err.msg);
+    CHECK(out && !strcmp(out, "100000|10000"), "got '%s'", out ? out : "(null)");
+    free(out);
+    jinja_free(t);
+    secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    CHECK(secs < 2.0, "long slices took %.1f s", secs);
 }
 
 /* Limits are honoured, and a template within them renders the same every time. */

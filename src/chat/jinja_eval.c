@@ -121,6 +121,16 @@ static size_t utf8_offset(const char *s, size_t n, size_t ci) {
     return n;
 }
 
+/* The byte offset of the code point after / before the one at byte offset i (i < n / i > 0). */
+static size_t utf8_next(const char *s, size_t n, size_t i) {
+    for (i++; i < n && ((unsigned char)s[i] & 0xC0) == 0x80; i++) {}
+    return i;
+}
+static size_t utf8_prev(const char *s, size_t i) {
+    for (i--; i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80; i--) {}
+    return i;
+}
+
 static jv method_value(jrender *r, int line, jv self, const char *name) {
     jmethod *m = jarena_alloc(r->a, r->e, line, sizeof *m);
     m->self = self;
@@ -159,6 +169,7 @@ jv jr_getitem(jrender *r, int line, jv obj, jv key) {
             if (i < 0 || i >= n) return undef_hint(r, line, "%s", "list index out of range");
             return obj.u.l->v[i];
         }
+        jr_work(r, line, jr_scan_cost(obj)); /* code points are counted from the start */
         int64_t n = (int64_t)utf8_count(obj.u.s->s, obj.u.s->len);
         if (i < 0) i += n;
         if (i < 0 || i >= n) return undef_hint(r, line, "%s", "string index out of range");
@@ -215,14 +226,22 @@ static jv eval_slice(jrender *r, jframe *f, const jnode *n) {
     if (obj.k == JV_STR) {
         const char *s = obj.u.s->s;
         size_t len = obj.u.s->len;
+        jr_work(r, n->line, jr_scan_cost(obj));
         int64_t cnt = (int64_t)utf8_count(s, len), s0, s1;
         slice_indices(cnt, parts[0], parts[1], step, &s0, &s1);
         jbuf b;
         jbuf_init_arena(&b, r->a, len);
+        /* one walk over the code points (locating each from the start made a slice of a long string
+         * quadratic): off is the byte offset of code point i */
+        size_t off = (step > 0 ? s0 < s1 : s0 > s1) ? utf8_offset(s, len, (size_t)s0) : len;
         for (int64_t i = s0; step > 0 ? i < s1 : i > s1; i += step) {
-            size_t b0 = utf8_offset(s, len, (size_t)i), b1 = utf8_offset(s, len, (size_t)i + 1);
-            if (!jbuf_put(&b, s + b0, b1 - b0)) jinja_throw(r->e, n->line, SLM_E_NOMEM, "template needs too much memory");
+            const size_t end = utf8_next(s, len, off);
+            if (!jbuf_put(&b, s + off, end - off)) jinja_throw(r->e, n->line, SLM_E_NOMEM, "template needs too much memory");
             jr_step(r, n->line);
+            if (step > 0)
+                for (int64_t k = 0; k < step && off < len; k++) off = utf8_next(s, len, off);
+            else
+                for (int64_t k = 0; k < -step && off > 0; k++) off = utf8_prev(s, off);
         }
         return jv_str_n(r->a, r->e, n->line, b.p ? b.p : "", b.len);
     }

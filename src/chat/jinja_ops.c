@@ -594,6 +594,7 @@ static jv str_method(jrender *r, int line, jv self, const char *name, const jarg
     }
     if (!strcmp(name, "join")) {
         jlist *l = jr_iterate(r, line, a0);
+        jr_work(r, line, l->n); /* empty items make a long list cheap to build and slow to join */
         jbuf b;
         jbuf_init_arena(&b, A, A->limit);
         for (size_t i = 0; i < l->n; i++) {

@@ -415,7 +415,9 @@ static void answer(run_state *st, const char *text) {
     slm_error err = {0};
     chat_turn_stats s;
     char *ans = NULL;
-    g_interrupted = 0;
+    /* g_interrupted is not reset here: read_line reset it before the line was read, so a Ctrl-C
+     * that lands after the line was sent but before this answer started (a loaded machine) still
+     * stops it, instead of being lost and letting a long answer run on */
     slm_status rc =
         chat_session_respond(st->sess, text, st->smp, st->n_predict, run_piece_until_interrupt, NULL, &ans, &s, &err);
     if (rc) {
