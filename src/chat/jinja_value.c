@@ -184,22 +184,24 @@ static void index_rebuild(jarena *a, jctx_err *e, int line, jdict *d) {
     for (size_t i = 0; i < d->n; i++) index_put(d, i, key_hash_d(d->keys[i], 0));
 }
 
+/* Index of key in d, or SIZE_MAX; *h: its hash when d has an index (for index_put). */
+static size_t find(const jdict *d, jv key, uint64_t *h) {
+    if (d->slots) {
+        *h = key_hash_d(key, 0);
+        const size_t s = index_find(d, key, *h);
+        return d->slots[s] ? d->slots[s] - 1 : SIZE_MAX;
+    }
+    for (size_t i = 0; i < d->n; i++)
+        if (key_equal(d->keys[i], key)) return i;
+    return SIZE_MAX;
+}
+
 void jdict_set(jarena *a, jctx_err *e, int line, jdict *d, jv key, jv val) {
     uint64_t h = 0;
-    if (d->slots) {
-        h = key_hash_d(key, 0);
-        size_t s = index_find(d, key, h);
-        if (d->slots[s]) {
-            d->vals[d->slots[s] - 1] = val;
-            return;
-        }
-    } else {
-        for (size_t i = 0; i < d->n; i++) {
-            if (key_equal(d->keys[i], key)) {
-                d->vals[i] = val;
-                return;
-            }
-        }
+    const size_t i = find(d, key, &h);
+    if (i != SIZE_MAX) {
+        d->vals[i] = val;
+        return;
     }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8, sz;
@@ -244,19 +246,11 @@ void jdict_set_s(jarena *a, jctx_err *e, int line, jdict *d, const char *key, jv
 }
 
 bool jdict_get(const jdict *d, jv key, jv *out) {
-    if (d->slots) {
-        size_t s = index_find(d, key, key_hash_d(key, 0));
-        if (!d->slots[s]) return false;
-        *out = d->vals[d->slots[s] - 1];
-        return true;
-    }
-    for (size_t i = 0; i < d->n; i++) {
-        if (key_equal(d->keys[i], key)) {
-            *out = d->vals[i];
-            return true;
-        }
-    }
-    return false;
+    uint64_t h;
+    const size_t i = find(d, key, &h);
+    if (i == SIZE_MAX) return false;
+    *out = d->vals[i];
+    return true;
 }
 
 bool jdict_get_s(const jdict *d, const char *key, jv *out) {
