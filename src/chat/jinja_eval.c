@@ -174,7 +174,7 @@ jv jr_getitem(jrender *r, int line, jv obj, jv key) {
         if (i < 0) i += n;
         if (i < 0 || i >= n) return undef_hint(r, line, "%s", "string index out of range");
         size_t b0 = utf8_offset(obj.u.s->s, obj.u.s->len, (size_t)i);
-        size_t b1 = utf8_offset(obj.u.s->s, obj.u.s->len, (size_t)i + 1);
+        size_t b1 = utf8_next(obj.u.s->s, obj.u.s->len, b0);
         return jv_str_n(r->a, r->e, line, obj.u.s->s + b0, b1 - b0);
     }
     if (key.k == JV_STR) return jr_getattr(r, line, obj, key.u.s->s);
